@@ -1,0 +1,38 @@
+"""User-facing errors.
+
+A ``UserError`` is a mistake the user can fix: its message names the file, line,
+column or key at fault and says what to do. The CLI prints it as one line on
+stderr and exits with status 2. Anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class UserError(Exception):
+    """Base class for every error caused by the user's input or config."""
+
+
+class ConfigError(UserError, ValueError):
+    """A config key or value is wrong."""
+
+
+class DataError(UserError, ValueError):
+    """The data cannot be used as given (NaN, one class, wrong shape, ...)."""
+
+
+class InputFileError(UserError, ValueError):
+    """A file is missing, empty or malformed at a given line."""
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice most similar to ``word``, or None when nothing is close."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return found[0] if found else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' Did you mean 'x'?' or '' — to append to an error message."""
+    best = closest(word, choices)
+    return f" Did you mean '{best}'?" if best else ""

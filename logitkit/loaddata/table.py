@@ -1,0 +1,51 @@
+"""``Table``: what ``loaddata`` hands on — columns, the label and where they came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from logitkit._util.errors import DataError, did_you_mean
+
+
+@dataclass
+class Table:
+    """A loaded data set.
+
+    ``data`` holds every column (features and label) as a ``pyarrow.Table``;
+    ``label`` names the label column (None for unlabelled data, e.g. at predict
+    time); ``fingerprint`` says where the data came from (file sha256, or data set
+    name and version) and goes into the run record.
+    """
+
+    data: pa.Table
+    label: str | None
+    name: str = "table"
+    fingerprint: dict = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return self.data.num_rows
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c for c in self.data.column_names if c != self.label]
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as a NumPy array; a clear error when it does not exist."""
+        if name not in self.data.column_names:
+            raise DataError(
+                f"{self.name}: no column {name!r}; columns are {self.data.column_names}."
+                + did_you_mean(name, self.data.column_names)
+            )
+        return self.data.column(name).to_numpy(zero_copy_only=False)
+
+    def labels(self) -> np.ndarray:
+        if self.label is None:
+            raise DataError(f"{self.name}: no label column is set")
+        return self.column(self.label)
+
+    def take(self, rows: np.ndarray) -> "Table":
+        """The rows at the given indices, as a new Table with the same label and source."""
+        return Table(self.data.take(pa.array(rows)), self.label, self.name, dict(self.fingerprint))

@@ -1,0 +1,6 @@
+"""predict: torch modules that return logits, the estimators that fit them, and solvers."""
+from logitkit.predict.head import LogisticHead, logits_to_proba
+from logitkit.predict.logistic import LogisticRegression, SeparationWarning
+from logitkit.predict.objective import LogisticObjective
+
+__all__ = ["LogisticHead", "LogisticRegression", "LogisticObjective", "SeparationWarning", "logits_to_proba"]

@@ -1,0 +1,71 @@
+"""The design matrix X as the solvers see it: dense or sparse, on one device.
+
+Every solver touches X only through three products, so dense and sparse data (and,
+in the distributed runner, a shard of the rows) share the same solver code:
+
+    linear(W)   = X Wᵀ                      shape (n, m)
+    adjoint(R)  = Rᵀ X                      shape (m, d)
+    gram(v)     = Xᵀ diag(v) X              shape (d, d)
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+
+class Design:
+    """Holds X (n, d) as a dense tensor or a sparse CSR tensor plus its transpose."""
+
+    def __init__(self, X: torch.Tensor, Xt: torch.Tensor | None = None, csr: sp.csr_matrix | None = None):
+        self.X = X
+        self.csr = csr
+        self.sparse = X.layout == torch.sparse_csr
+        self.Xt = Xt if self.sparse else None
+        self.n, self.d = X.shape
+
+    @classmethod
+    def from_array(cls, X, dtype: torch.dtype, device: torch.device) -> "Design":
+        if sp.issparse(X):
+            X = sp.csr_matrix(X, dtype=np.float64 if dtype == torch.float64 else np.float32)
+            Xt = X.T.tocsr()
+            return cls(_csr_tensor(X, dtype, device), _csr_tensor(Xt, dtype, device), X)
+        if isinstance(X, torch.Tensor):
+            return cls(X.to(device=device, dtype=dtype))
+        return cls(torch.as_tensor(np.asarray(X), dtype=dtype, device=device))
+
+    def linear(self, W: torch.Tensor) -> torch.Tensor:
+        return self.X @ W.T
+
+    def adjoint(self, R: torch.Tensor) -> torch.Tensor:
+        if self.sparse:
+            return (self.Xt @ R).T
+        return R.T @ self.X
+
+    def gram(self, v: torch.Tensor) -> torch.Tensor:
+        if self.sparse:
+            Xd = self.X.to_dense()
+            return Xd.T @ (v[:, None] * Xd)
+        return self.X.T @ (v[:, None] * self.X)
+
+    def column_sums(self, v: torch.Tensor) -> torch.Tensor:
+        """vᵀ X, shape (d,)."""
+        return self.adjoint(v[:, None])[0]
+
+    def rows(self, idx: torch.Tensor) -> "Design":
+        if self.sparse:
+            return Design.from_array(self.csr[idx.cpu().numpy()], self.X.dtype, self.X.device)
+        return Design(self.X[idx])
+
+    def dense(self) -> torch.Tensor:
+        return self.X.to_dense() if self.sparse else self.X
+
+
+def _csr_tensor(X: sp.csr_matrix, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.sparse_csr_tensor(
+        torch.as_tensor(X.indptr, dtype=torch.int64),
+        torch.as_tensor(X.indices, dtype=torch.int64),
+        torch.as_tensor(X.data, dtype=dtype),
+        size=X.shape,
+        device=device,
+    )

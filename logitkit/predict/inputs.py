@@ -1,0 +1,114 @@
+"""Turn what users pass (NumPy, pandas, pyarrow, torch, SciPy sparse) into checked arrays.
+
+Errors are ``DataError`` (a ``ValueError``) whose message names the row and column at
+fault and says what to do.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from logitkit._util.errors import DataError
+
+
+def feature_names_of(X) -> np.ndarray | None:
+    """Column names of a pandas DataFrame or pyarrow Table, else None."""
+    cols = getattr(X, "columns", None)
+    if cols is None and hasattr(X, "column_names"):
+        cols = X.column_names
+    if cols is None:
+        return None
+    names = [str(c) for c in cols]
+    if not all(isinstance(c, str) for c in cols):
+        return None
+    return np.asarray(names, dtype=object)
+
+
+def as_matrix(X, name: str = "X"):
+    """A 2-D float NumPy array, SciPy CSR matrix or torch tensor; checked for NaN/inf."""
+    if isinstance(X, torch.Tensor):
+        M = X.detach()
+        if M.dtype not in (torch.float32, torch.float64):
+            M = M.to(torch.float64)
+    elif sp.issparse(X):
+        M = sp.csr_matrix(X)
+        if M.dtype not in (np.float32, np.float64):
+            M = M.astype(np.float64)
+    else:
+        if hasattr(X, "column_names") and hasattr(X, "to_pandas"):  # pyarrow Table
+            X = np.column_stack([c.to_numpy(zero_copy_only=False) for c in X.columns]) if X.num_columns else np.empty((X.num_rows, 0))
+        try:
+            M = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{name} could not be read as a numeric matrix: {exc}") from exc
+        if M.dtype == object or M.dtype.kind in "USb":
+            try:
+                M = M.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise DataError(
+                    f"{name} has non-numeric values ({exc}); encode categorical columns "
+                    "first (prep.one_hot or prep.hash)"
+                ) from exc
+        if M.dtype not in (np.float32, np.float64):
+            M = M.astype(np.float64)
+    if M.ndim == 1 if not sp.issparse(M) else False:
+        raise DataError(
+            f"{name} is 1-D with {M.shape[0]} values; pass a 2-D array: X.reshape(-1, 1) "
+            "for one feature, X.reshape(1, -1) for one sample"
+        )
+    if len(M.shape) != 2:
+        raise DataError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(M.shape)}")
+    if M.shape[0] == 0:
+        raise DataError(f"{name} has 0 samples; at least one is required")
+    _check_finite(M, name)
+    return M
+
+
+def _check_finite(M, name: str) -> None:
+    data = M.data if sp.issparse(M) else M
+    if isinstance(data, torch.Tensor):
+        bad = ~torch.isfinite(data)
+        if bool(bad.any()):
+            i, j = (int(v) for v in torch.nonzero(bad)[0])
+            raise DataError(_nonfinite_message(name, i, j, float(data[i, j])))
+        return
+    if np.isfinite(data).all():
+        return
+    if sp.issparse(M):
+        coo = M.tocoo()
+        k = int(np.flatnonzero(~np.isfinite(coo.data))[0])
+        i, j, v = int(coo.row[k]), int(coo.col[k]), float(coo.data[k])
+    else:
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(M))[0])
+        v = float(M[i, j])
+    raise DataError(_nonfinite_message(name, i, j, v))
+
+
+def _nonfinite_message(name: str, i: int, j: int, v: float) -> str:
+    kind = "NaN" if np.isnan(v) else "infinity"
+    return (
+        f"Input {name} contains {kind} at row {i}, column {j}; impute missing values "
+        "(prep.impute in a pipeline) or drop those rows before fitting"
+    )
+
+
+def as_labels(y, n_rows: int) -> np.ndarray:
+    """A 1-D label array of length n_rows."""
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"y must be 1-D (one label per row), got shape {y.shape}")
+    if y.shape[0] != n_rows:
+        raise DataError(
+            f"X has {n_rows} rows but y has {y.shape[0]} labels; they must have the same length"
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise DataError(f"Input y contains NaN or infinity at row {i}; drop or fix those labels")
+    return y

@@ -1,0 +1,172 @@
+"""The objective every solver minimises, with its gradient and exact Hessian.
+
+Parameters are one matrix θ of shape (m, p): row k holds class k's weights w_k
+(d entries) followed by its intercept b_k when ``fit_intercept``. m = 1 for a binary
+model, m = K for softmax and one-vs-rest. The objective is
+
+    F(θ) = mean_i s_i · nll(y_i, z_i) + alpha · ( l1_ratio·‖w‖₁ + (1 − l1_ratio)/2 · ‖w‖₂² ),
+    z_i = W x_i + b,
+
+with s_i the sample weights normalised to mean 1 (so F is a weighted mean), and
+
+    binary   nll = softplus(z) − y z                        (one logit)
+    softmax  nll = logsumexp(z) − z_y                       (K logits)
+    ovr      nll = Σ_k softplus(z_k) − [y = k] z_k          (K independent sigmoids)
+
+The intercepts are never penalised. ``smooth`` below is F without the L1 term; the
+L1 term is handled by the solvers (OWL-QN, proximal steps) so that zeros are exact.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from logitkit.predict.design import Design
+
+LINKS = ("binary", "softmax", "ovr")
+
+
+@dataclass
+class LogisticObjective:
+    """Mean weighted negative log-likelihood plus the elastic-net penalty.
+
+    ``Y`` is (n,) with values in {0, 1} for binary, class indices (n,) for softmax,
+    and a (n, K) 0/1 matrix for ovr. ``s`` is (n,) with mean 1.
+    """
+
+    X: Design
+    Y: torch.Tensor
+    s: torch.Tensor
+    link: str
+    m: int
+    fit_intercept: bool = True
+    alpha: float = 0.0
+    l1_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.d = self.X.d
+        self.p = self.d + int(self.fit_intercept)
+        self.n_total = float(self.X.n)
+        self.dtype = self.s.dtype
+        self.device = self.s.device
+        if self.link == "softmax":
+            self.Y1 = F.one_hot(self.Y.long(), self.m).to(self.dtype)
+        elif self.link == "ovr":
+            self.Y1 = self.Y.to(self.dtype)
+        else:
+            self.Y1 = self.Y.to(self.dtype)[:, None]
+        mask = torch.ones(self.m, self.p, dtype=self.dtype, device=self.device)
+        if self.fit_intercept:
+            mask[:, -1] = 0
+        self.penalty_mask = mask
+
+    # ---- pieces ---------------------------------------------------------------
+    @property
+    def l2(self) -> float:
+        return self.alpha * (1.0 - self.l1_ratio)
+
+    @property
+    def l1(self) -> float:
+        return self.alpha * self.l1_ratio
+
+    def zeros(self) -> torch.Tensor:
+        return torch.zeros(self.m, self.p, dtype=self.dtype, device=self.device)
+
+    def logits(self, theta: torch.Tensor) -> torch.Tensor:
+        """z = X Wᵀ + b, shape (n, m)."""
+        z = self.X.linear(theta[:, : self.d])
+        if self.fit_intercept:
+            z = z + theta[:, -1]
+        return z
+
+    def nll_rows(self, z: torch.Tensor) -> torch.Tensor:
+        """Per-row negative log-likelihood, shape (n,) (ovr: summed over classes)."""
+        if self.link == "softmax":
+            return torch.logsumexp(z, dim=1) - (z * self.Y1).sum(1)
+        return (F.softplus(z) - self.Y1 * z).sum(1)
+
+    def residual(self, z: torch.Tensor) -> torch.Tensor:
+        """∂nll/∂z, shape (n, m): probabilities minus targets."""
+        if self.link == "softmax":
+            return torch.softmax(z, dim=1) - self.Y1
+        return torch.sigmoid(z) - self.Y1
+
+    def _sum(self, t: torch.Tensor) -> torch.Tensor:
+        """Sum over rows; the distributed runner overrides it with an all-reduce."""
+        return t
+
+    # ---- smooth part: value, gradient, Hessian --------------------------------
+    def smooth(self, theta: torch.Tensor, grad: bool = True):
+        """(value, gradient) of F without the L1 term; gradient has θ's shape."""
+        z = self.logits(theta)
+        w = theta * self.penalty_mask
+        value = self._sum((self.s * self.nll_rows(z)).sum()) / self.n_total
+        value = value + 0.5 * self.l2 * (w * w).sum()
+        if not grad:
+            return value, None
+        R = self.s[:, None] * self.residual(z) / self.n_total
+        g = torch.empty_like(theta)
+        g[:, : self.d] = self.X.adjoint(R)
+        if self.fit_intercept:
+            g[:, -1] = R.sum(0)
+        g = self._sum(g) + self.l2 * w
+        return value, g
+
+    def value(self, theta: torch.Tensor) -> torch.Tensor:
+        """The full objective F(θ), L1 term included."""
+        v, _ = self.smooth(theta, grad=False)
+        return v + self.l1 * (theta * self.penalty_mask).abs().sum()
+
+    def _gram(self, v: torch.Tensor) -> torch.Tensor:
+        """[X 1]ᵀ diag(v) [X 1], shape (p, p)."""
+        d = self.d
+        H = torch.empty(self.p, self.p, dtype=self.dtype, device=self.device)
+        H[:d, :d] = self.X.gram(v)
+        if self.fit_intercept:
+            c = self.X.column_sums(v)
+            H[:d, d] = c
+            H[d, :d] = c
+            H[d, d] = v.sum()
+        return H
+
+    def hessian(self, theta: torch.Tensor) -> torch.Tensor:
+        """Exact Hessian of the smooth part.
+
+        binary: (p, p); ovr: (K, p, p), one block per class (the classes are
+        independent); softmax: (K·p, K·p) with blocks
+        H_kl = [X 1]ᵀ diag(s·(p_k δ_kl − p_k p_l)/n) [X 1].
+        """
+        z = self.logits(theta)
+        sn = self.s / self.n_total
+        ridge = torch.diag(self.l2 * self.penalty_mask[0])
+        if self.link == "softmax":
+            P = torch.softmax(z, dim=1)
+            K, p = self.m, self.p
+            H = torch.empty(K, p, K, p, dtype=self.dtype, device=self.device)
+            for k in range(K):
+                for l in range(k, K):
+                    v = sn * P[:, k] * ((1.0 if k == l else 0.0) - P[:, l])
+                    block = self._sum(self._gram(v))
+                    H[k, :, l, :] = block
+                    if l != k:
+                        H[l, :, k, :] = block
+                H[k, :, k, :] += ridge
+            return H.reshape(K * p, K * p)
+        P = torch.sigmoid(z)
+        V = sn[:, None] * P * (1 - P)
+        blocks = torch.stack([self._sum(self._gram(V[:, k])) + ridge for k in range(self.m)])
+        return blocks[0] if self.link == "binary" else blocks
+
+    def scores(self, theta: torch.Tensor) -> torch.Tensor:
+        """Per-row gradients of the (unweighted-by-n) log-likelihood contribution.
+
+        Shape (n, m, p): s_i · (p_i − y_i) ⊗ [x_i, 1]. Used by robust covariances.
+        """
+        z = self.logits(theta)
+        R = self.s[:, None] * self.residual(z)
+        Xd = self.X.dense()
+        if self.fit_intercept:
+            Xd = torch.cat([Xd, torch.ones(Xd.shape[0], 1, dtype=Xd.dtype, device=Xd.device)], 1)
+        return R[:, :, None] * Xd[:, None, :]

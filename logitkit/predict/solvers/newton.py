@@ -1,0 +1,117 @@
+"""Newton's method (IRLS) with the exact Hessian and a Cholesky solve; proximal Newton for L1.
+
+Each iteration: H Δ = g (Cholesky, float64), then a backtracking line search on the
+objective. With an L1 term the step minimises the local quadratic model plus the L1
+term (solved by FISTA, so zeros are exact) — proximal Newton as in glmnet/newGLMNET.
+Converges quadratically near the optimum; the cost per iteration is O(n·p²) for the
+Hessian, so it suits moderate feature counts.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from logitkit.predict.objective import LogisticObjective
+from logitkit.predict.solvers.common import SolverResult, log_progress, pseudo_gradient, soft_threshold
+
+
+def _null_directions(obj: LogisticObjective) -> torch.Tensor:
+    """For softmax: (K·p, K·p) matrix N Nᵀ over directions that add a constant to every
+    class's coefficient j (unpenalised j). F is flat along them; adding N Nᵀ to H makes
+    it invertible and leaves the Newton step on the gradient's subspace unchanged."""
+    K, p = obj.m, obj.p
+    free = (obj.penalty_mask[0] == 0) if obj.l2 > 0 else torch.ones(p, dtype=torch.bool)
+    E = torch.zeros(K, p, K, p, dtype=torch.float64, device=obj.device)
+    for j in torch.nonzero(free).flatten().tolist():
+        E[:, j, :, j] = 1.0 / K
+    return E.reshape(K * p, K * p)
+
+
+def _full_hessian(obj: LogisticObjective, theta: torch.Tensor) -> torch.Tensor:
+    """Hessian as one (m·p, m·p) float64 matrix (block-diagonal for ovr)."""
+    H = obj.hessian(theta).to(torch.float64)
+    if obj.link == "ovr":
+        H = torch.block_diag(*H)
+    elif obj.link == "softmax":
+        H = H + _null_directions(obj)
+    return H
+
+
+def _solve(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """H⁻¹ g by Cholesky; falls back to least squares when H is singular."""
+    L, info = torch.linalg.cholesky_ex(H)
+    if int(info) == 0:
+        return torch.cholesky_solve(g[:, None], L)[:, 0]
+    return torch.linalg.lstsq(H, g[:, None]).solution[:, 0]
+
+
+def _prox_quadratic(H, g, theta, lam_vec, iters: int = 2000, tol: float = 1e-14):
+    """argmin_u gᵀ(u − θ) + ½ (u − θ)ᵀ H (u − θ) + ‖lam_vec ⊙ u‖₁ by FISTA."""
+    L = float(torch.linalg.eigvalsh(H)[-1]) or 1.0
+    u = theta.clone()
+    v = u.clone()
+    t = 1.0
+    for _ in range(iters):
+        grad = g + H @ (v - theta)
+        u_new = soft_threshold(v - grad / L, lam_vec / L)
+        t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        v = u_new + ((t - 1) / t_new) * (u_new - u)
+        if (u_new - u).abs().max() <= tol * (1 + u.abs().max()):
+            u = u_new
+            break
+        u, t = u_new, t_new
+    return u
+
+
+def newton(
+    obj: LogisticObjective,
+    theta0: torch.Tensor,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    verbose: int = 0,
+) -> SolverResult:
+    """Minimise ``obj`` by (proximal) Newton; stop when ‖pseudo-gradient‖∞ ≤ tol."""
+    shape = theta0.shape
+    lam = obj.l1
+    mask = obj.penalty_mask
+    theta = theta0.clone()
+    f, g = obj.smooth(theta)
+    F = float(f) + lam * float((mask * theta).abs().sum())
+    curve = [F]
+    eps = torch.finfo(obj.dtype).eps
+    for it in range(1, max_iter + 1):
+        pg = pseudo_gradient(theta, g, lam, mask)
+        gnorm = float(pg.abs().max())
+        log_progress(verbose, "newton", it - 1, F, gnorm)
+        if gnorm <= tol:
+            return SolverResult(theta, it - 1, True, curve)
+        H = _full_hessian(obj, theta)
+        g64, th64 = g.reshape(-1).to(torch.float64), theta.reshape(-1).to(torch.float64)
+        if lam > 0:
+            lam_vec = lam * mask.reshape(-1).to(torch.float64)
+            delta = _prox_quadratic(H, g64, th64, lam_vec) - th64
+            decrease = float(g64 @ delta) + float((lam_vec * (th64 + delta)).abs().sum() - (lam_vec * th64).abs().sum())
+        else:
+            delta = -_solve(H, g64)
+            decrease = float(g64 @ delta)
+        delta = delta.to(obj.dtype).reshape(shape)
+        step = 1.0
+        while True:
+            cand = theta + step * delta
+            f_new, g_new = obj.smooth(cand)
+            F_new = float(f_new) + lam * float((mask * cand).abs().sum())
+            if F_new <= F + 1e-4 * step * decrease or step < 1e-10:
+                break
+            step *= 0.5
+        if step < 1e-10 or F - F_new <= 4 * eps * max(abs(F), 1.0) and gnorm <= math.sqrt(eps):
+            # no further decrease is representable in this dtype: at the optimum to precision
+            done = F_new <= F and gnorm <= math.sqrt(float(eps))
+            if F_new <= F:
+                theta, g, F = cand, g_new, F_new
+                curve.append(F)
+            return SolverResult(theta, it, done, curve, "precision limit reached")
+        theta, g, F = cand, g_new, F_new
+        curve.append(F)
+    pg = pseudo_gradient(theta, g, lam, mask)
+    return SolverResult(theta, max_iter, bool(pg.abs().max() <= tol), curve)

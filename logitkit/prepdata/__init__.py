@@ -1,0 +1,1 @@
+"""prepdata stage; see README.md."""
