@@ -1,0 +1,223 @@
+"""Fixed basis functions phi(x): polynomial, Gaussian RBF and random Fourier features.
+
+The lecture's "logit(pi) = w . phi(x)": a logistic regression on phi(x) draws curved
+decision boundaries in x while staying a convex fit in w. Each basis is a scikit-learn
+transformer (``fit`` learns what it needs, ``transform`` only applies it) whose
+arithmetic runs in torch; ``as_module()`` returns the fitted map as a
+``torch.nn.Module`` to put in front of a ``LogisticHead``.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from logitkit._util.errors import ConfigError, DataError
+
+
+def _as_array(X, name: str = "X") -> np.ndarray:
+    """X as a finite float64 (n, d) array; a ``DataError`` naming the problem otherwise."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        M = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} could not be read as a numeric matrix: {exc}") from exc
+    if M.ndim != 2:
+        raise DataError(f"{name} must be 2-D (n_samples, n_features), got shape {M.shape}; "
+                        "use X.reshape(-1, 1) for one feature")
+    if not np.isfinite(M).all():
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(M))[0])
+        raise DataError(f"{name} contains NaN or infinity at row {i}, column {j}; impute or drop it first")
+    return M
+
+
+def _check_int(owner: str, key: str, value, low: int = 1) -> None:
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+        raise ConfigError(f"{owner}: {key}={value!r} is invalid; expected an integer >= {low}")
+
+
+class _Basis(TransformerMixin, BaseEstimator):
+    """Shared plumbing: numpy/torch in, same kind out; ``as_module`` for torch pipelines."""
+
+    def _phi(self, X: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_input(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        M = _as_array(X)
+        if M.shape[1] != self.n_features_in_:
+            raise DataError(f"X has {M.shape[1]} features, but {type(self).__name__} was fitted "
+                            f"on {self.n_features_in_}; pass the same columns as in fit")
+        return M
+
+    def transform(self, X):
+        """phi(X): a NumPy array, or a tensor (same dtype/device, autograd kept) for a tensor."""
+        if isinstance(X, torch.Tensor):
+            check_is_fitted(self)
+            return self._phi(X)
+        M = self._check_input(X)
+        return self._phi(torch.as_tensor(M)).numpy()
+
+    def as_module(self) -> "BasisModule":
+        """The fitted map as a ``torch.nn.Module`` (no learnable parameters)."""
+        check_is_fitted(self)
+        return BasisModule(self)
+
+
+class BasisModule(torch.nn.Module):
+    """Wraps a fitted basis so it sits in an ``nn.Sequential``; forward(x) = phi(x)."""
+
+    def __init__(self, basis: _Basis):
+        super().__init__()
+        self.basis = basis
+        self.out_features = basis.n_features_out_
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.basis._phi(x)
+
+
+class PolynomialBasis(_Basis):
+    """All monomials x_{j1} x_{j2} ... x_{jk} of degree 1..``degree`` (no constant: the head
+    has the intercept), in scikit-learn's ``PolynomialFeatures(include_bias=False)`` order.
+
+    ``interaction_only=True`` keeps products of distinct features only (no x_j^2).
+    Output shape (n, n_features_out_); with d inputs and degree k that is
+    C(d + k, k) - 1 columns (or sum_{i<=k} C(d, i) - 1 with interactions only).
+    """
+
+    def __init__(self, degree: int = 2, interaction_only: bool = False):
+        self.degree = degree
+        self.interaction_only = interaction_only
+
+    def fit(self, X, y=None) -> "PolynomialBasis":
+        _check_int("PolynomialBasis", "degree", self.degree)
+        d = _as_array(X).shape[1]
+        pick = itertools.combinations if self.interaction_only else itertools.combinations_with_replacement
+        combos = [c for k in range(1, self.degree + 1) for c in pick(range(d), k)]
+        powers = np.zeros((len(combos), d), dtype=np.int64)
+        for row, c in enumerate(combos):
+            for j in c:
+                powers[row, j] += 1
+        self.n_features_in_ = d
+        self.powers_ = powers
+        self.n_features_out_ = len(combos)
+        return self
+
+    def _phi(self, X: torch.Tensor) -> torch.Tensor:
+        P = torch.as_tensor(self.powers_, device=X.device)
+        # prod_j x_j^{P_kj}; integer powers keep negative x exact
+        return torch.stack([torch.prod(X ** P[k].to(X.dtype), dim=1) for k in range(P.shape[0])], dim=1)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self)
+        names = input_features if input_features is not None else [f"x{j}" for j in range(self.n_features_in_)]
+        out = []
+        for row in self.powers_:
+            out.append(" ".join(n if p == 1 else f"{n}^{p}" for n, p in zip(names, row) if p))
+        return np.asarray(out, dtype=object)
+
+
+class RBFBasis(_Basis):
+    """Gaussian bumps phi_k(x) = exp(-||x - c_k||^2 / (2 sigma^2)).
+
+    centres : "kmeans++"  k-means (k-means++ seeding, seeded by ``random_state``) on the
+              rows gives ``n_centres`` centres in the full feature space; output (n, n_centres).
+              "quantile"  ``n_centres`` centres per feature at evenly spaced quantiles
+              (5 % to 95 %), one 1-D bump per (feature, centre): an additive basis with
+              output (n, d * n_centres).
+    width   : "nearest" (default) sigma = the median, over centres, of the distance from
+              a centre to its nearest other centre (per feature for "quantile"), so
+              neighbouring bumps overlap at about exp(-1/2); or a number > 0 for a fixed sigma.
+    Standardise the features first: one sigma serves all directions.
+    """
+
+    def __init__(self, n_centres: int = 10, centres: str = "kmeans++", width="nearest", random_state: int | None = 0):
+        self.n_centres = n_centres
+        self.centres = centres
+        self.width = width
+        self.random_state = random_state
+
+    def fit(self, X, y=None) -> "RBFBasis":
+        _check_int("RBFBasis", "n_centres", self.n_centres)
+        if self.centres not in ("kmeans++", "quantile"):
+            raise ConfigError(f"RBFBasis: centres={self.centres!r} is invalid; expected 'kmeans++' or 'quantile'")
+        if not (self.width == "nearest" or (isinstance(self.width, Real) and self.width > 0)):
+            raise ConfigError(f"RBFBasis: width={self.width!r} is invalid; expected 'nearest' or a number > 0")
+        M = _as_array(X)
+        self.n_features_in_ = M.shape[1]
+        if self.centres == "kmeans++":
+            if self.n_centres > M.shape[0]:
+                raise DataError(f"RBFBasis: n_centres={self.n_centres} but X has only {M.shape[0]} rows; "
+                                "use at most one centre per row")
+            from sklearn.cluster import KMeans
+
+            km = KMeans(self.n_centres, init="k-means++", n_init=1, random_state=self.random_state).fit(M)
+            self.centres_ = km.cluster_centers_  # (n_centres, d)
+            groups = [self.centres_]
+        else:
+            q = np.linspace(0.05, 0.95, self.n_centres)
+            self.centres_ = np.quantile(M, q, axis=0).T.copy()  # (d, n_centres)
+            groups = [c[:, None] for c in self.centres_]
+        self.sigma_ = _nearest_width(groups) if self.width == "nearest" else float(self.width)
+        self.n_features_out_ = self.centres_.size
+        return self
+
+    def _phi(self, X: torch.Tensor) -> torch.Tensor:
+        C = torch.as_tensor(self.centres_, dtype=X.dtype, device=X.device)
+        if self.centres == "kmeans++":
+            sq = torch.cdist(X, C).pow(2)
+        else:
+            sq = (X[:, :, None] - C[None]).pow(2).reshape(X.shape[0], -1)
+        return torch.exp(-sq / (2 * self.sigma_ ** 2))
+
+
+class RandomFourierFeatures(_Basis):
+    """Random Fourier features (Rahimi & Recht) approximating the Gaussian kernel
+    k(x, x') = exp(-gamma ||x - x'||^2):
+
+        z(x) = sqrt(2 / D) cos(x W + b),  W_jk ~ N(0, 2 gamma),  b_k ~ U(0, 2 pi),
+
+    so z(x) . z(x') -> k(x, x') as D = ``n_components`` grows. W and b are drawn once in
+    ``fit`` from a torch generator seeded by ``random_state``: same seed, same features.
+    """
+
+    def __init__(self, n_components: int = 100, gamma: float = 1.0, random_state: int = 0):
+        self.n_components = n_components
+        self.gamma = gamma
+        self.random_state = random_state
+
+    def fit(self, X, y=None) -> "RandomFourierFeatures":
+        _check_int("RandomFourierFeatures", "n_components", self.n_components)
+        if not (isinstance(self.gamma, Real) and self.gamma > 0):
+            raise ConfigError(f"RandomFourierFeatures: gamma={self.gamma!r} is invalid; expected a number > 0")
+        d = _as_array(X).shape[1]
+        gen = torch.Generator().manual_seed(int(self.random_state or 0))
+        W = torch.randn(d, self.n_components, generator=gen, dtype=torch.float64) * math.sqrt(2 * self.gamma)
+        b = torch.rand(self.n_components, generator=gen, dtype=torch.float64) * 2 * math.pi
+        self.weights_, self.offsets_ = W.numpy(), b.numpy()
+        self.n_features_in_ = d
+        self.n_features_out_ = self.n_components
+        return self
+
+    def _phi(self, X: torch.Tensor) -> torch.Tensor:
+        W = torch.as_tensor(self.weights_, dtype=X.dtype, device=X.device)
+        b = torch.as_tensor(self.offsets_, dtype=X.dtype, device=X.device)
+        return math.sqrt(2.0 / self.n_components) * torch.cos(X @ W + b)
+
+
+def _nearest_width(groups: list[np.ndarray]) -> float:
+    """Median over centres of the distance to the nearest other centre of the same group."""
+    near = []
+    for C in groups:
+        D = np.linalg.norm(C[:, None] - C[None], axis=2)
+        np.fill_diagonal(D, np.inf)
+        near.append(D.min(axis=1))
+    near = np.concatenate(near)
+    near = near[np.isfinite(near) & (near > 0)]
+    return float(np.median(near)) if near.size else 1.0
