@@ -1,0 +1,302 @@
+"""Statistical inference for a fitted logistic regression, computed in torch.
+
+``summary(model, X, y)`` gives the coefficient table (coef, standard error, z, p, CI,
+odds ratio and its CI) and model-level statistics (log-likelihood, null
+log-likelihood, deviance, AIC, BIC, McFadden pseudo-R², likelihood-ratio test against
+the intercept-only model). Covariances:
+
+    nonrobust   V = H⁻¹,                H = −∂²ℓ/∂θ∂θᵀ  (observed Fisher information)
+    HC0         V = H⁻¹ B H⁻¹,          B = Σ_i g_i g_iᵀ (g_i: row i's score)
+    HC1         V = n/(n − k) · HC0
+    cluster     V = c · H⁻¹ (Σ_g G_g G_gᵀ) H⁻¹,  G_g = Σ_{i∈g} g_i,
+                c = G/(G − 1) · (n − 1)/(n − k)   (statsmodels' default correction)
+
+Softmax models are reported per class against the reference class (``classes_[0]``),
+as statsmodels' ``MNLogit`` does; one-vs-rest models per class, each binary problem on
+its own. For an L2-penalised fit the model-based covariance uses the penalised
+Hessian (the curvature of the posterior under the Gaussian prior the penalty implies);
+for L1 inference is not defined and a ``DataError`` says so.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy import stats
+
+from logitkit._util.errors import ConfigError, DataError
+from logitkit.predict.design import Design
+from logitkit.predict.inputs import as_labels, as_matrix
+from logitkit.predict.objective import LogisticObjective
+
+COLUMNS = ["term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high",
+           "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high"]
+COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
+
+
+@dataclass
+class Summary:
+    """Coefficient table plus model statistics; print it, or take ``to_dict``/``to_frame``."""
+
+    rows: list[dict]
+    stats: dict
+    cov_type: str
+    level: float
+    cov: np.ndarray = field(repr=False, default=None)
+
+    def to_dict(self) -> dict:
+        return {"coefficients": [dict(r) for r in self.rows], "stats": dict(self.stats),
+                "cov_type": self.cov_type, "level": self.level}
+
+    def to_frame(self):
+        """The coefficient table as a pandas DataFrame indexed by term."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=COLUMNS).set_index("term")
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([r[name] for r in self.rows], dtype=float)
+
+    def __str__(self) -> str:
+        s = self.stats
+        pct = f"{100 * self.level:g}%"
+        head = [
+            f"Logistic regression ({s['link']}), {s['n_obs']} observations, covariance {self.cov_type}",
+            f"Log-likelihood {s['llf']:.4f}   null {s['llnull']:.4f}   deviance {s['deviance']:.4f}",
+            f"AIC {s['aic']:.4f}   BIC {s['bic']:.4f}   McFadden pseudo-R² {s['pseudo_r2']:.4f}",
+            f"LR test vs intercept-only: chi2({s['lr_df']}) = {s['lr_stat']:.4f}, p = {s['lr_pvalue']:.4g}",
+        ]
+        if "hl_stat" in s:
+            head.append(f"Hosmer-Lemeshow ({s['hl_groups']} groups): chi2({s['hl_df']}) = "
+                        f"{s['hl_stat']:.4f}, p = {s['hl_pvalue']:.4g}")
+        width = max(12, max(len(r["term"]) for r in self.rows))
+        cols = f"{'term':<{width}} {'coef':>10} {'std err':>10} {'z':>8} {'P>|z|':>8} " \
+               f"{pct + ' CI low':>12} {'high':>10} {'odds ratio':>11} {'OR low':>9} {'OR high':>9}"
+        lines = head + ["", cols, "-" * len(cols)]
+        for r in self.rows:
+            lines.append(
+                f"{r['term']:<{width}} {r['coef']:>10.4f} {r['std_err']:>10.4f} {r['z']:>8.3f} "
+                f"{r['p_value']:>8.4f} {r['ci_low']:>12.4f} {r['ci_high']:>10.4f} "
+                f"{r['odds_ratio']:>11.4g} {r['odds_ratio_ci_low']:>9.4g} {r['odds_ratio_ci_high']:>9.4g}"
+            )
+        return "\n".join(lines)
+
+
+def _objective(model, X, y, sample_weight, dtype=torch.float64):
+    """Rebuild the model's objective on (X, y) in float64, and θ at the fitted values."""
+    M = as_matrix(X)
+    y = as_labels(y, M.shape[0])
+    classes = model.classes_
+    lookup = {c: i for i, c in enumerate(classes.tolist())}
+    try:
+        y_idx = np.array([lookup[v] for v in y.tolist()])
+    except KeyError as exc:
+        raise DataError(f"y holds the label {exc.args[0]!r}, which the model was not fitted on; "
+                        f"its classes are {classes.tolist()}") from exc
+    device = torch.device(model._device())
+    sw = model._sample_weights(y_idx, sample_weight)
+    s = torch.as_tensor(sw / sw.mean(), dtype=dtype, device=device)
+    K = len(classes)
+    link, m = model.link_, (1 if K == 2 else K)
+    Y = torch.as_tensor(np.eye(K)[y_idx] if link == "ovr" else y_idx, device=device)
+    if link == "ovr":
+        Y = Y.to(dtype)
+    obj = LogisticObjective(Design.from_array(M, dtype, device), Y, s, link, m,
+                            model.fit_intercept, model._alpha(), model._l1_ratio())
+    theta = np.column_stack([model.coef_, model.intercept_]) if model.fit_intercept else model.coef_
+    return obj, torch.as_tensor(theta, dtype=dtype, device=device), y_idx
+
+
+def _reduce_softmax(theta: torch.Tensor, H: torch.Tensor, S: torch.Tensor, K: int, p: int):
+    """Reference-class parametrisation β_k = θ_k − θ_0 (k ≥ 1): the likelihood depends on θ
+    only through these differences, so its Hessian and scores are the full ones with class
+    0's rows and columns dropped."""
+    beta = (theta[1:] - theta[0]).reshape(-1)
+    H = H.reshape(K, p, K, p)[1:, :, 1:, :].reshape((K - 1) * p, (K - 1) * p)
+    return beta, H, S[:, 1:, :].reshape(S.shape[0], -1)
+
+
+def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", groups=None):
+    """Covariance of the estimates, with the estimates and scores it belongs to.
+
+    Returns (beta (k,), V (k, k) or (m, p, p) for ovr, obj). For softmax, beta is in the
+    reference-class parametrisation (K−1 classes × p).
+    """
+    if cov_type not in COV_TYPES:
+        raise ConfigError(f"cov_type={cov_type!r} is not known; use one of {list(COV_TYPES)}")
+    if model._l1_ratio() > 0 and model._alpha() > 0:
+        raise DataError("standard errors are not defined for an L1/elastic-net fit; refit with "
+                        "penalty=None (or 'l2') for inference")
+    if cov_type == "cluster" and groups is None:
+        raise ConfigError("cov_type='cluster' needs groups=: one cluster label per row")
+    obj, theta, _ = _objective(model, X, y, sample_weight)
+    n = obj.n_total
+    H = obj.hessian(theta) * n                     # Hessian of the total penalised NLL
+    S = obj.scores(theta)                          # (n, m, p)
+    K, p = len(model.classes_), obj.p
+    if obj.link == "softmax":
+        if model._alpha() > 0:
+            warnings.warn("inference for a penalised softmax model uses the unpenalised "
+                          "reference-class Hessian; refit with penalty=None for exact "
+                          "maximum-likelihood inference", UserWarning, stacklevel=3)
+            H = obj.hessian(theta) * n - _ridge_full(obj) * n
+        beta, H, S = _reduce_softmax(theta, H, S, K, p)
+        blocks = [(beta, H, S)]
+    elif obj.link == "ovr":
+        blocks = [(theta[k], H[k], S[:, k, :]) for k in range(obj.m)]
+    else:
+        blocks = [(theta[0], H, S[:, 0, :])]
+    out = []
+    for beta, Hk, Sk in blocks:
+        Hinv = torch.linalg.inv(Hk)
+        if cov_type == "nonrobust":
+            V = Hinv
+        else:
+            kpar = beta.numel()
+            if cov_type == "cluster":
+                codes = torch.as_tensor(np.unique(np.asarray(groups), return_inverse=True)[1], device=Sk.device)
+                if codes.shape[0] != Sk.shape[0]:
+                    raise DataError(f"groups has {codes.shape[0]} labels but X has {Sk.shape[0]} rows")
+                G = int(codes.max()) + 1
+                Sg = torch.zeros(G, Sk.shape[1], dtype=Sk.dtype, device=Sk.device).index_add_(0, codes, Sk)
+                c = G / (G - 1) * (n - 1) / (n - kpar)
+                B = c * Sg.T @ Sg
+            else:
+                B = Sk.T @ Sk * (n / (n - kpar) if cov_type == "HC1" else 1.0)
+            V = Hinv @ B @ Hinv
+        out.append((beta, V))
+    return out, obj, theta
+
+
+def _ridge_full(obj: LogisticObjective) -> torch.Tensor:
+    eye = torch.diag(obj.l2 * obj.penalty_mask[0])
+    return torch.block_diag(*([eye] * obj.m)).to(torch.float64)
+
+
+def _terms(model, p: int) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    names = list(names) if names is not None else [f"x{j}" for j in range(model.n_features_in_)]
+    return names + (["intercept"] if model.fit_intercept else [])
+
+
+def model_stats(model, X, y, sample_weight=None, obj=None, theta=None) -> dict:
+    """Log-likelihood, null log-likelihood, deviance, AIC, BIC, McFadden R², LR test."""
+    if obj is None:
+        obj, theta, _ = _objective(model, X, y, sample_weight)
+    w = obj.s
+    llf = -float((w * obj.nll_rows(obj.logits(theta))).sum())
+    K = len(model.classes_)
+    Y1 = obj.Y1
+    if obj.link == "ovr":
+        prev = (w[:, None] * Y1).sum(0) / w.sum()
+        llnull = float((w[:, None] * (Y1 * torch.log(prev) + (1 - Y1) * torch.log1p(-prev))).sum())
+        k, k_null = obj.m * obj.p, obj.m
+    else:
+        if obj.link == "binary":
+            Y1 = torch.cat([1 - Y1, Y1], 1)
+        prev = (w[:, None] * Y1).sum(0) / w.sum()
+        llnull = float((w[:, None] * Y1 * torch.log(prev.clamp_min(1e-300))).sum())
+        k = (K - 1) * obj.p
+        k_null = K - 1
+    n = obj.n_total
+    lr = 2 * (llf - llnull)
+    df = k - k_null if model.fit_intercept else k
+    return {
+        "link": obj.link, "n_obs": int(n), "df_model": int(df), "n_params": int(k),
+        "llf": llf, "llnull": llnull, "deviance": -2 * llf, "null_deviance": -2 * llnull,
+        "aic": -2 * llf + 2 * k, "bic": -2 * llf + k * math.log(n),
+        "pseudo_r2": 1 - llf / llnull if llnull != 0 else float("nan"),
+        "lr_stat": lr, "lr_df": int(df), "lr_pvalue": float(stats.chi2.sf(lr, df)) if df > 0 else float("nan"),
+    }
+
+
+def hosmer_lemeshow(y_true, p_pred, groups: int = 10) -> dict:
+    """Hosmer–Lemeshow goodness-of-fit test for a binary model.
+
+    Rows are sorted by predicted probability and cut into ``groups`` groups of (almost)
+    equal size; HL = Σ_g (O_g − E_g)² / (E_g (1 − E_g / n_g)) with O_g the observed and
+    E_g the expected positives; under a well-fitting model HL ~ χ²(groups − 2).
+    """
+    y = torch.as_tensor(np.asarray(y_true, dtype=np.float64))
+    p = torch.as_tensor(np.asarray(p_pred, dtype=np.float64))
+    if y.shape != p.shape:
+        raise DataError(f"y_true has {y.shape[0]} values but p_pred has {p.shape[0]}")
+    if groups < 3 or groups > y.shape[0]:
+        raise ConfigError(f"groups={groups} must be between 3 and the number of rows ({y.shape[0]})")
+    order = torch.argsort(p, stable=True)
+    stat = 0.0
+    for idx in torch.tensor_split(order, groups):
+        n_g = idx.numel()
+        obs, exp = float(y[idx].sum()), float(p[idx].sum())
+        denom = exp * (1 - exp / n_g)
+        if denom > 0:
+            stat += (obs - exp) ** 2 / denom
+    df = groups - 2
+    return {"hl_stat": stat, "hl_df": df, "hl_groups": groups, "hl_pvalue": float(stats.chi2.sf(stat, df))}
+
+
+def summary(model, X, y, sample_weight=None, cov_type: str = "nonrobust", groups=None,
+            level: float = 0.95, hl_groups: int = 10) -> Summary:
+    """Coefficient table and model statistics for a fitted ``LogisticRegression``.
+
+    Rows: every feature and the intercept (binary); ``"<class>: <term>"`` per
+    non-reference class (softmax) or per class (ovr). ``level`` sets the CI coverage.
+    """
+    if not 0 < level < 1:
+        raise ConfigError(f"level={level} must be in (0, 1), e.g. 0.95")
+    blocks, obj, theta = covariance(model, X, y, sample_weight, cov_type, groups)
+    terms = _terms(model, obj.p)
+    zq = float(stats.norm.ppf(0.5 + level / 2))
+    rows = []
+    K = len(model.classes_)
+    if obj.link == "softmax":
+        labels = [f"{c}: " for c in model.classes_[1:]]
+    elif obj.link == "ovr":
+        labels = [f"{c}: " for c in model.classes_]
+    else:
+        labels = [""]
+    covs = []
+    for b, (beta, V) in enumerate(blocks):
+        beta = beta.reshape(-1).cpu().numpy()
+        se = np.sqrt(np.clip(np.diag(V.cpu().numpy()), 0, None))
+        covs.append(V.cpu().numpy())
+        per = obj.p
+        for i, (coef, s) in enumerate(zip(beta, se)):
+            label = labels[b + i // per] if obj.link == "softmax" else labels[b]
+            z = coef / s if s > 0 else float("nan")
+            lo, hi = coef - zq * s, coef + zq * s
+            rows.append({
+                "term": label + terms[i % per], "coef": float(coef), "std_err": float(s), "z": float(z),
+                "p_value": float(2 * stats.norm.sf(abs(z))), "ci_low": float(lo), "ci_high": float(hi),
+                "odds_ratio": float(np.exp(coef)), "odds_ratio_ci_low": float(np.exp(lo)),
+                "odds_ratio_ci_high": float(np.exp(hi)),
+            })
+    st = model_stats(model, X, y, sample_weight, obj, theta)
+    if K == 2:
+        p1 = torch.sigmoid(obj.logits(theta)[:, 0]).cpu().numpy()
+        y1 = obj.Y1[:, 0].cpu().numpy()
+        if len(y1) >= hl_groups:
+            st.update(hosmer_lemeshow(y1, p1, hl_groups))
+    V = covs[0] if len(covs) == 1 else np.stack(covs)
+    return Summary(rows, st, cov_type, level, V)
+
+
+def lr_test(full: Summary | dict, reduced: Summary | dict) -> dict:
+    """Likelihood-ratio test of nested models: 2·(ℓ_full − ℓ_reduced) ~ χ²(k_full − k_reduced).
+
+    Pass the ``summary(...)`` (or its ``stats``) of both models, fitted on the same rows.
+    """
+    f = full.stats if isinstance(full, Summary) else full
+    r = reduced.stats if isinstance(reduced, Summary) else reduced
+    if f["n_obs"] != r["n_obs"]:
+        raise DataError(f"the models were fitted on different data ({f['n_obs']} vs {r['n_obs']} rows); "
+                        "the LR test needs the same rows")
+    df = f["n_params"] - r["n_params"]
+    if df <= 0:
+        raise DataError(f"the full model must have more parameters than the reduced one "
+                        f"({f['n_params']} vs {r['n_params']}); pass them in the order (full, reduced)")
+    stat = 2 * (f["llf"] - r["llf"])
+    return {"lr_stat": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
