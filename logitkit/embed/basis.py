@@ -165,7 +165,7 @@ class RBFBasis(_Basis):
             self.centres_ = np.quantile(M, q, axis=0).T.copy()  # (d, n_centres)
             groups = [c[:, None] for c in self.centres_]
         self.sigma_ = _nearest_width(groups) if self.width == "nearest" else float(self.width)
-        self.n_features_out_ = self.centres_.size
+        self.n_features_out_ = self.n_centres * (1 if self.centres == "kmeans++" else M.shape[1])
         return self
 
     def _phi(self, X: torch.Tensor) -> torch.Tensor:
