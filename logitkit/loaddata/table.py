@@ -23,6 +23,10 @@ class Table:
     label: str | None
     name: str = "table"
     fingerprint: dict = field(default_factory=dict)
+    #: line of the file that holds row 0 (2 for a CSV with header); None when not from a text file
+    first_line: int | None = None
+    #: for a subset (``take``): each row's index in the table as loaded; None = identity
+    source_rows: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_rows(self) -> int:
@@ -48,4 +52,23 @@ class Table:
 
     def take(self, rows: np.ndarray) -> "Table":
         """The rows at the given indices, as a new Table with the same label and source."""
-        return Table(self.data.take(pa.array(rows)), self.label, self.name, dict(self.fingerprint))
+        rows = np.asarray(rows, dtype=np.int64)
+        src = rows if self.source_rows is None else self.source_rows[rows]
+        return Table(
+            self.data.take(pa.array(rows)), self.label, self.name, dict(self.fingerprint), self.first_line, src
+        )
+
+    def where(self, i: int) -> str:
+        """Where row ``i`` of this table came from, for error messages: 'row 7 (line 8 of x.csv)'.
+
+        Rows are counted from 1 in the table as loaded (before any split).
+        """
+        r = int(i if self.source_rows is None else self.source_rows[i])
+        s = f"row {r + 1}"
+        if self.first_line is not None:
+            s += f" (line {r + self.first_line} of {self.name})"
+        return s
+
+    def with_data(self, data: pa.Table) -> "Table":
+        """The same rows with other columns (e.g. a column selection)."""
+        return Table(data, self.label, self.name, dict(self.fingerprint), self.first_line, self.source_rows)

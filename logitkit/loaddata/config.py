@@ -1,0 +1,111 @@
+"""``load_from_config``: the ``data:`` section of a run config to tables."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from logitkit._util.errors import ConfigError, DataError, did_you_mean
+from logitkit.loaddata.datasets import load_dataset
+from logitkit.loaddata.files import load_file
+from logitkit.loaddata.table import Table
+
+log = logging.getLogger(__name__)
+
+
+def _select(table: Table, data, keep: list[str]) -> Table:
+    """Label + selected features (names or shell patterns) + ``keep`` columns (split columns)."""
+    import fnmatch
+
+    names = [c for c in table.data.column_names if c != table.label]
+    chosen = list(names)
+    if data.features is not None:
+        for p in data.features:
+            if not fnmatch.filter(names, p):
+                raise ConfigError(f"data.features: {p!r} matches no column; columns are {names}." + did_you_mean(p, names))
+        chosen = [c for c in names if any(fnmatch.fnmatchcase(c, p) for p in data.features)]
+    drop = {c for p in (data.exclude or []) for c in fnmatch.filter(names, p)}
+    chosen = [c for c in chosen if c not in drop]
+    for c in keep:
+        if c and c in table.data.column_names and c not in chosen:
+            chosen.append(c)
+    cols = chosen + ([table.label] if table.label is not None else [])
+    return table.with_data(table.data.select(cols))
+
+
+def _positive(table: Table, positive_class) -> Table:
+    """The label column as int8 0/1 with 1 for ``positive_class`` (two classes required)."""
+    from logitkit._util.errors import DataError  # noqa: F401  (errors raised by the check below)
+
+    col = table.data.column(table.label)
+    y = col.to_numpy(zero_copy_only=False)
+    vals = np.unique(y[~col.is_null().to_numpy(zero_copy_only=False)].astype(str))
+    if str(positive_class) not in vals:
+        raise DataError(
+            f"{table.name}: data.positive_class {positive_class!r} is not a value of label column "
+            f"{table.label!r} (values: {vals.tolist()[:10]})"
+        )
+    if len(vals) != 2:
+        raise DataError(
+            f"{table.name}: data.positive_class is set but label column {table.label!r} has {len(vals)} "
+            f"classes {vals.tolist()[:10]}; a binary label needs exactly two"
+        )
+    yy = pa.array((y.astype(str) == str(positive_class)).astype(np.int8), mask=col.is_null().to_numpy(zero_copy_only=False))
+    i = table.data.column_names.index(table.label)
+    return table.with_data(table.data.set_column(i, table.label, yy))
+
+
+def _read(path: str, data, base_dir: Path) -> Table:
+    p = Path(path)
+    if not p.is_absolute():
+        p = Path(base_dir) / p
+    return load_file(p, data.format, data.label, data.header, data.column_names, data.delimiter, data.n_features)
+
+
+def load_from_config(data, base_dir: Path) -> tuple[Table, Table | None]:
+    """(table, test table or None) as the ``data`` section (a ``DataSection``) says.
+
+    Relative paths resolve against ``base_dir`` (the config file's folder). The
+    fingerprint holds the sha256 of every input file (or data set name and version),
+    under ``files``, and the inferred column types under ``schema``.
+    """
+    if data.dataset is None and data.path is None:
+        raise ConfigError("data: set either data.dataset (a built-in name) or data.path (a file)")
+    if data.dataset is not None:
+        table = load_dataset(data.dataset)
+        if data.label is not None and data.label != table.label:
+            if data.label not in table.data.column_names:
+                raise ConfigError(
+                    f"data.label {data.label!r} is not a column of {data.dataset}; columns are "
+                    f"{table.data.column_names}." + did_you_mean(data.label, table.data.column_names)
+                )
+            table.label = data.label
+    else:
+        table = _read(data.path, data, base_dir)
+    if table.label is not None and table.label not in table.data.column_names:
+        cols = table.data.column_names
+        raise ConfigError(f"data.label {table.label!r} is not a column of {table.name}; columns are {cols}." + did_you_mean(table.label, cols))
+    split = data.split
+    keep = [split.time_column, split.group_column] if split.method in ("time", "group") else []
+    table = _select(table, data, keep)
+    test = None
+    if data.test_path is not None:
+        test = _select(_read(data.test_path, data, base_dir), data, [])
+        missing = [c for c in table.feature_names if c not in test.data.column_names and c not in keep]
+        if missing:
+            raise DataError(f"{test.name} (data.test_path) lacks column {missing[0]!r} that {table.name} has")
+    if data.positive_class is not None:
+        table = _positive(table, data.positive_class)
+        if test is not None:
+            test = _positive(test, data.positive_class)
+    files = {table.fingerprint.get("path", table.name): table.fingerprint.get("sha256", table.fingerprint.get("version"))}
+    if test is not None:
+        files[test.fingerprint.get("path", test.name)] = test.fingerprint.get("sha256")
+    table.fingerprint["files"] = files
+    table.fingerprint["schema"] = {f.name: str(f.type) for f in table.data.schema}
+    if test is not None:
+        test.fingerprint["schema"] = {f.name: str(f.type) for f in test.data.schema}
+    log.info("data: %s, %d rows, %d features", table.name, table.n_rows, len(table.feature_names))
+    return table, test

@@ -1,0 +1,88 @@
+"""One entry point per file: ``load_file`` / ``stream_file`` pick the reader by format."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+
+from logitkit._util.errors import ConfigError
+from logitkit.loaddata.criteo import load_criteo, stream_criteo
+from logitkit.loaddata.delimited import load_csv, stream_csv
+from logitkit.loaddata.parquet import load_parquet, stream_parquet
+from logitkit.loaddata.svmlight import load_svmlight, stream_svmlight
+from logitkit.loaddata.table import Table
+from logitkit.loaddata.vw import load_vw, stream_vw
+
+FORMATS = ["csv", "tsv", "parquet", "svmlight", "criteo", "vw"]
+_BY_SUFFIX = {
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".svm": "svmlight", ".libsvm": "svmlight", ".svmlight": "svmlight", ".vw": "vw",
+}
+
+
+def guess_format(path: str | Path, fmt: str = "auto") -> str:
+    """The format named, or the one the extension says (``.gz`` is looked through; a directory is Parquet)."""
+    if fmt != "auto":
+        if fmt not in FORMATS:
+            raise ConfigError(f"data.format {fmt!r} is unknown; use auto or one of {FORMATS}")
+        return fmt
+    p = Path(path)
+    if p.is_dir():
+        return "parquet"
+    suffixes = [s.lower() for s in p.suffixes if s.lower() not in (".gz", ".bz2", ".zst", ".lz4")]
+    if suffixes and suffixes[-1] in _BY_SUFFIX:
+        return _BY_SUFFIX[suffixes[-1]]
+    raise ConfigError(
+        f"{p}: cannot tell the format from the extension {''.join(p.suffixes)!r}; set data.format to one of {FORMATS}"
+    )
+
+
+def load_file(
+    path: str | Path,
+    format: str = "auto",
+    label: str | None = None,
+    header: bool = True,
+    column_names: list[str] | None = None,
+    delimiter: str | None = None,
+    n_features: int | None = None,
+) -> Table:
+    """Read a whole file with the reader its format calls for."""
+    fmt = guess_format(path, format)
+    if fmt in ("csv", "tsv"):
+        d = delimiter if delimiter is not None else ("\t" if fmt == "tsv" else ",")
+        return load_csv(path, label, d, header, column_names)
+    if fmt == "parquet":
+        return load_parquet(path, label)
+    if fmt == "svmlight":
+        t = load_svmlight(path, n_features)
+    elif fmt == "criteo":
+        t = load_criteo(path)
+    else:
+        t = load_vw(path)
+    if label is not None and label != t.label:
+        raise ConfigError(f"data.label {label!r}: {fmt} files have their label in the column 'label'; leave data.label unset")
+    return t
+
+
+def stream_file(
+    path: str | Path,
+    format: str = "auto",
+    batch_rows: int = 65536,
+    header: bool = True,
+    column_names: list[str] | None = None,
+    delimiter: str | None = None,
+    n_features: int | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Stream a file as record batches of ``batch_rows`` rows, whatever its format."""
+    fmt = guess_format(path, format)
+    if fmt in ("csv", "tsv"):
+        d = delimiter if delimiter is not None else ("\t" if fmt == "tsv" else ",")
+        return stream_csv(path, batch_rows, d, header, column_names)
+    if fmt == "parquet":
+        return stream_parquet(path, batch_rows)
+    if fmt == "svmlight":
+        return stream_svmlight(path, batch_rows, n_features)
+    if fmt == "criteo":
+        return stream_criteo(path, batch_rows)
+    return stream_vw(path, batch_rows)

@@ -1,0 +1,47 @@
+"""Log-bucket codes of counts, shared by the VW writer and the feature hasher.
+
+A count ``v`` becomes a short token so that a linear model can learn a step function
+of it (the Criteo winners' trick):
+
+    code(v) = str(floor(v))                 for v <= 2   (floors below -1000 are -1000)
+    code(v) = "L" + str(floor(ln(v)^2))     for v > 2    (capped at L4000)
+
+Missing values have the empty code "".
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SMALL_MIN = -1000
+BIG_MAX = 4000
+#: number of distinct non-missing codes; code ids run over [0, N_CODES)
+N_CODES = (2 - SMALL_MIN + 1) + (BIG_MAX + 1)
+
+
+def log_bucket_ids(v: np.ndarray) -> np.ndarray:
+    """Integer code ids in [0, N_CODES) of float values ``v`` (shape (n,)); NaN -> -1."""
+    v = np.asarray(v, dtype=np.float64)
+    out = np.full(v.shape, -1, dtype=np.int64)
+    ok = ~np.isnan(v)
+    small = ok & (v <= 2)
+    big = ok & (v > 2)
+    out[small] = np.maximum(np.floor(v[small]), SMALL_MIN).astype(np.int64) - SMALL_MIN
+    lv = np.log(v[big])
+    out[big] = (2 - SMALL_MIN + 1) + np.minimum(np.floor(lv * lv), BIG_MAX).astype(np.int64)
+    return out
+
+
+def code_of_id(i: int) -> str:
+    """The code string of a code id (inverse of ``log_bucket_ids`` up to bucketing)."""
+    if i < 0:
+        return ""
+    if i <= 2 - SMALL_MIN:
+        return str(i + SMALL_MIN)
+    return "L" + str(i - (2 - SMALL_MIN + 1))
+
+
+def log_bucket_code(v: float | None) -> str:
+    """The code string of one value (None/NaN -> '')."""
+    if v is None:
+        return ""
+    return code_of_id(int(log_bucket_ids(np.array([v], dtype=np.float64))[0]))
