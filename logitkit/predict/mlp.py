@@ -1,0 +1,345 @@
+"""``MLPClassifier``: an ``MLPEncoder`` and a ``LogisticHead`` trained jointly.
+
+The lecture's "fancy feature extraction + logistic regression": the last layer is the
+same ``LogisticHead`` that ``LogisticRegression`` fits, the objective follows the same
+convention, and with ``hidden_layer_sizes=()`` the model *is* L2-penalised logistic
+regression (same coefficients).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from logitkit._util.device import resolve_device, resolve_dtype
+from logitkit._util.errors import ConfigError, DataError
+from logitkit.embed.encoder import MLPEncoder, check_encoder_params
+from logitkit.predict.head import LogisticHead, logits_to_log_proba, logits_to_proba
+from logitkit.predict.inputs import as_labels, as_matrix
+
+log = logging.getLogger("logitkit.predict")
+_SOLVERS = ("lbfgs", "adam", "sgd")
+_DEFAULT_LR = {"adam": 1e-3, "sgd": 0.1}
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multilayer perceptron whose output layer is a logistic / softmax regression.
+
+    Minimises over all weights W_l, biases b_l (and batch-norm parameters)
+
+        mean_i s_i · nll(y_i, head(encoder(x_i)))  +  alpha/2 · Σ_l ‖W_l‖²
+
+    with s_i the sample weights normalised to mean 1 and ``nll`` the logistic (two
+    classes), softmax or one-vs-rest negative log-likelihood computed from logits. Only
+    the Linear weights are penalised (biases, batch-norm never). This is
+    ``LogisticRegression(penalty="l2", alpha=alpha)``'s objective when there are no
+    hidden layers.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int, default (16,)
+        Widths of the hidden layers; ``()`` gives plain logistic regression.
+    activation : "relu", "tanh", "sigmoid", "gelu" or "identity"; dropout : float in [0, 1);
+    batch_norm : bool — see ``embed.MLPEncoder``.
+    alpha : float >= 0, default 1e-4.  multiclass : "softmax" or "ovr".
+    solver : "lbfgs" (full batch, strong-Wolfe line search; best for small data and
+        for exact agreement with ``LogisticRegression``), "adam" or "sgd" (momentum 0.9;
+        mini-batches of ``batch_size`` in a seeded order).
+    max_iter : int — L-BFGS iterations or epochs.  tol : float — L-BFGS stops when the
+        largest gradient entry is <= tol; adam/sgd stop when the epoch loss has not
+        improved by tol for ``n_iter_no_change`` epochs.
+    learning_rate : float or None (adam 1e-3, sgd 0.1).
+    early_stopping : bool — hold out ``validation_fraction`` of the rows (stratified,
+        seeded) and stop when their loss has not improved by tol for ``n_iter_no_change``
+        iterations/epochs; the best weights are restored.
+    dtype : "float64" or "float32"; device : "auto", "cpu", "cuda"...;
+    random_state : int seeding the initial weights, shuffling and the validation split.
+
+    Attributes
+    ----------
+    classes_, n_features_in_, network_ (``nn.Sequential(encoder, head)``), encoder_,
+    head_, coef_/intercept_ (the head, as in ``LogisticRegression``), coefs_/intercepts_
+    (every Linear layer, scikit-learn layout (in, out)), n_iter_, loss_curve_,
+    validation_loss_curve_ (with early stopping), best_iteration_.
+    """
+
+    def __init__(self, hidden_layer_sizes=(16,), activation: str = "relu", dropout: float = 0.0,
+                 batch_norm: bool = False, alpha: float = 1e-4, multiclass: str = "softmax",
+                 solver: str = "lbfgs", max_iter: int = 200, tol: float = 1e-6, batch_size: int = 64,
+                 learning_rate: float | None = None, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 10,
+                 dtype: str = "float64", device: str = "auto", random_state: int | None = 0,
+                 verbose: int = 0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.alpha = alpha
+        self.multiclass = multiclass
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------ checks
+    def _check_params(self) -> tuple[int, ...]:
+        def bad(key, expected):
+            raise ConfigError(f"MLPClassifier: {key}={getattr(self, key)!r} is invalid; expected {expected}")
+
+        sizes = check_encoder_params("MLPClassifier", self.hidden_layer_sizes, self.activation,
+                                     self.dropout, self.batch_norm)
+        if not (isinstance(self.alpha, Real) and self.alpha >= 0):
+            bad("alpha", "a number >= 0")
+        if self.multiclass not in ("softmax", "ovr"):
+            bad("multiclass", "'softmax' or 'ovr'")
+        if self.solver not in _SOLVERS:
+            bad("solver", "one of 'lbfgs', 'adam', 'sgd'")
+        for key in ("max_iter", "batch_size", "n_iter_no_change"):
+            v = getattr(self, key)
+            if not isinstance(v, Integral) or isinstance(v, bool) or v < 1:
+                bad(key, "an integer >= 1")
+        if not (isinstance(self.tol, Real) and self.tol > 0):
+            bad("tol", "a number > 0")
+        if self.learning_rate is not None and not (isinstance(self.learning_rate, Real) and self.learning_rate > 0):
+            bad("learning_rate", "None or a number > 0")
+        if not (isinstance(self.validation_fraction, Real) and 0 < self.validation_fraction < 1):
+            bad("validation_fraction", "a number in (0, 1)")
+        return sizes
+
+    # ------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None) -> "MLPClassifier":
+        """Fit on X (n, d), labels y (n,), optional sample_weight (n,). Returns self."""
+        sizes = self._check_params()
+        M = as_matrix(X)
+        if not isinstance(M, np.ndarray):
+            M = M.toarray() if hasattr(M, "toarray") else M.cpu().numpy()
+        y = as_labels(y, M.shape[0])
+        check_classification_targets(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise DataError(f"y has only one class ({classes[0]!r}); MLPClassifier needs at least two "
+                            "classes in the training data")
+        sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if sw.shape[0] != len(y) or not np.isfinite(sw).all() or (sw < 0).any() or not sw.sum() > 0:
+            raise DataError("sample_weight must hold one finite weight >= 0 per row, with a positive sum")
+        self.classes_, self.n_features_in_ = classes, M.shape[1]
+        dtype, device = resolve_dtype(self.dtype), resolve_device(self.device)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            encoder = MLPEncoder(M.shape[1], sizes, self.activation, self.dropout, self.batch_norm, dtype, device)
+            head = LogisticHead(encoder.out_features, len(classes), multiclass=self.multiclass, dtype=dtype, device=device)
+        if not sizes:  # plain logistic regression: start where LogisticRegression starts
+            nn.init.zeros_(head.linear.weight)
+            nn.init.zeros_(head.linear.bias)
+        self.encoder_, self.head_ = encoder, head
+        self.network_ = nn.Sequential(encoder, head)
+        rows = np.arange(len(y))
+        val = None
+        if self.early_stopping:
+            strat = y_idx if np.bincount(y_idx).min() >= 2 else None
+            rows, val_rows = train_test_split(rows, test_size=self.validation_fraction, random_state=seed, stratify=strat)
+            val = self._tensors(M[val_rows], y_idx[val_rows], sw[val_rows], dtype, device)
+        train = self._tensors(M[rows], y_idx[rows], sw[rows], dtype, device)
+        fit = self._fit_lbfgs if self.solver == "lbfgs" else self._fit_stochastic
+        fit(train, val, seed)
+        self._export()
+        return self
+
+    @staticmethod
+    def _tensors(M, y_idx, sw, dtype, device):
+        return (torch.as_tensor(M, dtype=dtype, device=device), torch.as_tensor(y_idx, device=device),
+                torch.as_tensor(sw / sw.mean(), dtype=dtype, device=device))
+
+    def _objective(self, X, y, s) -> torch.Tensor:
+        """Mean weighted NLL + alpha/2 · Σ‖W_l‖² (s has mean 1 on the full data)."""
+        z = self.encoder_(X)
+        value = self.head_.loss(z, y, s)
+        if self.alpha:
+            weights = [m.weight for m in self.encoder_.linear_layers()] + [self.head_.linear.weight]
+            value = value + 0.5 * self.alpha * sum((w * w).sum() for w in weights)
+        return value
+
+    def _val_loss(self, val) -> float:
+        self.network_.eval()
+        with torch.no_grad():
+            v = float(self.head_.loss(self.encoder_(val[0]), val[1], val[2]))
+        self.network_.train()
+        return v
+
+    def _fit_lbfgs(self, train, val, seed) -> None:
+        params = list(self.network_.parameters())
+        # one L-BFGS iteration per step() (memory persists in the optimiser state), so that
+        # the loss curve, the gradient test and early stopping see every iteration
+        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=1, max_eval=12, history_size=20,
+                                line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
+
+        def closure():
+            opt.zero_grad()
+            loss = self._objective(*train)
+            loss.backward()
+            return loss
+
+        stopper = _Stopper(self, val)
+        self.network_.train()
+        self.loss_curve_, converged, it, stall, prev = [], False, 0, 0, np.inf
+        for it in range(1, self.max_iter + 1):
+            loss = float(closure().detach())
+            gmax = max(float(p.grad.abs().max()) for p in params if p.grad is not None)
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                log.info("mlp lbfgs iter %d  objective %.10g  |grad|inf %.3g", it, loss, gmax)
+            if gmax <= self.tol:
+                converged = True
+                break
+            # at the limit of float precision the line search cannot decrease the loss
+            stall = stall + 1 if np.isfinite(prev) and loss >= prev - 4 * np.finfo(float).eps * abs(prev) else 0
+            if stall >= 3:
+                converged = gmax <= 100 * self.tol
+                break
+            prev = loss
+            opt.step(closure)
+            if stopper.update(it):
+                converged = True
+                break
+        self._finish(it, converged, stopper, "iterations")
+
+    def _fit_stochastic(self, train, val, seed) -> None:
+        lr = self.learning_rate or _DEFAULT_LR[self.solver]
+        params = list(self.network_.parameters())
+        opt = (torch.optim.Adam(params, lr=lr) if self.solver == "adam"
+               else torch.optim.SGD(params, lr=lr, momentum=0.9))
+        gen = torch.Generator().manual_seed(seed)
+        X, y, s = train
+        n = X.shape[0]
+        stopper = _Stopper(self, val)
+        self.network_.train()
+        self.loss_curve_, converged, stale, best, epoch = [], False, 0, np.inf, 0
+        for epoch in range(1, self.max_iter + 1):
+            perm = torch.randperm(n, generator=gen).to(X.device)
+            total = 0.0
+            for start in range(0, n, self.batch_size):
+                idx = perm[start:start + self.batch_size]
+                if self.batch_norm and idx.numel() < 2:
+                    continue  # batch norm needs two rows to estimate a variance
+                opt.zero_grad()
+                loss = self._objective(X[idx], y[idx], s[idx])
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * idx.numel()
+            self.loss_curve_.append(total / n)
+            if self.verbose:
+                log.info("mlp %s epoch %d  loss %.10g", self.solver, epoch, self.loss_curve_[-1])
+            if stopper.update(epoch):
+                converged = True
+                break
+            if self.loss_curve_[-1] < best - self.tol:
+                best, stale = self.loss_curve_[-1], 0
+            else:
+                stale += 1
+            if val is None and stale >= self.n_iter_no_change:
+                converged = True
+                break
+        self._finish(epoch, converged, stopper, "epochs")
+
+    def _finish(self, n_iter: int, converged: bool, stopper: "_Stopper", unit: str) -> None:
+        self.n_iter_ = n_iter
+        self.best_iteration_ = n_iter
+        if stopper.val is not None:
+            self.validation_loss_curve_ = stopper.curve
+            self.best_iteration_ = stopper.best_iter
+            self.network_.load_state_dict(stopper.best_state)
+        self.network_.eval()
+        if not converged:
+            warnings.warn(f"MLPClassifier ({self.solver}) did not converge in {n_iter} {unit}; increase "
+                          "max_iter, standardise the features or raise tol", ConvergenceWarning, stacklevel=3)
+
+    def _export(self) -> None:
+        lin = self.encoder_.linear_layers() + [self.head_.linear]
+        self.coefs_ = [m.weight.detach().cpu().numpy().T.astype(np.float64) for m in lin]
+        self.intercepts_ = [m.bias.detach().cpu().numpy().astype(np.float64) for m in lin]
+        self.coef_ = self.coefs_[-1].T.copy()
+        self.intercept_ = self.intercepts_[-1].copy()
+        self.link_ = self.head_.link
+
+    # ------------------------------------------------------------ predict
+    def _input(self, X) -> torch.Tensor:
+        check_is_fitted(self)
+        M = as_matrix(X)
+        if not isinstance(M, np.ndarray):
+            M = M.toarray() if hasattr(M, "toarray") else M.cpu().numpy()
+        if M.shape[1] != self.n_features_in_:
+            raise DataError(f"X has {M.shape[1]} features, but MLPClassifier is expecting "
+                            f"{self.n_features_in_} features as input (the number seen in fit)")
+        p = next(self.head_.parameters())
+        return torch.as_tensor(M, dtype=p.dtype, device=p.device)
+
+    def _logits(self, X) -> torch.Tensor:
+        self.network_.eval()
+        with torch.no_grad():
+            return self.network_(self._input(X))
+
+    def transform(self, X) -> np.ndarray:
+        """The learned features h(x) the head sees, shape (n, last hidden size)."""
+        self.network_.eval()
+        with torch.no_grad():
+            return self.encoder_(self._input(X)).cpu().numpy().astype(np.float64)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits: shape (n,) for two classes, else (n, K)."""
+        return self._logits(X).cpu().numpy().astype(np.float64)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n, K); columns follow ``classes_``."""
+        return logits_to_proba(self._logits(X), self.link_).cpu().numpy().astype(np.float64)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        return logits_to_log_proba(self._logits(X), self.link_).cpu().numpy().astype(np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        z = self._logits(X)
+        idx = (z > 0).long() if z.ndim == 1 else z.argmax(1)
+        return self.classes_[idx.cpu().numpy()]
+
+
+class _Stopper:
+    """Early stopping on the validation loss: remembers the best weights."""
+
+    def __init__(self, model: MLPClassifier, val):
+        self.model, self.val = model, val
+        self.curve: list[float] = []
+        self.best, self.best_iter, self.stale = np.inf, 0, 0
+        self.best_state = None
+
+    def update(self, it: int) -> bool:
+        """Record the validation loss after iteration ``it``; True when it is time to stop."""
+        if self.val is None:
+            return False
+        v = self.model._val_loss(self.val)
+        self.curve.append(v)
+        if v < self.best - self.model.tol:
+            self.best, self.best_iter, self.stale = v, it, 0
+            self.best_state = copy.deepcopy(self.model.network_.state_dict())
+        else:
+            self.stale += 1
+        if self.best_state is None:
+            self.best_state = copy.deepcopy(self.model.network_.state_dict())
+        return self.stale >= self.model.n_iter_no_change
