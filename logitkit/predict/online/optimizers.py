@@ -1,0 +1,118 @@
+"""Per-coordinate online optimisers with sparse updates.
+
+Every optimiser works on *slices*: the rows of the weight table that a mini-batch
+touched, gathered into flat tensors. For coordinate i it receives
+
+    g_i    = Σ_rows (p_r − y_r) · x_ri      the mini-batch gradient of the summed log loss
+    xmax_i = max_rows |x_ri|                its largest feature value in the batch (1 for tokens)
+
+and returns the new weight w_i and optimiser state. Everything is elementwise, so the
+same rule runs on the gathered slice of a 2^b-row table (sparse: only touched rows are
+read and written) and on the small dense block (numeric features + intercept).
+``l1`` and ``l2`` are floats or tensors broadcastable to the slice (the intercept gets 0).
+
+* ``FTRL`` — FTRL-Proximal (McMahan et al. 2013, Algorithm 1), per-coordinate rate
+  η_i = alpha / (beta + √n_i):
+
+      σ = (√(n + g²) − √n) / alpha;   z ← z + g − σ·w;   n ← n + g²
+      w = 0                                     if |z| ≤ l1
+      w = −(z − sign(z)·l1) / ((beta + √n)/alpha + l2)   otherwise
+
+  so L1 gives exact zeros.
+* ``Adagrad`` — n ← n + g²;  w ← w − lr·g/(√n + eps), then the proximal step of
+  lr_i·(l1|w| + l2/2·w²) with lr_i = lr/(√n + eps).
+* ``AdaptiveNormalizedSGD`` — Vowpal Wabbit's default update (adaptive + normalised):
+  s_i = max |x_i| seen (when it grows, w_i is rescaled by (s_old/s_new)² so the model
+  is unchanged in scale), n_i ← n_i + (g_i/s_i)²,  Δw_i = −lr·g_i / (s_i²·√n_i);
+  the update is invariant to rescaling a feature (x_i → c·x_i gives Δw_i → Δw_i/c). The global normaliser of VW (the
+  running mean of ‖x/s‖² per row) is applied by the model through ``lr_scale``.
+  Then the same proximal L1/L2 step as Adagrad.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+Scalar = float | torch.Tensor
+
+
+def _prox(w: torch.Tensor, step: torch.Tensor, l1: Scalar, l2: Scalar) -> torch.Tensor:
+    """argmin_u ½(u − w)²/step + l1|u| + l2/2·u²: soft-threshold then shrink."""
+    if isinstance(l1, torch.Tensor) or l1 > 0:
+        w = torch.sign(w) * torch.clamp(w.abs() - step * l1, min=0)
+    if isinstance(l2, torch.Tensor) or l2 > 0:
+        w = w / (1 + step * l2)
+    return w
+
+
+class FTRL:
+    """FTRL-Proximal with per-coordinate learning rates (see module docstring)."""
+
+    slots = ("z", "n")
+
+    def __init__(self, alpha: float = 0.1, beta: float = 1.0) -> None:
+        self.alpha, self.beta = float(alpha), float(beta)
+
+    def update(self, w, state, g, xmax, l1: Scalar, l2: Scalar, lr_scale: float = 1.0):
+        z, n = state["z"], state["n"]
+        n_new = n + g * g
+        sqrt_new = n_new.sqrt()
+        sigma = (sqrt_new - n.sqrt()) / self.alpha
+        z_new = z + g - sigma * w
+        denom = (self.beta + sqrt_new) / self.alpha + l2
+        shrunk = z_new.abs() - l1
+        w_new = torch.where(shrunk > 0, -torch.sign(z_new) * shrunk / denom, torch.zeros_like(z_new))
+        return w_new, {"z": z_new, "n": n_new}
+
+
+class Adagrad:
+    """Per-coordinate Adagrad with a proximal L1/L2 step (see module docstring)."""
+
+    slots = ("n",)
+
+    def __init__(self, lr: float = 0.1, eps: float = 1e-8) -> None:
+        self.lr, self.eps = float(lr), float(eps)
+
+    def update(self, w, state, g, xmax, l1: Scalar, l2: Scalar, lr_scale: float = 1.0):
+        n_new = state["n"] + g * g
+        step = self.lr / (n_new.sqrt() + self.eps)
+        return _prox(w - step * g, step, l1, l2), {"n": n_new}
+
+
+class AdaptiveNormalizedSGD:
+    """Vowpal Wabbit's adaptive + normalised update (see module docstring)."""
+
+    slots = ("n", "s")
+
+    def __init__(self, lr: float = 0.5, eps: float = 1e-12) -> None:
+        self.lr, self.eps = float(lr), float(eps)
+
+    def update(self, w, state, g, xmax, l1: Scalar, l2: Scalar, lr_scale: float = 1.0):
+        s_old = state["s"]
+        s_new = torch.maximum(s_old, xmax)
+        safe = torch.where(s_new > 0, s_new, torch.ones_like(s_new))
+        w = torch.where(s_old > 0, w * (s_old / safe) ** 2, w)
+        gs = g / safe
+        n_new = state["n"] + gs * gs
+        step = (self.lr * lr_scale) / (safe * safe * (n_new.sqrt() + self.eps))
+        return _prox(w - step * g, step, l1, l2), {"n": n_new, "s": s_new}
+
+
+OPTIMIZERS = {"ftrl": FTRL, "adagrad": Adagrad, "sgd": AdaptiveNormalizedSGD}
+DEFAULT_RATE = {"ftrl": 0.1, "adagrad": 0.1, "sgd": 0.5}
+
+
+def make_optimizer(name: str, learning_rate: float | None, beta: float):
+    """The optimiser called ``name`` ('ftrl', 'adagrad' or 'sgd' = VW-style)."""
+    lr = DEFAULT_RATE[name] if learning_rate is None else float(learning_rate)
+    if name == "ftrl":
+        return FTRL(alpha=lr, beta=beta)
+    return OPTIMIZERS[name](lr)
+
+
+def expected_collisions(n_tokens: float, n_buckets: int) -> float:
+    """Expected number of tokens sharing a bucket with another, n tokens hashed uniformly
+    into m buckets: n − m·(1 − (1 − 1/m)^n) (tokens minus occupied buckets)."""
+    occupied = n_buckets * (1.0 - math.exp(n_tokens * math.log1p(-1.0 / n_buckets)))
+    return n_tokens - occupied
