@@ -338,7 +338,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
             if stop:
                 break
         if self._best is not None and self.holdout_losses_[-1] > self.holdout_losses_[self.best_pass_]:
-            self._load_tensors(self._best)
+            self._load_tensors(self._best)  # the best pass's weights (and optimiser state)
+            if self.checkpoint_dir:
+                self.save_checkpoint(self.checkpoint_dir)
         return self
 
     def _end_pass(self, holdout, seconds: float) -> bool:

@@ -1,0 +1,122 @@
+"""HashedLogisticRegression over generated Criteo-layout files: one-pass accuracy against
+the ground truth, the binary cache, the token sketch and collision statistics."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+import torch
+
+from logitkit.loaddata.criteo import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, write_criteo
+from logitkit.loaddata.synthetic import log_loss_of, make_ctr
+from logitkit.loaddata.tokens import log_bucket_ids
+from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
+from logitkit.predict.online.stream import CTRStream
+from logitkit.prepdata.hashing import FeatureHasher
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ctr")
+    table, truth = make_ctr(30_000, seed=11, max_cardinality=3000)
+    write_criteo(table.data.slice(0, 24_000), d / "train.tsv")
+    write_criteo(table.data.slice(24_000), d / "test.tsv")
+    return d, table
+
+
+def test_one_pass_reaches_the_true_models_log_loss_within_one_percent(tmp_path):
+    n_train, n_test = 300_000, 40_000
+    table, truth = make_ctr(n_train + n_test, seed=3, max_cardinality=10, weight_scale=0.3)
+    write_criteo(table.data.slice(0, n_train), tmp_path / "train.tsv")
+    write_criteo(table.data.slice(n_train), tmp_path / "test.tsv")
+    hasher = FeatureHasher(n_bits=18)
+    model = HashedLogisticRegression(n_bits=18, learning_rate=0.1, l1=0.1, l2=1.0, batch_size=1024)
+    model.fit(CTRStream(tmp_path / "train.tsv", hasher, batch_rows=50_000))
+    got = evaluate_stream(model, CTRStream(tmp_path / "test.tsv", hasher, sketch_every=0))["log_loss"]
+    y = table.data.column("label").to_numpy()[n_train:]
+    best = log_loss_of(y, truth.prob[n_train:])
+    assert got <= 1.01 * best, (got, best)
+
+
+def test_cache_replays_the_parsed_pass_exactly(small, tmp_path):
+    d, _ = small
+    hasher = FeatureHasher(n_bits=16, crosses=[("C1", "C2")])
+    kw = dict(batch_rows=5000, dense=["I1", "I5"])
+    cached = CTRStream(d / "train.tsv", hasher, cache=tmp_path / "c", **kw)
+    plain = CTRStream(d / "train.tsv", hasher, **kw)
+    first = list(cached)
+    assert cached.cache_meta() is not None and cached.passes_from_cache == 0
+    second = list(cached)
+    assert cached.passes_from_cache == 1
+    assert len(first) == len(second) == 5
+    for a, b in zip(first, second):
+        for k in range(3):
+            np.testing.assert_array_equal(a[k], b[k])
+    m = dict(n_bits=16, n_passes=3, batch_size=256, shuffle=True, l1=0.5)
+    with_cache = HashedLogisticRegression(**m).fit(CTRStream(d / "train.tsv", hasher, cache=tmp_path / "c2", **kw))
+    without = HashedLogisticRegression(**m).fit(plain)
+    assert torch.equal(with_cache.w_, without.w_) and torch.equal(with_cache.dense_w_, without.dense_w_)
+    # a different hasher (or a changed file) invalidates the cache
+    other = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16, seed=1), cache=tmp_path / "c", **kw)
+    assert other.cache_meta() is None
+
+
+def test_interrupted_first_pass_leaves_no_cache(small, tmp_path):
+    d, _ = small
+    stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), batch_rows=5000, cache=tmp_path / "c")
+    for k, _ in enumerate(stream):
+        if k == 2:
+            break
+    assert stream.cache_meta() is None
+
+
+def test_top_weights_map_back_to_tokens_of_the_hasher(small):
+    d, table = small
+    hasher = FeatureHasher(n_bits=20)
+    model = HashedLogisticRegression(n_bits=20, sketch_size=50_000).fit(CTRStream(d / "train.tsv", hasher, batch_rows=4000, sketch_every=1))
+    top = model.top_weights(30)
+    assert len(top) == 30 and all(abs(a["weight"]) >= abs(b["weight"]) for a, b in zip(top, top[1:]))
+    named = [t for t in top if t["tokens"]]
+    assert len(named) >= 25
+    train = table.data.slice(0, 24_000)
+    for entry in named:
+        token, count = entry["tokens"][0]
+        field, value = token.split("=", 1)
+        assert field in CATEGORICAL_COLUMNS + NUMERIC_COLUMNS
+        if field in CATEGORICAL_COLUMNS:
+            assert hasher.token_of(field, value or None) == entry["bucket"]
+            col = train.column(field)
+            expected = col.null_count if value == "" else pc.sum(pc.equal(col, value)).as_py()
+            assert count == expected  # the sketch never pruned: its counts are exact
+        else:
+            col = FeatureHasher(n_bits=20, fields=[field]).transform(train.select([field]))[:, 0]
+            assert int((col == entry["bucket"]).sum()) >= count
+
+
+def test_collision_stats_match_exact_counts(small):
+    d, table = small
+    hasher = FeatureHasher(n_bits=14)  # small table: many collisions
+    model = HashedLogisticRegression(n_bits=14, sketch_size=10**6).fit(CTRStream(d / "train.tsv", hasher, batch_rows=6000, sketch_every=1))
+    train = table.data.slice(0, 24_000)
+    tokens = set()
+    for f in CATEGORICAL_COLUMNS:
+        tokens |= {f"{f}={v}" for v in train.column(f).to_pylist()}
+    for f in NUMERIC_COLUMNS:
+        ids = log_bucket_ids(train.column(f).cast("float64").fill_null(np.nan).to_numpy(zero_copy_only=False))
+        tokens |= {f"{f}#{i}" for i in np.unique(ids)}
+    buckets = np.unique(hasher.transform(train))
+    stats = model.collision_stats()
+    assert stats["occupied_buckets"] == len(buckets)
+    assert stats["sketch_tokens"] == len(tokens)
+    assert stats["distinct_tokens_est"] == pytest.approx(len(tokens), rel=0.05)
+    shared = len(tokens) - len(buckets)
+    assert stats["sketch_tokens_in_shared_buckets"] - stats["sketch_buckets_shared"] == shared
+    assert stats["expected_colliding_tokens"] == pytest.approx(shared, rel=0.15)
