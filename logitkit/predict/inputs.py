@@ -9,7 +9,15 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+import warnings
+
+from sklearn.exceptions import DataConversionWarning
+
 from logitkit._util.errors import DataError
+
+
+class NonNumericTypeError(DataError, TypeError):
+    """X holds values that are not numbers at all (e.g. dicts)."""
 
 
 def feature_names_of(X) -> np.ndarray | None:
@@ -46,7 +54,8 @@ def as_matrix(X, name: str = "X"):
             try:
                 M = M.astype(np.float64)
             except (TypeError, ValueError) as exc:
-                raise DataError(
+                cls = NonNumericTypeError if isinstance(exc, TypeError) else DataError
+                raise cls(
                     f"{name} has non-numeric values ({exc}); encode categorical columns "
                     "first (prep.one_hot or prep.hash)"
                 ) from exc
@@ -54,13 +63,15 @@ def as_matrix(X, name: str = "X"):
             M = M.astype(np.float64)
     if M.ndim == 1 if not sp.issparse(M) else False:
         raise DataError(
-            f"{name} is 1-D with {M.shape[0]} values; pass a 2-D array: X.reshape(-1, 1) "
+            f"{name} is 1-D with {M.shape[0]} values. Reshape your data to 2-D: X.reshape(-1, 1) "
             "for one feature, X.reshape(1, -1) for one sample"
         )
     if len(M.shape) != 2:
         raise DataError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(M.shape)}")
     if M.shape[0] == 0:
         raise DataError(f"{name} has 0 samples; at least one is required")
+    if M.shape[1] == 0:
+        raise DataError(f"{name} has 0 feature(s) (shape={tuple(M.shape)}) while a minimum of 1 is required; pass at least one column")
     _check_finite(M, name)
     return M
 
@@ -99,8 +110,12 @@ def as_labels(y, n_rows: int) -> np.ndarray:
         y = y.detach().cpu().numpy()
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
+    if y is None:
+        raise DataError("this estimator requires y to be passed, but the target y is None")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected; pass shape (n,), e.g. y.ravel()",
+                      DataConversionWarning, stacklevel=3)
         y = y[:, 0]
     if y.ndim != 1:
         raise DataError(f"y must be 1-D (one label per row), got shape {y.shape}")

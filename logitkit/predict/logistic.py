@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from logitkit._util.device import resolve_device, resolve_dtype
+from logitkit._util.threads import threads_for
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.predict.design import Design
 from logitkit.predict.head import logits_to_log_proba, logits_to_proba
@@ -58,9 +59,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     solver : "auto", "newton", "lbfgs", "sgd", "adam", "adagrad", default "auto"
         "newton": exact Hessian + Cholesky (proximal Newton with L1), quadratic
         convergence, O(n·p²) per step. "lbfgs": L-BFGS (OWL-QN with L1), O(n·p) per
-        step. Stochastic solvers use mini-batches in a seeded order. "auto" picks newton
-        while the (classes × features) problem has at most 1,500 parameters (its
-        Hessian is cheap then), else lbfgs.
+        step. Stochastic solvers use mini-batches in a seeded order. "auto" picks
+        lbfgs (OWL-QN) for L1/elastic-net, else newton while the (classes × features)
+        problem has at most 1,500 parameters (its Hessian is cheap then), else lbfgs.
     fit_intercept : bool, default True
     class_weight : None, dict or "balanced"
     max_iter : int, default 100
@@ -161,6 +162,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _pick_solver(self, m: int, p: int) -> str:
         if self.solver != "auto":
             return self.solver
+        if self.penalty in ("l1", "elasticnet") and self.alpha > 0:
+            return "lbfgs"  # OWL-QN: exact zeros at a fraction of proximal Newton's cost
         return "newton" if m * p <= 1500 else "lbfgs"
 
     # ---------------------------------------------------------------- data
@@ -188,7 +191,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             table = np.array([float(cw.get(c, 1.0)) for c in self.classes_])
             sw = sw * table[y_idx]
         if not sw.sum() > 0:
-            raise DataError("the sample weights sum to 0; at least one row needs a positive weight")
+            raise DataError("the sample weights are all zero (they sum to 0); at least one row needs a positive weight")
         return sw
 
     def _device(self) -> torch.device:
@@ -202,6 +205,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Fit on X (n, d) and labels y (n,); ``sample_weight`` (n,) optional. Returns self."""
         self._check_params()
         names = feature_names_of(X)
+        if y is None:
+            raise DataError("LogisticRegression requires y to be passed, but the target y is None")
         M = as_matrix(X)
         y = as_labels(y, M.shape[0])
         check_classification_targets(y)
@@ -235,7 +240,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             theta0[:, : obj.d] = torch.as_tensor(prev[0], dtype=dtype, device=device)
             if self.fit_intercept:
                 theta0[:, -1] = torch.as_tensor(prev[1], dtype=dtype, device=device)
-        result = self._solve(obj, theta0)
+        with threads_for(M.shape[0] * M.shape[1] * m):
+            result = self._solve(obj, theta0)
         theta = result.theta.detach().cpu().numpy().astype(np.float64)
         self.coef_ = theta[:, : obj.d].copy()
         self.intercept_ = theta[:, -1].copy() if self.fit_intercept else np.zeros(m)
@@ -338,7 +344,46 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         return summary(self, X, y, sample_weight=sample_weight, **kwargs)
 
+    def _state(self) -> tuple[dict, dict]:
+        """(tensors, JSON metadata) that describe the fitted model completely — no pickle."""
+        check_is_fitted(self)
+        tensors = {"coef": torch.as_tensor(self.coef_), "intercept": torch.as_tensor(self.intercept_)}
+        meta = {
+            "estimator": type(self).__name__,
+            "params": self.get_params(),
+            "classes": _classes_to_json(self.classes_),
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": list(map(str, getattr(self, "feature_names_in_", []))) or None,
+            "link": self.link_, "solver": self.solver_, "n_iter": int(self.n_iter_[0]),
+            "loss_curve": list(map(float, self.loss_curve_)),
+        }
+        return tensors, meta
+
+
+    @classmethod
+    def _from_state(cls, tensors: dict, meta: dict) -> "LogisticRegression":
+        model = cls(**meta["params"])
+        model.coef_ = tensors["coef"].numpy().astype(np.float64)
+        model.intercept_ = tensors["intercept"].numpy().astype(np.float64)
+        model.classes_ = _classes_from_json(meta["classes"])
+        model.n_features_in_ = meta["n_features_in"]
+        if meta.get("feature_names_in"):
+            model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        model.link_, model.solver_ = meta["link"], meta["solver"]
+        model.n_iter_ = np.array([meta["n_iter"]])
+        model.loss_curve_ = meta["loss_curve"]
+        return model
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+
+def _classes_to_json(classes: np.ndarray) -> dict:
+    return {"values": classes.tolist(), "dtype": classes.dtype.str if classes.dtype != object else "object"}
+
+
+def _classes_from_json(d: dict) -> np.ndarray:
+    return np.array(d["values"], dtype=None if d["dtype"] == "object" else np.dtype(d["dtype"]))

@@ -18,10 +18,10 @@ from logitkit.predict.solvers.common import SolverResult, log_progress, pseudo_g
 
 def _null_directions(obj: LogisticObjective) -> torch.Tensor:
     """For softmax: (K·p, K·p) matrix N Nᵀ over directions that add a constant to every
-    class's coefficient j (unpenalised j). F is flat along them; adding N Nᵀ to H makes
+    class's coefficient j, for each unpenalised j (with any penalty, only the intercept). F is flat along them; adding N Nᵀ to H makes
     it invertible and leaves the Newton step on the gradient's subspace unchanged."""
     K, p = obj.m, obj.p
-    free = (obj.penalty_mask[0] == 0) if obj.l2 > 0 else torch.ones(p, dtype=torch.bool)
+    free = (obj.penalty_mask[0] == 0) if obj.alpha > 0 else torch.ones(p, dtype=torch.bool)
     E = torch.zeros(K, p, K, p, dtype=torch.float64, device=obj.device)
     for j in torch.nonzero(free).flatten().tolist():
         E[:, j, :, j] = 1.0 / K
