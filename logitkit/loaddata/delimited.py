@@ -7,7 +7,9 @@ an empty file, a header-only file, a row with the wrong number of fields.
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import threading
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -169,19 +171,153 @@ def rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.R
         yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
 
 
+def _text_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """(chunk of whole lines, line number of its first line): the file cut at newlines."""
+    with pa.input_stream(str(path), compression="detect") as f:
+        rest = b""
+        line = 1
+        while True:
+            data = f.read(chunk_bytes)
+            if not data:
+                if rest:
+                    yield rest, line
+                return
+            buf = rest + data if rest else data
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:
+                rest = buf
+                continue
+            yield buf[:cut], line
+            line += buf.count(b"\n", 0, cut)
+            rest = buf[cut:]
+
+
+def prefetch(it: Iterator, depth: int = 2) -> Iterator:
+    """Run an iterator in a background thread, ``depth`` items ahead (pyarrow parses without the GIL)."""
+    q: queue.Queue = queue.Queue(depth)
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            q.put((done, exc))
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+def _parse_chunks(path: Path, read, parse, convert, header: bool, chunk_bytes: int) -> Iterator[pa.Table]:
+    """Each text chunk parsed by the multi-threaded ``read_csv`` (quote-free formats only)."""
+    names = read.column_names or None
+    first = True
+    for buf, line in _text_chunks(path, chunk_bytes):
+        skip = 1 if (first and header) else 0
+        ro = pacsv.ReadOptions(
+            column_names=names,
+            autogenerate_column_names=names is None and not header,
+            skip_rows=skip if names is not None else 0,
+            block_size=read.block_size,
+            use_threads=True,
+        )
+        try:
+            t = pacsv.read_csv(pa.py_buffer(buf), read_options=ro, parse_options=parse, convert_options=convert)
+        except pa.ArrowInvalid as exc:
+            raise _chunk_error(exc, path, buf, line, ro, parse, convert) from None
+        if names is None:
+            names = t.column_names
+        first = False
+        yield t
+
+
+def _chunk_error(exc, path: Path, buf: bytes, line: int, ro, parse, convert) -> InputFileError:
+    msg = str(exc)
+    if "Expected" in msg and "columns" in msg:
+        found: list = []
+
+        def handler(row):
+            found.append(row)
+            return "skip"
+
+        serial = pacsv.ReadOptions(
+            column_names=ro.column_names, autogenerate_column_names=ro.autogenerate_column_names,
+            skip_rows=ro.skip_rows, use_threads=False,
+        )
+        p2 = pacsv.ParseOptions(
+            delimiter=parse.delimiter, quote_char=parse.quote_char, ignore_empty_lines=parse.ignore_empty_lines,
+            invalid_row_handler=handler,
+        )
+        try:
+            pacsv.read_csv(pa.py_buffer(buf), read_options=serial, parse_options=p2, convert_options=convert)
+        except pa.ArrowInvalid:
+            pass
+        if found and found[0].number is not None:
+            r = found[0]
+            return InputFileError(
+                f"{path}: line {line + r.number - 1} has the wrong number of fields (expected "
+                f"{r.expected_columns} fields, got {r.actual_columns}); every row must have as many fields "
+                f"as the first (delimiter {parse.delimiter!r})"
+            )
+    m = re.search(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): (.*)", msg)
+    if m:
+        col_i = int(m.group(1))
+        names = ro.column_names or []
+        col = names[col_i] if col_i < len(names) else f"#{col_i}"
+        where = f" at line {line + int(m.group(2)) - 1}" if m.group(2) else f" in lines from {line}"
+        return InputFileError(
+            f"{path}: column {col!r}{where}: value is not {m.group(3)} ({m.group(4)}); fix the value or "
+            "declare the column's type"
+        )
+    return InputFileError(f"{path}: could not be read as delimited text near line {line}: {msg}")
+
+
 def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> Iterator[pa.RecordBatch]:
-    """Record batches of ``batch_rows`` rows; holds about one parse block at a time."""
+    """Record batches of ``batch_rows`` rows; holds a few parse chunks at a time.
+
+    Quote-free formats (``quoting=False``: Criteo, VW, svmlight lines) are cut at newlines
+    into chunks of ``chunk_bytes`` (default 16 MiB), each parsed by the multi-threaded
+    reader one chunk ahead of the consumer; quoted CSV uses pyarrow's streaming reader.
+    """
     p = check_file(path)
+    chunk_bytes = options.pop("chunk_bytes", 16 << 20)
     block = options.pop("block_size", None) or max(1 << 20, min(64 << 20, batch_rows * 256))
     read, parse, convert = csv_options(block_size=block, **options)
-    try:
-        reader = pacsv.open_csv(p, read_options=read, parse_options=parse, convert_options=convert)
-        n = 0
-        for b in rebatch(reader, batch_rows):
+    n = 0
+    if not options.get("quoting", True):
+        header = options.get("header", True)
+        tables = prefetch(_parse_chunks(p, read, parse, convert, header, chunk_bytes))
+        batches = (b for t in tables for b in t.to_batches())
+        for b in rebatch(batches, batch_rows):
             n += b.num_rows
             yield b
-    except pa.ArrowInvalid as exc:
-        raise translate_error(exc, p, read, parse, convert) from None
+    else:
+        try:
+            reader = pacsv.open_csv(p, read_options=read, parse_options=parse, convert_options=convert)
+            for b in rebatch(reader, batch_rows):
+                n += b.num_rows
+                yield b
+        except pa.ArrowInvalid as exc:
+            raise translate_error(exc, p, read, parse, convert) from None
     if n == 0:
         raise InputFileError(f"{p}: the file has a header but no rows; give at least one row")
 

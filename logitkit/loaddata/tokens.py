@@ -45,3 +45,22 @@ def log_bucket_code(v: float | None) -> str:
     if v is None:
         return ""
     return code_of_id(int(log_bucket_ids(np.array([v], dtype=np.float64))[0]))
+
+
+_INT_HI = 1 << 16
+_INT_TABLE: np.ndarray | None = None
+
+
+def log_bucket_ids_int(v: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
+    """``log_bucket_ids`` for int64 values (missing rows flagged by ``missing`` get N_CODES),
+    through a lookup table for values in [-1000, 65535]; larger values take the log path."""
+    global _INT_TABLE
+    if _INT_TABLE is None:
+        _INT_TABLE = log_bucket_ids(np.arange(SMALL_MIN, _INT_HI + 1, dtype=np.float64))
+    ids = _INT_TABLE[np.clip(v, SMALL_MIN, _INT_HI) - SMALL_MIN]
+    big = v > _INT_HI
+    if big.any():
+        ids[big] = log_bucket_ids(v[big].astype(np.float64))
+    if missing is not None:
+        ids[missing] = N_CODES
+    return ids

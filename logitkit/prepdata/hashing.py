@@ -2,17 +2,18 @@
 
 The hash is fixed and seeded, so the same token lands in the same bucket in every
 process, on every machine and whatever ``PYTHONHASHSEED`` says (Python's ``hash`` is
-never used). For a token's UTF-8 bytes ``t`` (length ``n``) and seed ``s``:
+never used). ``H(t, k)`` of bytes ``t`` (length ``n``) under a 64-bit key ``k``:
 
     mix(z)  = splitmix64 finaliser: z ^= z>>30; z *= 0xbf58476d1ce4e5b9;
                                    z ^= z>>27; z *= 0x94d049bb133111eb; z ^= z>>31
-    h0      = mix(mix(s + 0x9e3779b97f4a7c15) ^ (n * 0x9e3779b97f4a7c15))
+    h0      = mix(k ^ (n * 0x9e3779b97f4a7c15))
     h_{j+1} = mix(h_j ^ w_j)     for the little-endian 64-bit words w_j of t (last one
-                                 zero-padded), j = 0 .. ceil(n/8)-1
-    bucket  = h_last & (2**n_bits - 1)
+                                 zero-padded), j = 0 .. ceil(n/8)-1;  H(t, k) = h_last
 
-all arithmetic modulo 2**64. A cross of tokens a and b hashes
-``mix(mix(h(a) ^ 0x632be59bd9b4e019) ^ h(b))``.
+all arithmetic modulo 2**64. With ``s = mix(seed + 0x9e3779b97f4a7c15)``, the token
+``field=value`` hashes to ``H(utf8(value), H(utf8(field + "="), s))`` (a missing value is
+the empty value), its bucket is that hash ``& (2**n_bits - 1)``. A cross of tokens a
+and b hashes ``mix(mix(h(a) ^ 0x632be59bd9b4e019) ^ h(b))``.
 
 Speed: per column only the *distinct* values are hashed (``dictionary_encode``), then
 gathered by the dictionary indices; numeric columns go through a small lookup table of
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
-from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_code, log_bucket_ids
+from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_code, log_bucket_ids, log_bucket_ids_int
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -50,8 +51,8 @@ def _seed_key(seed: int) -> np.uint64:
         return _mix(np.array([seed], dtype=np.uint64) + _GOLDEN)[0]
 
 
-def hash_strings(strings: pa.Array, seed: int = 0) -> np.ndarray:
-    """64-bit hashes (uint64, shape (n,)) of the UTF-8 bytes of a string array without nulls."""
+def hash_strings(strings: pa.Array, key: np.uint64) -> np.ndarray:
+    """``H(t, key)``: 64-bit hashes (uint64, shape (n,)) of the UTF-8 bytes of each string (null = empty)."""
     if pa.types.is_large_string(strings.type) or pa.types.is_large_binary(strings.type):
         off_dtype = np.int64
     else:
@@ -64,7 +65,7 @@ def hash_strings(strings: pa.Array, seed: int = 0) -> np.ndarray:
     lens = np.diff(offsets)
     nwords = (lens + 7) // 8
     with np.errstate(over="ignore"):
-        h = _mix(np.full(n, _seed_key(seed), dtype=np.uint64) ^ (lens.astype(np.uint64) * _GOLDEN))
+        h = _mix(np.full(n, np.uint64(key), dtype=np.uint64) ^ (lens.astype(np.uint64) * _GOLDEN))
         # pad the byte buffer so that every 8-byte read stays inside it
         padded = np.concatenate([data, np.zeros(8, np.uint8)])
         starts = offsets[:-1]
@@ -79,8 +80,17 @@ def hash_strings(strings: pa.Array, seed: int = 0) -> np.ndarray:
     return h
 
 
-def _token_hash(token: str, seed: int) -> np.uint64:
-    return hash_strings(pa.array([token], pa.string()), seed)[0]
+def _hash1(text: str, key: np.uint64) -> np.uint64:
+    return hash_strings(pa.array([text], pa.string()), key)[0]
+
+
+def field_key(field: str, seed: int) -> np.uint64:
+    """The key under which a field's values are hashed: ``H(utf8(field + "="), mix(seed + golden))``."""
+    return _hash1(field + "=", _seed_key(seed))
+
+
+def _is_numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
 
 
 def cross_hash(ha: np.ndarray, hb: np.ndarray) -> np.ndarray:
@@ -123,6 +133,7 @@ class FeatureHasher:
         self._mask = np.uint64((1 << self.n_bits) - 1)
         self._code_luts: dict[str, np.ndarray] = {}
         self._code_known: dict[str, np.ndarray] = {}
+        self._keys: dict[str, np.uint64] = {}
 
     @property
     def n_buckets(self) -> int:
@@ -137,17 +148,24 @@ class FeatureHasher:
         return list(self.fields or []) + [f"{a}^{b}" for a, b in self.crosses]
 
     # -- single tokens, for interpretation --------------------------------------------------
-    def _token_text(self, field: str, value) -> str:
+    def _key(self, field: str) -> np.uint64:
+        k = self._keys.get(field)
+        if k is None:
+            k = self._keys[field] = field_key(field, self.seed)
+        return k
+
+    def value_text(self, value) -> str:
+        """The text a value is hashed by: '' when missing, its log-bucket code for numbers."""
         if value is None or (isinstance(value, float) and np.isnan(value)):
-            return f"{field}="
+            return ""
         if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
             if self.numeric == "log_bucket":
-                return f"{field}={log_bucket_code(float(value))}"
-            return f"{field}={pa.array([value]).cast(pa.string())[0].as_py()}"
-        return f"{field}={value}"
+                return log_bucket_code(float(value))
+            return pa.array([value]).cast(pa.string())[0].as_py()
+        return str(value)
 
     def token_hash64(self, field: str, value) -> np.uint64:
-        return _token_hash(self._token_text(field, value), self.seed)
+        return _hash1(self.value_text(value), self._key(field))
 
     def token_of(self, field: str, value) -> int:
         """The bucket of one field's value (None or '' = missing), as ``transform`` computes it."""
@@ -161,45 +179,74 @@ class FeatureHasher:
         return int(h[0] & self._mask)
 
     # -- columns ------------------------------------------------------------------------------
-    def _hash_strings_column(self, field: str, arr: pa.Array) -> np.ndarray:
-        if pa.types.is_dictionary(arr.type):
+    @staticmethod
+    def _encoded(arr) -> tuple[pa.Array, np.ndarray]:
+        """(dictionary, row codes into it) of a column; a null row gets code len(dictionary)."""
+        t = arr.type
+        if pa.types.is_dictionary(t):
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.unify_dictionaries()
             enc = arr
         else:
-            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-                arr = arr.cast(pa.string())
-            enc = pc.dictionary_encode(arr)
-        dictionary = enc.dictionary
-        if not pa.types.is_string(dictionary.type):
-            dictionary = dictionary.cast(pa.string())
-        prefix = field + "="
-        tokens = pc.binary_join_element_wise(prefix, dictionary, "")
-        lut = np.empty(len(dictionary) + 1, dtype=np.uint64)
-        lut[:-1] = hash_strings(tokens, self.seed)
-        lut[-1] = _token_hash(prefix, self.seed)
-        codes = enc.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
-        return lut[codes]
+            enc = pc.dictionary_encode(arr, null_encoding="encode")
+        chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
+        if not chunks:
+            return pa.array([], t.value_type if pa.types.is_dictionary(t) else t), np.zeros(0, np.int64)
+        dictionary = chunks[0].dictionary
+        parts = [c.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False) for c in chunks]
+        codes = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return dictionary, codes
 
-    def _hash_numeric_column(self, field: str, arr: pa.Array) -> np.ndarray:
-        if self.numeric == "categorical":
-            return self._hash_strings_column(field, arr.cast(pa.string()))
-        v = arr.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-        ids = log_bucket_ids(v)
-        lut = self._code_luts.get(field)
-        if lut is None:
+    def _string_hashes(self, field: str, dictionary: pa.Array) -> np.ndarray:
+        """64-bit hashes of every dictionary value, plus a last entry for a null row."""
+        if not pa.types.is_string(dictionary.type) and not pa.types.is_large_string(dictionary.type):
+            dictionary = dictionary.cast(pa.string())
+        key = self._key(field)
+        lut = np.empty(len(dictionary) + 1, dtype=np.uint64)
+        lut[:-1] = hash_strings(dictionary, key)
+        lut[-1] = _hash1("", key)
+        return lut
+
+    def _code_hashes(self, field: str, ids: np.ndarray) -> np.ndarray:
+        """64-bit hashes of log-bucket code ids (N_CODES = missing), each code hashed once per field."""
+        if field not in self._code_luts:
             lut = np.zeros(N_CODES + 1, dtype=np.uint64)
-            lut[N_CODES] = _token_hash(f"{field}=", self.seed)
-            self._code_luts[field] = lut
-            self._code_known[field] = np.zeros(N_CODES + 1, dtype=bool)
-            self._code_known[field][N_CODES] = True
-        known = self._code_known[field]
-        ids[ids < 0] = N_CODES
-        present = np.nonzero(np.bincount(ids, minlength=N_CODES + 1))[0]
-        new = present[~known[present]]
-        if len(new):
-            toks = pa.array([f"{field}={code_of_id(int(i))}" for i in new], pa.string())
-            lut[new] = hash_strings(toks, self.seed)
-            known[new] = True
-        return lut[ids]
+            known = np.zeros(N_CODES + 1, dtype=bool)
+            lut[N_CODES], known[N_CODES] = _hash1("", self._key(field)), True
+            self._code_luts[field], self._code_known[field] = lut, known
+        lut, known = self._code_luts[field], self._code_known[field]
+        if not known.all():
+            seen = np.zeros(N_CODES + 1, dtype=bool)
+            seen[ids] = True
+            new = np.nonzero(seen & ~known)[0]
+            if len(new):
+                toks = pa.array([code_of_id(int(i)) for i in new], pa.string())
+                lut[new] = hash_strings(toks, self._key(field))
+                known[new] = True
+        return lut
+
+    def _field_hashes(self, batch, f: str) -> tuple[np.ndarray, np.ndarray]:
+        """(lut, codes): the field's 64-bit row hashes are ``lut[codes]``."""
+        arr = batch.column(f)
+        t = arr.type
+        if pa.types.is_dictionary(t) and _is_numeric(t.value_type) and self.numeric == "log_bucket":
+            arr = arr.cast(t.value_type)
+            t = arr.type
+        if pa.types.is_integer(t) and self.numeric == "log_bucket":
+            arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+            v = np.frombuffer(arr.cast(pa.int64()).buffers()[1], np.int64)[arr.offset : arr.offset + len(arr)]
+            missing = arr.is_null().to_numpy(zero_copy_only=False) if arr.null_count else None
+            ids = log_bucket_ids_int(v, missing)
+            return self._code_hashes(f, ids), ids
+        if _is_numeric(t) and self.numeric == "log_bucket":
+            v = arr.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+            ids = log_bucket_ids(v)
+            ids[ids < 0] = N_CODES
+            return self._code_hashes(f, ids), ids
+        if _is_numeric(t):
+            arr = arr.cast(pa.string())
+        dictionary, codes = self._encoded(arr)
+        return self._string_hashes(f, dictionary), codes
 
     def _resolve_fields(self, names: list[str]) -> None:
         if self.fields is None:
@@ -211,44 +258,51 @@ class FeatureHasher:
                 + did_you_mean(missing[0], names)
             )
 
-    def hash64(self, batch) -> np.ndarray:
-        """Full 64-bit token hashes (uint64, shape (n_rows, n_tokens)) before bucketing."""
+    def _columns(self, batch):
         if hasattr(batch, "data") and isinstance(getattr(batch, "data"), pa.Table):
             batch = batch.data
-        if isinstance(batch, pa.Table):
-            parts = [self.hash64(b) for b in batch.to_batches()]
-            if not parts:
-                self._resolve_fields(batch.column_names)
-                return np.zeros((0, self.n_tokens), np.uint64)
-            return np.concatenate(parts)
-        self._resolve_fields(batch.schema.names)
-        out = np.empty((batch.num_rows, self.n_tokens), dtype=np.uint64)
-        by_field: dict[str, np.ndarray] = {}
-        for j, f in enumerate(self.fields):
-            arr = batch.column(f)
-            t = arr.type
-            if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
-                h = self._hash_numeric_column(f, arr)
-            else:
-                h = self._hash_strings_column(f, arr)
-            by_field[f] = h
-            out[:, j] = h
-        for k, (a, b) in enumerate(self.crosses):
-            ha = by_field[a] if a in by_field else self._column_hash(batch, a)
-            hb = by_field[b] if b in by_field else self._column_hash(batch, b)
-            out[:, len(self.fields) + k] = cross_hash(ha, hb)
-        return out
+        self._resolve_fields(list(batch.schema.names))
+        return batch
 
-    def _column_hash(self, batch: pa.RecordBatch, f: str) -> np.ndarray:
-        arr = batch.column(f)
-        t = arr.type
-        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
-            return self._hash_numeric_column(f, arr)
-        return self._hash_strings_column(f, arr)
+    def hash64(self, batch) -> np.ndarray:
+        """Full 64-bit token hashes (uint64, shape (n_rows, n_tokens)) before bucketing."""
+        batch = self._columns(batch)
+        cols = [lut[codes] for lut, codes in (self._field_hashes(batch, f) for f in self.fields)]
+        by_field = dict(zip(self.fields, cols))
+        for a, b in self.crosses:
+            for f in (a, b):
+                if f not in by_field:
+                    lut, codes = self._field_hashes(batch, f)
+                    by_field[f] = lut[codes]
+            cols.append(cross_hash(by_field[a], by_field[b]))
+        if not cols:
+            return np.zeros((batch.num_rows, 0), np.uint64)
+        return np.ascontiguousarray(np.stack(cols).T)
 
     def transform(self, batch) -> np.ndarray:
-        """Bucket indices, int64 of shape (n_rows, n_tokens), each in [0, 2**n_bits)."""
-        return (self.hash64(batch) & self._mask).astype(np.int64)
+        """Bucket indices, int64 of shape (n_rows, n_tokens), each in [0, 2**n_bits).
+
+        Per field only the distinct values are hashed; rows are gathered into a
+        (n_tokens, n_rows) block and transposed once.
+        """
+        batch = self._columns(batch)
+        n = batch.num_rows
+        out = np.empty((self.n_tokens, n), dtype=np.int64)
+        mask = self._mask
+        need64 = {f for ab in self.crosses for f in ab}
+        full: dict[str, np.ndarray] = {}
+        for j, f in enumerate(self.fields):
+            lut, codes = self._field_hashes(batch, f)
+            if f in need64:
+                full[f] = lut[codes]
+            np.take((lut & mask).astype(np.int64), codes, out=out[j])
+        for k, (a, b) in enumerate(self.crosses):
+            for f in (a, b):
+                if f not in full:
+                    lut, codes = self._field_hashes(batch, f)
+                    full[f] = lut[codes]
+            out[len(self.fields) + k] = (cross_hash(full[a], full[b]) & mask).astype(np.int64)
+        return np.ascontiguousarray(out.T)
 
     def transform_batches(self, batches: Iterable) -> Iterable[np.ndarray]:
         for b in batches:
