@@ -270,7 +270,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.network_.eval()
         if not converged:
             warnings.warn(f"MLPClassifier ({self.solver}) did not converge in {n_iter} {unit}; increase "
-                          "max_iter, standardise the features or raise tol", ConvergenceWarning, stacklevel=3)
+                          "max_iter, standardise the features or raise tol", ConvergenceWarning, stacklevel=4)
 
     def _export(self) -> None:
         lin = self.encoder_.linear_layers() + [self.head_.linear]
