@@ -22,9 +22,7 @@ class NonNumericTypeError(DataError, TypeError):
 
 def feature_names_of(X) -> np.ndarray | None:
     """Column names of a pandas DataFrame or pyarrow Table, else None."""
-    cols = getattr(X, "columns", None)
-    if cols is None and hasattr(X, "column_names"):
-        cols = X.column_names
+    cols = X.column_names if hasattr(X, "column_names") else getattr(X, "columns", None)
     if cols is None:
         return None
     names = [str(c) for c in cols]

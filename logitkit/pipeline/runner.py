@@ -1,0 +1,148 @@
+"""Run the seven stages for one config and write the run directory.
+
+    runs/<run-id>/config.yaml     the fully resolved config (defaults included)
+                  record.json     run id, seed, environment, data fingerprints,
+                                  metrics per split, model statistics, timings, warnings
+                  model/          safetensors + JSON (see ``modelio``)
+                  coefficients.csv  (when the model has a coefficient table)
+                  tables/*.csv, plots/*.png, report.html
+
+The directory is built under a temporary name and renamed when complete, so a run
+that fails never leaves a directory that looks complete: it is renamed
+``<run-id>.failed`` with ``"status": "failed"`` and the error in its record.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import yaml
+
+from logitkit._util.device import resolve_device
+from logitkit._util.errors import UserError
+from logitkit._util.seed import seed_everything
+from logitkit.pipeline import stages
+from logitkit.pipeline.config import Config, resolved_dict
+from logitkit.pipeline.modelio import save_model
+from logitkit.pipeline.record import Timer, environment, now_iso, run_id, write_json
+
+log = logging.getLogger("logitkit.pipeline")
+
+
+class RunExistsError(UserError):
+    """The run directory for these inputs is already there."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    record: dict
+    summary: object | None = None
+
+
+def execute(cfg: Config, out: str | Path | None = None, force: bool = False) -> RunResult:
+    """Run every stage for ``cfg``; returns the run directory and the record."""
+    resolved = resolved_dict(cfg)
+    seed_everything(cfg.run.seed, cfg.run.deterministic)
+    device = resolve_device(cfg.run.device)
+    timer = Timer()
+    out_dir = Path(out if out is not None else cfg.run.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with timer.stage("loaddata"):
+            table, test_table = stages.load(cfg)
+        fingerprints = {"train": table.fingerprint, "test": test_table.fingerprint if test_table else None}
+        rid = run_id(resolved, fingerprints)
+        final = out_dir / rid
+        if final.exists() and not force:
+            raise RunExistsError(
+                f"{final} already exists (a run of this same config and data); pass --force to "
+                "replace it, or --out DIR to write elsewhere"
+            )
+        work = out_dir / f".{rid}.partial"
+        if work.exists():
+            shutil.rmtree(work)
+        (work / "plots").mkdir(parents=True)
+        record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
+                  "environment": environment(device), "data": fingerprints}
+        try:
+            result = _stages(cfg, table, test_table, device, timer, work, record)
+        except BaseException as exc:
+            record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
+            _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
+            raise
+        record["status"] = "complete"
+        record["timings"] = timer.seconds
+        _finish(work, final, resolved, record, caught, replace=force)
+    result.run_dir = final
+    result.record = record
+    return result
+
+
+def _finish(work: Path, final: Path, resolved: dict, record: dict, caught, replace: bool = True) -> None:
+    record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    record["finished"] = now_iso()
+    (work / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    write_json(work / "record.json", record)
+    if final.exists() and replace:
+        shutil.rmtree(final)
+    work.rename(final)
+
+
+def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path, record: dict) -> RunResult:
+    with timer.stage("prepdata"):
+        train, test = stages.split(cfg, table, test_table)
+        prep, X_train, y_train, names = stages.prepare(cfg, train)
+        X_test = prep.transform(test) if test is not None else None
+        y_test = test.labels() if test is not None else None
+    with timer.stage("embed"):
+        embedder, Z_train, Z_test, znames = stages.embed(cfg, X_train, X_test, names)
+    with timer.stage("predict"):
+        model = stages.build_model(cfg, device)
+        model.fit(_named(Z_train, znames), y_train)
+    record["data"]["summary"] = {
+        "n_train": int(X_train.shape[0]), "n_test": int(X_test.shape[0]) if X_test is not None else 0,
+        "features": names, "classes": [str(c) for c in model.classes_],
+        "class_counts_train": {str(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True))},
+    }
+    with timer.stage("evaluate"):
+        splits = {"train": (Z_train, y_train)}
+        if Z_test is not None:
+            splits["test"] = (Z_test, y_test)
+        record["metrics"] = {name: stages.metrics(cfg, model, _named(Z, znames), y) for name, (Z, y) in splits.items()}
+        summary = stages.inference(cfg, model, _named(Z_train, znames), y_train, train)
+        if summary is not None:
+            record["model_stats"] = summary.stats
+            _write_coefficients(work / "coefficients.csv", summary.rows)
+        cv = stages.cross_validation(cfg, model, _named(Z_train, znames), y_train, train)
+        if cv is not None:
+            record["cv"] = cv
+    with timer.stage("interpret"):
+        stages.interpret(cfg, work, model, train, X_train, y_train, splits, summary, znames, record)
+    save_model(work / "model", model, prep.to_json(), embedder.to_json() if embedder is not None else None)
+    if cfg.interpret.report:
+        with timer.stage("report"):
+            record["timings"] = timer.seconds
+            stages.report(work, record)
+    return RunResult(work, record, summary)
+
+
+def _named(Z: np.ndarray, names: list[str]) -> pa.Table:
+    """Features as a pyarrow Table so the estimator records their names."""
+    return pa.table({n: pa.array(np.ascontiguousarray(Z[:, j])) for j, n in enumerate(names)})
+
+
+def _write_coefficients(path: Path, rows: list[dict]) -> None:
+    from logitkit.evaluate.inference import COLUMNS
+
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (repr(float(r[k])) if k != "term" and r.get(k) is not None else r.get(k, "")) for k in COLUMNS})

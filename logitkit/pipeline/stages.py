@@ -1,0 +1,221 @@
+"""One function per stage, as the runner calls them; each reads its own config section."""
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from logitkit._util.errors import ConfigError
+from logitkit.pipeline.config import Config
+
+log = logging.getLogger("logitkit.pipeline")
+
+
+# ---------------------------------------------------------------- loaddata / prepdata
+def load(cfg: Config):
+    from logitkit.loaddata import load_from_config
+
+    if cfg.data.dataset is None and cfg.data.path is None:
+        raise ConfigError("config: set data.dataset (a built-in data set) or data.path (a file)")
+    return load_from_config(cfg.data, Path.cwd())
+
+
+def split(cfg: Config, table, test_table):
+    from logitkit.prepdata import split_table
+
+    if test_table is not None:
+        return table, test_table
+    return split_table(table, cfg.data.split, cfg.run.seed)
+
+
+def prepare(cfg: Config, train):
+    from logitkit.prepdata import Preprocessor
+
+    prep = Preprocessor(cfg.prep).fit(train)
+    X = prep.transform(train)
+    return prep, X, train.labels(), list(prep.feature_names_)
+
+
+# ---------------------------------------------------------------- embed
+def embed(cfg: Config, X_train, X_test, names):
+    if cfg.embed.kind == "identity":
+        return None, X_train, X_test, names
+    from logitkit.embed import build_embedding
+
+    emb = build_embedding(cfg.embed, seed=cfg.run.seed).fit(X_train)
+    Z_test = emb.transform(X_test) if X_test is not None else None
+    return emb, emb.transform(X_train), Z_test, list(emb.get_feature_names_out(names))
+
+
+# ---------------------------------------------------------------- predict
+def build_model(cfg: Config, device):
+    m = cfg.model
+    common = dict(alpha=m.alpha, max_iter=m.max_iter, tol=m.tol, dtype=m.dtype, device=str(device),
+                  random_state=cfg.run.seed)
+    if m.kind == "logistic":
+        from logitkit.predict import LogisticRegression
+
+        return LogisticRegression(penalty=m.penalty, l1_ratio=m.l1_ratio, multiclass=m.multiclass,
+                                  solver=m.solver, fit_intercept=m.fit_intercept, class_weight=m.class_weight,
+                                  batch_size=m.batch_size, learning_rate=m.learning_rate, **common, **m.options)
+    if m.kind == "mlp":
+        from logitkit.predict.mlp import MLPClassifier
+
+        return MLPClassifier(hidden_layer_sizes=tuple(m.hidden_layer_sizes), **common, **m.options)
+    raise ConfigError(f"model.kind={m.kind!r} runs through `logitkit ctr` (streamed); see docs/ctr.md")
+
+
+# ---------------------------------------------------------------- evaluate
+def metrics(cfg: Config, model, X, y) -> dict:
+    from logitkit.evaluate.metrics import compute_metrics
+
+    return compute_metrics(cfg.evaluate.metrics, y, model.predict_proba(X), model.classes_)
+
+
+def _inference_applies(model) -> bool:
+    from logitkit.predict import LogisticRegression
+
+    return isinstance(model, LogisticRegression) and (model.penalty in (None, "l2") or model.alpha == 0)
+
+
+def inference(cfg: Config, model, X, y, train):
+    """The coefficient table (summary) or, where inference does not apply, coefficients only."""
+    from logitkit.evaluate.inference import Summary, summary
+
+    if not hasattr(model, "coef_"):
+        return None
+    ev = cfg.evaluate
+    if ev.inference and _inference_applies(model):
+        groups = train.column(ev.cluster_column) if ev.cov_type == "cluster" and ev.cluster_column else None
+        return summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,
+                       hl_groups=ev.hosmer_lemeshow_groups)
+    names = list(getattr(model, "feature_names_in_", [f"x{j}" for j in range(model.n_features_in_)]))
+    rows = []
+    multi = model.coef_.shape[0] > 1
+    for k, cls in enumerate(model.classes_ if multi else model.classes_[1:]):
+        prefix = f"{cls}: " if multi else ""
+        for term, c in zip(names + ["intercept"], list(model.coef_[k]) + [model.intercept_[k]]):
+            rows.append({"term": prefix + term, "coef": float(c), "odds_ratio": float(np.exp(c))})
+    from logitkit.evaluate.inference import COLUMNS
+
+    rows = [{k: r.get(k) for k in COLUMNS} for r in rows]
+    return Summary(rows, {}, "none", ev.level)
+
+
+def cross_validation(cfg: Config, model, X, y, train):
+    cv = cfg.evaluate.cv
+    if cv.folds == 0:
+        return None
+    from sklearn.base import clone
+
+    from logitkit.evaluate.selection import LogisticRegressionCV, cross_validate
+
+    groups = train.column(cv.group_column) if cv.group_column else None
+    out = {}
+    if cv.tune_alphas:
+        tuner = LogisticRegressionCV(alphas=cv.tune_alphas, l1_ratios=cv.tune_l1_ratios or None,
+                                     cv=cv.folds, scoring=cv.scoring, penalty=model.penalty or "l2",
+                                     random_state=cfg.run.seed).fit(X, y)
+        out["chosen"] = {"alpha": float(tuner.alpha_)}
+        if getattr(tuner, "l1_ratio_", None) is not None:
+            out["chosen"]["l1_ratio"] = float(tuner.l1_ratio_)
+        out["cv_scores"] = np.asarray(tuner.cv_scores_).tolist()
+        out["alphas"] = list(map(float, tuner.alphas_))
+    res = cross_validate(clone(model), X, y, cv=cv.folds if cv.method != "group" else "group",
+                         scoring=cfg.evaluate.metrics, groups=groups, random_state=cfg.run.seed)
+    out["folds"] = res
+    return out
+
+
+# ---------------------------------------------------------------- interpret
+def interpret(cfg: Config, work: Path, model, train, X_train, y_train, splits, summary, names, record) -> None:
+    from logitkit.interpret import plots
+    from logitkit.interpret.tables import grouped_prevalence
+
+    it = cfg.interpret
+    tables = work / "tables"
+    binary = len(model.classes_) == 2
+    if it.prevalence is not None:
+        x = train.column(it.prevalence.feature)
+        y01 = (np.asarray(y_train) == model.classes_[-1]).astype(float)
+        rows = grouped_prevalence(x, y01, np.asarray(it.prevalence.edges))
+        _write_rows(tables / "prevalence.csv", rows)
+        record["prevalence"] = rows
+        if it.plots:
+            plots.dot_plot(x, y01, work / "plots" / "dot_plot.png", xlabel=it.prevalence.feature,
+                           ylabel=str(train.label), title=f"Dot plot: {train.label} by {it.prevalence.feature}")
+            if len(names) == 1 and binary:
+                plots.prevalence_plot(x, y01, np.asarray(it.prevalence.edges), _profile_fn(model, names),
+                                      work / "plots" / "prevalence_sigmoid.png", xlabel=it.prevalence.feature,
+                                      ylabel=f"P({train.label} = 1)")
+    if it.profile is not None:
+        if it.profile.feature not in names or len(names) != 1:
+            raise ConfigError(f"interpret.profile.feature: {it.profile.feature!r} must be the model's only "
+                              f"feature (features are {names})")
+        p = _profile_fn(model, names)(np.asarray(it.profile.values, dtype=float))
+        rows = [{it.profile.feature: v, "probability": float(q)} for v, q in zip(it.profile.values, p)]
+        _write_rows(tables / "profile.csv", rows)
+        record["profile"] = rows
+    if it.plots:
+        _standard_plots(work / "plots", model, splits, summary, names, binary)
+    if it.graph:
+        _graph(work, model, splits["train"], names)
+
+
+def _profile_fn(model, names):
+    import pyarrow as pa
+
+    return lambda v: model.predict_proba(pa.table({names[0]: pa.array(np.asarray(v, dtype=float))}))[:, -1]
+
+
+def _standard_plots(folder: Path, model, splits, summary, names, binary) -> None:
+    from logitkit.interpret import diagnostics, model_plots
+    from logitkit.pipeline.runner import _named
+
+    split = "test" if "test" in splits else "train"
+    Z, y = splits[split]
+    proba = model.predict_proba(_named(Z, names))
+    y_idx = np.searchsorted(model.classes_, y)
+    classes = [str(c) for c in model.classes_]
+    score = proba[:, 1] if binary else proba
+    diagnostics.roc_plot(y_idx, score, folder / "roc.png", classes=None if binary else classes,
+                         title=f"ROC ({split})")
+    diagnostics.pr_plot(y_idx, score, folder / "pr.png", classes=None if binary else classes,
+                        title=f"Precision-recall ({split})")
+    if binary:
+        diagnostics.calibration_plot(y_idx, proba[:, 1], folder / "calibration.png", title=f"Calibration ({split})")
+    diagnostics.confusion_matrix_plot(y_idx, proba.argmax(1), folder / "confusion.png",
+                                      labels=classes, title=f"Confusion matrix ({split})")
+    if getattr(model, "loss_curve_", None):
+        model_plots.loss_plot(model.loss_curve_, folder / "loss_curve.png")
+    if summary is not None and summary.rows and summary.rows[0].get("std_err") is not None:
+        model_plots.odds_ratio_plot(summary.rows, folder / "odds_ratios.png")
+
+
+def _graph(work: Path, model, train_split, names) -> None:
+    from logitkit.interpret import graph, render_graph
+
+    Z, y = train_split
+    k = min(len(Z), 8)
+    dot = graph(model, Z[:k], np.searchsorted(model.classes_, y[:k]))
+    (work / "graph.dot").write_text(dot)
+    render_graph(dot, work / "graph.svg")
+
+
+def report(work: Path, record: dict) -> None:
+    from logitkit.interpret.report import write_report
+
+    from logitkit.pipeline.record import write_json
+
+    write_json(work / "record.json", record)
+    write_report(work)
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
