@@ -23,6 +23,7 @@ from torch import nn
 
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.threads import threads_for
 from logitkit.embed.encoder import MLPEncoder, check_encoder_params
 from logitkit.predict.head import LogisticHead, logits_to_log_proba, logits_to_proba
 from logitkit.predict.inputs import as_labels, as_matrix
@@ -160,7 +161,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             val = self._tensors(M[val_rows], y_idx[val_rows], sw[val_rows], dtype, device)
         train = self._tensors(M[rows], y_idx[rows], sw[rows], dtype, device)
         fit = self._fit_lbfgs if self.solver == "lbfgs" else self._fit_stochastic
-        fit(train, val, seed)
+        widths = (M.shape[1],) + sizes + (len(classes),)
+        with threads_for(len(y) * sum(a * b for a, b in zip(widths[:-1], widths[1:]))):
+            fit(train, val, seed)
         self._export()
         return self
 

@@ -13,15 +13,6 @@ from logitkit.predict.mlp import MLPClassifier
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny problems: torch's intra-op threads only add sync cost (huge on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _scaled(loader):
     X, y = loader(return_X_y=True)
     return StandardScaler().fit_transform(X), y
@@ -72,7 +63,7 @@ def test_seeded_and_clonable():
 
 def test_early_stopping_restores_best_validation_weights():
     X, y = make_circles(300, noise=0.2, factor=0.5, random_state=1)
-    m = MLPClassifier((32, 32), solver="adam", learning_rate=0.05, max_iter=200, early_stopping=True,
+    m = MLPClassifier((16, 16), solver="adam", learning_rate=0.05, max_iter=200, early_stopping=True,
                       validation_fraction=0.2, n_iter_no_change=5, batch_norm=True, dropout=0.1).fit(X, y)
     curve = m.validation_loss_curve_
     assert m.n_iter_ < 200 and len(curve) == m.n_iter_ == len(m.loss_curve_)
