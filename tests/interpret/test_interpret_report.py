@@ -1,0 +1,123 @@
+"""write_report: one self-contained HTML file, checked by parsing it and in headless Chromium."""
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from logitkit._util.errors import InputFileError
+from logitkit.interpret import graph, plots, write_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    d = tmp_path / "run"
+    x = np.linspace(-3, 3, 40)
+    y = (x + np.random.default_rng(0).normal(size=40) > 0).astype(int)
+    plots.roc_plot(y, x, d / "plots" / "roc.png")
+    plots.logit_plot(d / "plots" / "logit.png")
+    w = torch.tensor([0.5], requires_grad=True)
+    (d / "graph.dot").write_text(graph((torch.sigmoid(w * 2.0) - 1).pow(2).sum(), names={"w": w}))
+    (d / "config.yaml").write_text("data:\n  dataset: cd_age\nmodel:\n  alpha: 0.001\n")
+    (d / "coefficients.csv").write_text(
+        "term,coef,std_err,z,p_value,ci_low,ci_high,odds_ratio,odds_ratio_ci_low,odds_ratio_ci_high\n"
+        "intercept,-5.31,1.13,-4.68,2.9e-06,-7.5,-3.1,0.0049,0.0005,0.045\nage,0.111,0.024,4.61,4e-06,0.064,0.158,1.117,1.066,1.171\n")
+    (d / "tables").mkdir()
+    (d / "tables" / "prevalence.csv").write_text("group,n,positive,percent\n20-29,5,0,0\n30-39,6,1,16.7\n")
+    record = {"run_id": "cd-1234", "created": "2026-11-30T12:00:00+00:00", "seed": 7,
+              "environment": {"python": "3.11", "torch": torch.__version__},
+              "data": {"fingerprints": {"dataset": "cd_age", "sha256": "ab" * 32}, "summary": {"n_rows": 33}},
+              "metrics": {"train": {"auc": 0.8, "logloss": 0.5}, "test": {"auc": 0.75}},
+              "timings": {"fit": 0.01}, "warnings": ["<script>alert(1)</script> separation"],
+              "model_stats": {"parameters": 2}, "cv": {"best_alpha": 0.01}}
+    (d / "record.json").write_text(json.dumps(record))
+    return d
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls, self.tags = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for k, v in attrs:
+            if k in ("src", "href", "srcset", "data", "action", "poster") and v:
+                self.urls.append(v)
+
+
+def test_report_is_self_contained(run_dir):
+    out = write_report(run_dir)
+    assert out == run_dir / "report.html"
+    html = out.read_text()
+    p = _Collect()
+    p.feed(html)
+    imgs = [u for u in p.urls if u.startswith("data:")]
+    assert len(imgs) == 3  # two plots and the graph rendered from graph.dot
+    assert all(u.startswith("data:image/") for u in imgs)
+    assert all(u.startswith(("data:", "#")) for u in p.urls)  # nothing to fetch
+    assert "script" not in p.tags and "link" not in p.tags
+    assert "@import" not in html and "url(" not in html
+    for text in ("cd-1234", "age", "1.117", "0.75", "best_alpha", "dataset: cd_age", "20-29", "Sigmoid"):
+        assert text in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # escaped, not executed
+
+
+def test_minimal_run_dir(tmp_path):
+    (tmp_path / "record.json").write_text(json.dumps({"run_id": "r", "metrics": {}}))
+    html = write_report(tmp_path).read_text()
+    assert "No metrics recorded" in html and "config.yaml not found" in html
+
+
+def test_missing_or_broken_record(tmp_path):
+    with pytest.raises(InputFileError, match="no such run directory"):
+        write_report(tmp_path / "nope")
+    with pytest.raises(InputFileError, match="record.json: the run record is missing"):
+        write_report(tmp_path)
+    (tmp_path / "record.json").write_text('{"run_id": "r",\n  "metrics": }')
+    with pytest.raises(InputFileError, match="record.json: line 2, column 14: not valid JSON"):
+        write_report(tmp_path)
+
+
+_PROBE = """<script>
+var lkViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) { lkViolations.push(e.blockedURI); });
+window.addEventListener("load", function () {
+  var imgs = Array.from(document.images);
+  var out = document.createElement("pre");
+  out.id = "lk-probe";
+  out.textContent = JSON.stringify({
+    images: imgs.length,
+    undecoded: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).map(function (i) { return i.alt; }),
+    resources: performance.getEntriesByType("resource").map(function (e) { return e.name; }),
+    violations: lkViolations,
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless check needs /usr/bin/chromium (Debian package 'chromium')")
+@pytest.mark.parametrize("window", ["390,844", "1280,900"])  # phone, laptop
+def test_report_in_headless_chromium(run_dir, tmp_path, window):
+    html = write_report(run_dir).read_text()
+    # the probe runs before the report's Content-Security-Policy and records what the page loads
+    probe = run_dir / "probe.html"
+    probe.write_text(html.replace("<head>", "<head>" + _PROBE, 1))
+    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+           f"--window-size={window}", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    start = dom.index('<pre id="lk-probe">') + len('<pre id="lk-probe">')
+    result = json.loads(dom[start:dom.index("</pre>", start)].replace("&quot;", '"').replace("&amp;", "&"))
+    assert result["images"] == 3
+    assert result["undecoded"] == []
+    assert result["resources"] == [] and result["violations"] == []  # nothing fetched
+    assert result["overflow"] <= 0  # no horizontal scrolling of the page
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
