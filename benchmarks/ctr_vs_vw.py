@@ -1,0 +1,241 @@
+"""CTR at scale: logitkit's HashedLogisticRegression against Vowpal Wabbit, same data, same run.
+
+    .venv/bin/python benchmarks/ctr_vs_vw.py                 # 1,000,000 + 250,000 generated rows
+    .venv/bin/python benchmarks/ctr_vs_vw.py --quick         # 100,000 + 25,000 rows
+    .venv/bin/python benchmarks/ctr_vs_vw.py --train TRAIN.tsv --test TEST.tsv   # any Criteo-layout files
+
+Both systems see the same tokens: ``field=value`` for the 26 categoricals and the
+log-bucket code of the 13 counts (missing -> ``field=``), hashed into 2^22 buckets. VW
+gets them as its own text format (written once, not timed); logitkit parses the Criteo
+TSV itself. Timed for both: one training pass over the text file (parse + hash + learn),
+then scoring of the test file. Each system runs in its own process, so its peak resident
+memory (ru_maxrss) is its own. Log loss and AUC are computed by scikit-learn from the
+saved predictions, the same way for both. Printed: one JSON line per system, then one
+with the ratios, the cache passes and the memory-bandwidth bound of a cached pass.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would include the parent's before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------- data
+def prepare(args) -> tuple[Path, Path, Path, Path, dict]:
+    """Criteo TSVs (generated unless given) and their VW-text twins (not timed)."""
+    from logitkit.loaddata.criteo import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, load_criteo, write_criteo
+    from logitkit.loaddata.synthetic import log_loss_of, make_ctr
+    from logitkit.loaddata.vw import write_vw
+
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    info: dict = {}
+    if args.train:
+        train, test = Path(args.train), Path(args.test)
+    else:
+        tag = f"{args.rows}_{args.test_rows}_s{args.seed}"
+        train, test = work / f"train_{tag}.tsv", work / f"test_{tag}.tsv"
+        truth_file = work / f"truth_{tag}.json"
+        if not (train.exists() and test.exists() and truth_file.exists()):
+            table, truth = make_ctr(args.rows + args.test_rows, seed=args.seed)
+            write_criteo(table.data.slice(0, args.rows), train)
+            write_criteo(table.data.slice(args.rows), test)
+            y = table.data.column("label").to_numpy()[args.rows :]
+            truth_file.write_text(json.dumps({"truth_test_log_loss": log_loss_of(y, truth.prob[args.rows :])}))
+        info = json.loads(truth_file.read_text())
+    ns = {"n": NUMERIC_COLUMNS, "c": CATEGORICAL_COLUMNS}
+    vw_files = []
+    for src in (train, test):
+        dst = work / (src.stem + ".vw")
+        if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
+            write_vw(load_criteo(src), dst, namespaces=ns, numeric="log_bucket")
+        vw_files.append(dst)
+    return train, test, vw_files[0], vw_files[1], info
+
+
+def memory_bandwidth() -> float:
+    """Read bandwidth in bytes/s: best of 5 sums over a 256 MiB array."""
+    a = np.ones(32 << 20)
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        a.sum()
+        best = min(best, time.perf_counter() - t)
+    return a.nbytes / best
+
+
+# ---------------------------------------------------------------------------- systems
+def run_logitkit(args) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
+    from logitkit.predict.online.stream import CTRStream
+    from logitkit.prepdata.hashing import FeatureHasher
+
+    cache = Path(args.workdir) / "logitkit_cache"
+    for suffix in (".json", ".idx", ".y", ".dense"):
+        Path(str(cache) + suffix).unlink(missing_ok=True)
+    hasher = FeatureHasher(n_bits=args.bits)
+    stream = CTRStream(args.train, hasher, batch_rows=65536, cache=cache, prefetch=not args.no_prefetch)
+    model = HashedLogisticRegression(
+        n_bits=args.bits, optimizer="ftrl", learning_rate=args.alpha, beta=1.0, l1=args.l1, l2=args.l2,
+        batch_size=args.batch_size, sketch_size=100_000,
+    )
+    t0 = time.perf_counter()
+    model.fit(stream)
+    train_s = time.perf_counter() - t0
+    n = model.n_rows_seen_
+
+    class Keep:
+        def __init__(self):
+            self.p = []
+
+        def update(self, y, p):
+            self.p.append(p)
+
+    keep = Keep()
+    test = CTRStream(args.test, hasher, batch_rows=65536, sketch_every=0, prefetch=not args.no_prefetch)
+    t0 = time.perf_counter()
+    evaluate_stream(model, test, [keep])
+    test_s = time.perf_counter() - t0
+    np.save(Path(args.workdir) / "pred_logitkit.npy", np.concatenate(keep.p))
+    out = {
+        "system": "logitkit", "train_rows": n, "train_seconds": train_s, "train_rows_per_s": n / train_s,
+        "progressive_log_loss": model.progressive_loss_, "test_seconds": test_s,
+    }
+    # later passes read the binary cache: no parsing, no hashing
+    read_s = []
+    for _ in range(args.cache_passes):
+        t0 = time.perf_counter()
+        for _batch in stream:
+            pass
+        read_s.append(time.perf_counter() - t0)
+    learn_s = []
+    for _ in range(args.cache_passes):
+        t0 = time.perf_counter()
+        for batch in stream:
+            model.partial_fit(*batch)
+        learn_s.append(time.perf_counter() - t0)
+    nbytes = n * stream.cache_bytes_per_row()
+    out.update({
+        "cache_pass_seconds": min(learn_s), "cache_read_only_seconds": min(read_s), "cache_bytes": nbytes,
+        "peak_rss_mb": peak_mb(), "collisions": model.collision_stats(),
+        "top_weights": [(round(t["weight"], 3), t["tokens"][:1]) for t in model.top_weights(5)],
+    })
+    return out
+
+
+def run_vw(args) -> dict:
+    import vowpalwabbit
+
+    model = Path(args.workdir) / "vw.model"
+    opts = f"-b {args.bits} --loss_function logistic --quiet {args.vw_args}".strip()
+    t0 = time.perf_counter()
+    ws = vowpalwabbit.Workspace(f"-d {args.vw_train} -f {model} {opts}")
+    ws.run_parser()
+    prog = ws.get_sum_loss() / ws.get_weighted_examples()
+    n = int(ws.get_weighted_examples())
+    ws.finish()
+    train_s = time.perf_counter() - t0
+    preds = Path(args.workdir) / "vw_preds.txt"
+    t0 = time.perf_counter()
+    ws = vowpalwabbit.Workspace(f"-t -i {model} -d {args.vw_test} -p {preds} --link logistic --quiet")
+    ws.run_parser()
+    ws.finish()
+    test_s = time.perf_counter() - t0
+    np.save(Path(args.workdir) / "pred_vw.npy", np.loadtxt(preds, usecols=0))
+    return {
+        "system": "vowpalwabbit", "train_rows": n, "train_seconds": train_s, "train_rows_per_s": n / train_s,
+        "progressive_log_loss": prog, "test_seconds": test_s, "peak_rss_mb": peak_mb(), "options": opts,
+    }
+
+
+# ---------------------------------------------------------------------------- driver
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", help="Criteo-layout training TSV (default: generated)")
+    ap.add_argument("--test", help="Criteo-layout test TSV (with --train)")
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--test-rows", type=int, default=250_000)
+    ap.add_argument("--quick", action="store_true", help="100,000 + 25,000 generated rows")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bits", type=int, default=22)
+    ap.add_argument("--alpha", type=float, default=0.2, help="FTRL alpha")
+    ap.add_argument("--l1", type=float, default=1.0)
+    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--batch-size", type=int, default=1024)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (VW learns on one)")
+    ap.add_argument("--no-prefetch", action="store_true", help="parse + hash in the training thread")
+    ap.add_argument("--cache-passes", type=int, default=2)
+    ap.add_argument("--vw-args", default="", help="extra VW options, e.g. '--l1 1e-8'")
+    ap.add_argument("--workdir", default=os.environ.get("TMPDIR", "/tmp") + "/logitkit_ctr_bench")
+    ap.add_argument("--system", choices=["logitkit", "vw"], help=argparse.SUPPRESS)
+    ap.add_argument("--vw-train", help=argparse.SUPPRESS)
+    ap.add_argument("--vw-test", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.quick:
+        args.rows, args.test_rows = 100_000, 25_000
+    if args.system:
+        print(json.dumps(run_logitkit(args) if args.system == "logitkit" else run_vw(args)))
+        return
+    if bool(args.train) != bool(args.test):
+        ap.error("--train and --test go together")
+    train, test, vw_train, vw_test, info = prepare(args)
+    from logitkit.loaddata.criteo import stream_criteo
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    y = np.concatenate([b.column("label").to_numpy() for b in stream_criteo(test)]).astype(np.float64)
+    base = [sys.executable, __file__, "--train", str(train), "--test", str(test), "--vw-train", str(vw_train),
+            "--vw-test", str(vw_test), "--workdir", args.workdir, "--bits", str(args.bits), "--threads", str(args.threads),
+            "--alpha", str(args.alpha), "--l1", str(args.l1), "--l2", str(args.l2), "--batch-size", str(args.batch_size),
+            "--cache-passes", str(args.cache_passes), "--vw-args", args.vw_args] + (["--no-prefetch"] if args.no_prefetch else [])
+    results = {}
+    for system in ("logitkit", "vw"):
+        proc = subprocess.run(base + ["--system", system], capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode:
+            sys.exit(f"{system} failed:\n{proc.stderr}")
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        p = np.clip(np.load(Path(args.workdir) / f"pred_{'logitkit' if system == 'logitkit' else 'vw'}.npy"), 1e-15, 1 - 1e-15)
+        r["test_log_loss"] = log_loss(y, p, labels=[0, 1])
+        r["test_auc"] = roc_auc_score(y, p)
+        r.update(info)
+        results[system] = r
+        print(json.dumps(r))
+    lk, vw = results["logitkit"], results["vw"]
+    bw = memory_bandwidth()
+    print(json.dumps({
+        "summary": "logitkit / vw",
+        "train_throughput_ratio": lk["train_rows_per_s"] / vw["train_rows_per_s"],
+        "test_log_loss_diff": lk["test_log_loss"] - vw["test_log_loss"],
+        "test_auc_diff": lk["test_auc"] - vw["test_auc"],
+        "first_pass_over_cache_pass": lk["train_seconds"] / lk["cache_pass_seconds"],
+        "memory_read_bandwidth_GBps": bw / 1e9,
+        "cache_pass_bound_seconds": lk["cache_bytes"] / bw,
+        "cache_read_only_seconds": lk["cache_read_only_seconds"],
+        "cache_pass_passes_per_s": 1 / lk["cache_pass_seconds"],
+        "bound_passes_per_s": bw / lk["cache_bytes"],
+        "peak_rss_mb": {"logitkit": lk["peak_rss_mb"], "vw": vw["peak_rss_mb"]},
+    }))
+
+
+if __name__ == "__main__":
+    main()
