@@ -30,6 +30,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeriesSplit
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
@@ -302,9 +303,22 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         if metric.greater_is_better is None:
             raise ConfigError(f"LogisticRegressionCV: scoring={self.scoring!r} has no better direction; choose e.g. 'log_loss' or 'roc_auc'")
         l1 = self._l1_grid()
+        if not (hasattr(X, "shape") or sp.issparse(X)):
+            X = as_matrix(X)
         n = _n_rows(X)
+        if n == 0:
+            raise DataError("X has 0 samples; at least one is required")
         yv = as_labels(y, n)
-        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        check_classification_targets(yv)
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if sw is not None and sw.shape[0] != n:
+            raise DataError(f"sample_weight has {sw.shape[0]} values but X has {n} rows; pass one weight per row")
+        if sw is not None and not sw.sum() > 0:
+            raise DataError("the sample weights sum to zero; at least one row needs a positive weight")
+        present = np.unique(yv if sw is None else yv[sw > 0])
+        if len(present) < 2:
+            raise DataError(f"y has only one class ({present[0].item()!r}) with positive weight; "
+                            "tuning a classifier needs at least two classes")
         grid = self._grid(X, yv, sw, l1)
         splits = make_splits(self.cv, X, yv, groups, self.random_state)
         classes = np.unique(yv)
@@ -358,6 +372,18 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
                 S[i, j] = compute_metrics([self.scoring], y_te, P, classes)[self.scoring]
                 W[i][j], B[i][j] = est.coef_.copy(), est.intercept_.copy()
         return S, np.array(W), np.array(B)
+
+    def to_record(self) -> dict:
+        """The choice and the CV curve as plain JSON-ready values, for the run record."""
+        check_is_fitted(self)
+        rec = {"scoring": self.scoring, "alpha": self.alpha_, "l1_ratio": self.l1_ratio_,
+               "best_score": self.best_score_, "l1_ratios": self.l1_ratios_.tolist(),
+               "cv_scores": self.cv_scores_.tolist(), "cv_mean": self.cv_scores_.mean(0).tolist()}
+        if self.Cs is not None:
+            rec.update(C=self.C_, Cs=self.Cs_.tolist(), fold_alphas=self.alphas_.tolist())
+        else:
+            rec["alphas"] = self.alphas_.tolist()
+        return rec
 
     # ------------------------------------------------------------- predict
     def decision_function(self, X) -> np.ndarray:

@@ -183,10 +183,12 @@ class FirthLogisticRegression(ClassifierMixin, BaseEstimator):
         yv = as_labels(y, M.shape[0])
         check_classification_targets(yv)
         classes, y_idx = np.unique(yv, return_inverse=True)
-        if len(classes) != 2:
+        if len(classes) == 1:
+            raise DataError(f"y has only one class ({classes[0].item()!r}); Firth's fit needs both classes")
+        if len(classes) > 2:
             raise DataError(
-                f"FirthLogisticRegression is for two classes; y has {len(classes)} "
-                f"({classes.tolist()[:10]}). Use LogisticRegression for more classes"
+                f"Only binary classification is supported by FirthLogisticRegression; y has "
+                f"{len(classes)} classes ({classes.tolist()[:10]}). Use LogisticRegression for more classes"
             )
         self.classes_, self.n_features_in_ = classes, M.shape[1]
         if names is not None:
@@ -287,4 +289,11 @@ class FirthLogisticRegression(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p1, p1])
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse = True  # accepted, densified: Firth's fit needs the hat values
+        return tags

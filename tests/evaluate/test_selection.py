@@ -128,3 +128,7 @@ def test_elasticnet_grid_shapes():
     i, j = cv.best_index_
     assert cv.l1_ratio_ == cv.l1_ratios_[j] and cv.alpha_ == cv.alphas_[i]
     assert np.argmin(cv.cv_scores_.sum(0)) == i * 2 + j
+    rec = cv.to_record()
+    assert rec["alpha"] == cv.alpha_ and np.array(rec["cv_scores"]).shape == (3, 2, 2)
+    import json
+    json.dumps(rec)

@@ -147,8 +147,10 @@ def test_wald_intervals_and_sklearn_contract():
 
 def test_errors_are_pinned():
     X, y = _separated()
-    with pytest.raises(DataError, match=r"FirthLogisticRegression is for two classes; y has 3 \(\[0, 1, 2\]\)"):
+    with pytest.raises(DataError, match=r"supported by FirthLogisticRegression; y has 3 classes \(\[0, 1, 2\]\)"):
         FirthLogisticRegression().fit(X, np.arange(30) % 3)
+    with pytest.raises(DataError, match=r"y has only one class \(1\); Firth's fit needs both classes"):
+        FirthLogisticRegression().fit(X, np.ones(30, dtype=int))
     with pytest.raises(ConfigError, match="ci_level=95 is invalid; expected a number in"):
         FirthLogisticRegression(ci_level=95).fit(X, y)
     with pytest.raises(DataError, match="the columns of X are linearly dependent"):
