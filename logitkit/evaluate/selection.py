@@ -223,7 +223,9 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     l1_ratios : None or list of floats in [0, 1]
         Required with ``penalty="elasticnet"``; each is tried with every alpha.
     penalty : "l2", "l1" or "elasticnet", default "l2"
-    cv : as in ``make_splits`` (int, name, splitter or index pairs), default 5
+    cv : as in ``make_splits`` (int, name, splitter or index pairs), default 5;
+        ``n_splits`` (default 5) is the number of folds when ``cv`` is a name.
+        ``fit(X, y, sample_weight=None, groups=None)`` takes the groups for "group".
     scoring : a metric name of ``logitkit.evaluate.metrics.METRICS``, default "log_loss"
         Maximised or minimised according to the metric; ties go to the stronger penalty.
     Other parameters are passed to every ``LogisticRegression`` fit.
@@ -241,7 +243,7 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     coef_, intercept_, classes_, n_features_in_, n_iter_ are copied from it.
     """
 
-    def __init__(self, alphas=10, Cs=None, l1_ratios=None, penalty: str = "l2", cv=5,
+    def __init__(self, alphas=10, Cs=None, l1_ratios=None, penalty: str = "l2", cv=5, n_splits: int = 5,
                  scoring: str = "log_loss", multiclass: str = "softmax", solver: str = "auto",
                  fit_intercept: bool = True, class_weight=None, max_iter: int = 100, tol: float = 1e-6,
                  dtype: str = "float64", device: str = "auto", random_state: int | None = 0):
@@ -250,6 +252,7 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         self.l1_ratios = l1_ratios
         self.penalty = penalty
         self.cv = cv
+        self.n_splits = n_splits
         self.scoring = scoring
         self.multiclass = multiclass
         self.solver = solver
@@ -320,7 +323,7 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
             raise DataError(f"y has only one class ({present[0].item()!r}) with positive weight; "
                             "tuning a classifier needs at least two classes")
         grid = self._grid(X, yv, sw, l1)
-        splits = make_splits(self.cv, X, yv, groups, self.random_state)
+        splits = make_splits(self.cv, X, yv, groups, self.random_state, self.n_splits)
         classes = np.unique(yv)
         sign = 1.0 if metric.greater_is_better else -1.0
         scores, coefs, inters, fold_alphas = [], [], [], []

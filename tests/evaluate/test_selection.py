@@ -52,6 +52,8 @@ def test_group_and_time_splits():
         assert tr.max() < te.min()
     res = cross_validate(LogisticRegression(), X, y, cv="group", groups=groups, n_splits=3, scoring="accuracy")
     assert len(res.folds) == 3
+    tuned = LogisticRegressionCV(alphas=[0.1, 0.01], cv="time", n_splits=3).fit(X, y)
+    assert tuned.cv_scores_.shape == (3, 2)
 
 
 def test_split_errors_are_pinned():
