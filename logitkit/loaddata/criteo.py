@@ -42,9 +42,15 @@ def load_criteo(path: str | Path, dictionary: bool = False) -> Table:
     return Table(t, "label", p.name, {"path": str(p), "sha256": file_sha256(p), "format": "criteo"}, first_line=1)
 
 
-def stream_criteo(path: str | Path, batch_rows: int = 65536, dictionary: bool = False) -> Iterator[pa.RecordBatch]:
-    """Record batches of ``batch_rows`` rows of a Criteo TSV file; never holds the whole file."""
-    yield from stream_delimited(Path(path), batch_rows, **_options(dictionary))
+def stream_criteo(
+    path: str | Path, batch_rows: int = 65536, dictionary: bool = False, chunk_bytes: int = 16 << 20
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of ``batch_rows`` rows of a Criteo TSV file; never holds the whole file.
+
+    The text is parsed ``chunk_bytes`` at a time, one chunk ahead of the consumer, so
+    memory stays near a few chunks plus a batch whatever the file size.
+    """
+    yield from stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, **_options(dictionary))
 
 
 def write_criteo(table: Table | pa.Table, path: str | Path) -> Path:

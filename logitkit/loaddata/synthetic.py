@@ -112,8 +112,7 @@ def make_ctr(
     """
     rng = np.random.default_rng(seed)
     n = int(n_rows)
-    cards = np.unique(np.geomspace(3, max(3, max_cardinality), len(CATEGORICAL_COLUMNS)).astype(np.int64))
-    cards = np.resize(cards, len(CATEGORICAL_COLUMNS))
+    cards = np.round(np.geomspace(3, max(3, max_cardinality), len(CATEGORICAL_COLUMNS))).astype(np.int64)
     logit = np.zeros(n)
     cols: dict[str, pa.Array] = {}
     vocab, cat_w, cat_miss, num_w = {}, {}, {}, {}
