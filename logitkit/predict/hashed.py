@@ -179,7 +179,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     def _scratch(self) -> None:
         m = self.w_.shape[0]
         self._gbuf = torch.zeros(m, device=self._device, dtype=self._dtype)
-        self._owner = torch.zeros(m, device=self._device, dtype=torch.int64)
+        # per bucket: the batch position that last claimed it (-1: never touched)
+        self._owner = torch.full((m,), -1, device=self._device, dtype=torch.int64)
         self._arange = torch.arange(0, device=self._device)
 
     # ------------------------------------------------------------------ inputs
@@ -419,15 +420,14 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     def collision_stats(self) -> dict[str, float]:
         """Hash-collision statistics of the table.
 
-        occupied_buckets: rows ever updated; distinct_tokens_est: linear-counting estimate
+        occupied_buckets: rows ever touched by a training row; distinct_tokens_est: linear-counting estimate
         m·ln(m/(m − occupied)) of the distinct tokens behind them; expected_colliding_tokens:
         tokens expected to share a bucket at that many tokens; sketch_*: exact counts among
         the tokens the sketch holds (buckets holding >= 2 of them).
         """
         check_is_fitted(self, "w_")
         m = self.w_.shape[0]
-        touched = next(iter(self.slots_.values()))
-        occ = int((touched != 0).sum())
+        occ = int((self._owner >= 0).sum())
         est = m * math.log(m / (m - occ)) if occ < m else float("inf")
         per_bucket: dict[int, int] = {}
         for b in self.sketch_.buckets.values():
@@ -463,6 +463,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "w_")
         tensors = dict(self._tensors())
         tensors["rng"] = self._gen.get_state()
+        tensors["touched"] = (self._owner >= 0).to(torch.uint8)
         tensors["pass_loss"] = self._pass_loss.reshape(1)
         if self._best is not None:
             tensors.update({f"best.{k}": v for k, v in self._best.items()})
@@ -496,6 +497,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._init_state(meta["n_dense_in"])
         self._load_tensors(tensors)
         self._gen.set_state(tensors["rng"])
+        self._owner = torch.where(tensors["touched"].to(self._device).bool(), 0, -1).to(torch.int64)
         self._pass_loss = tensors["pass_loss"].to(self._device, torch.float64).reshape(())
         best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         self._best = {k: v.to(self._device) for k, v in best.items()} or None

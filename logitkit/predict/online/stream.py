@@ -87,7 +87,7 @@ class CTRStream:
         cache: str | Path | None = None,
         dense: list[str] | None = None,
         label: str = "label",
-        sketch_every: int = 8,
+        sketch_every: int = 16,
         prefetch: bool = True,
         reader: Callable[[], Iterator[pa.RecordBatch]] | None = None,
     ) -> None:
