@@ -1,0 +1,143 @@
+"""FeatureHasher: against a plain-Python implementation of the documented hash, stable across processes."""
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy.stats import chisquare
+
+from logitkit._util.errors import DataError
+from logitkit.loaddata import make_ctr
+from logitkit.prepdata import FeatureHasher
+
+M64 = (1 << 64) - 1
+
+
+def mix(z):
+    z ^= z >> 30
+    z = (z * 0xBF58476D1CE4E5B9) & M64
+    z ^= z >> 27
+    z = (z * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def H(data: bytes, key: int) -> int:
+    """The documented hash, one byte string at a time, in plain Python integers."""
+    h = mix(key ^ ((len(data) * 0x9E3779B97F4A7C15) & M64))
+    for j in range(0, len(data), 8):
+        (w,) = struct.unpack("<Q", data[j : j + 8].ljust(8, b"\0"))
+        h = mix(h ^ w)
+    return h
+
+
+def ref_bucket(field, text, seed, n_bits):
+    s = mix((seed + 0x9E3779B97F4A7C15) & M64)
+    return H(text.encode(), H((field + "=").encode(), s)) & ((1 << n_bits) - 1)
+
+
+def ref_log_code(v):
+    if v is None:
+        return ""
+    if v <= 2:
+        return str(max(math.floor(v), -1000))
+    return "L" + str(min(math.floor(math.log(v) ** 2), 4000))
+
+
+@pytest.fixture(scope="module")
+def ctr():
+    return make_ctr(3000, seed=1, max_cardinality=300)[0]
+
+
+def test_transform_matches_reference_hash(ctr):
+    h = FeatureHasher(n_bits=18, seed=7)
+    X = h.transform(ctr)
+    assert X.shape == (3000, 39) and X.dtype == np.int64 and X.flags["C_CONTIGUOUS"]
+    assert h.fields == ctr.feature_names
+    rows = ctr.data.to_pylist()
+    for i in range(0, 3000, 97):
+        r = rows[i]
+        exp = [ref_bucket(f, ref_log_code(r[f]) if f[0] == "I" else (r[f] or ""), 7, 18) for f in h.fields]
+        assert X[i].tolist() == exp
+        assert [h.token_of(f, r[f]) for f in h.fields] == exp
+
+
+def test_long_and_unicode_values_and_categorical_numbers():
+    vals = ["", "a", "12345678", "123456789", "ü" * 13, "x" * 40, None]
+    b = pa.record_batch({"s": pa.array(vals), "n": pa.array([1, 2, 3, 300, 5, None, 7])})
+    h = FeatureHasher(n_bits=30, numeric="categorical", label=None)
+    X = h.transform(b)
+    for i, v in enumerate(vals):
+        assert X[i, 0] == ref_bucket("s", v or "", 0, 30)
+    n = b.column("n").to_pylist()
+    assert X[:, 1].tolist() == [ref_bucket("n", "" if v is None else str(v), 0, 30) for v in n]
+
+
+def test_missing_is_its_own_token(ctr):
+    h = FeatureHasher(n_bits=22)
+    X = h.transform(ctr)
+    col = ctr.data.column("C1").to_pylist()
+    miss = [i for i, v in enumerate(col) if v is None]
+    assert miss and all(X[i, h.fields.index("C1")] == h.token_of("C1", None) == h.token_of("C1", "") for i in miss)
+
+
+def test_crosses(ctr):
+    h = FeatureHasher(n_bits=20, fields=["C1", "C2", "I1"], crosses=[("C1", "C2"), ("I1", "C3")])
+    X = h.transform(ctr)
+    assert X.shape == (3000, 5) and h.token_names()[-1] == "I1^C3"
+    rows = ctr.data.to_pylist()
+    for i in (0, 11, 2999):
+        r = rows[i]
+        assert X[i, 3] == h.cross_of("C1", r["C1"], "C2", r["C2"])
+        assert X[i, 4] == h.cross_of("I1", r["I1"], "C3", r["C3"])
+
+
+def test_batches_equal_whole(ctr):
+    h = FeatureHasher(n_bits=20)
+    whole = h.transform(ctr)
+    parts = np.vstack([h.transform(b) for b in ctr.data.to_batches(max_chunksize=333)])
+    np.testing.assert_array_equal(whole, parts)
+
+
+def test_buckets_are_uniform():
+    toks = pa.array([f"{i:08x}" for i in range(40000)])
+    X = FeatureHasher(n_bits=6, label=None).transform(pa.record_batch({"c": toks}))
+    counts = np.bincount(X[:, 0], minlength=64)
+    assert chisquare(counts).pvalue > 1e-4
+
+
+def test_json_round_trip_and_unknown_column(ctr):
+    h = FeatureHasher(n_bits=16, seed=3, crosses=[("C1", "C2")])
+    X = h.transform(ctr)
+    d = json.loads(json.dumps(h.to_json()))
+    np.testing.assert_array_equal(FeatureHasher.from_json(d).transform(ctr), X)
+    with pytest.raises(DataError, match=r"feature hashing: column 'C99' is not in the data"):
+        FeatureHasher(fields=["C99"]).transform(ctr)
+
+
+CHILD = r"""
+import json, sys
+import pyarrow as pa
+from logitkit.prepdata import FeatureHasher
+b = pa.record_batch({"site": pa.array(["a", "bb", None, "héllo wörld, long value"]), "n": pa.array([1, 40, None, 9000])})
+h = FeatureHasher(n_bits=24, seed=5, crosses=[("site", "n")], label=None)
+print(json.dumps(h.transform(b).tolist()))
+"""
+
+
+def test_stable_across_processes_and_pythonhashseed():
+    outs = set()
+    for seed in ("0", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        r = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True)
+        outs.add(r.stdout)
+    assert len(outs) == 1
+    got = json.loads(outs.pop())
+    here = {}
+    exec(CHILD.replace("print(json.dumps(h.transform(b).tolist()))", "out = h.transform(b).tolist()"), here)
+    assert got == here["out"]  # this process has yet another (random) PYTHONHASHSEED
+    assert got[1][0] == ref_bucket("site", "bb", 5, 24) and got[1][1] == ref_bucket("n", ref_log_code(40), 5, 24)
