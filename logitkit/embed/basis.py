@@ -13,9 +13,10 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from logitkit._util.errors import ConfigError, DataError
 
@@ -24,13 +25,11 @@ def _as_array(X, name: str = "X") -> np.ndarray:
     """X as a finite float64 (n, d) array; a ``DataError`` naming the problem otherwise."""
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
-    try:
-        M = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} could not be read as a numeric matrix: {exc}") from exc
-    if M.ndim != 2:
-        raise DataError(f"{name} must be 2-D (n_samples, n_features), got shape {M.shape}; "
-                        "use X.reshape(-1, 1) for one feature")
+    if sp.issparse(X):
+        raise DataError(f"{name} is a sparse matrix; sparse input is not supported by the bases: "
+                        "pass a dense array (X.toarray())")
+    # scikit-learn's checks and messages for 1-D, empty, complex and object input
+    M = check_array(X, dtype=np.float64, ensure_all_finite=False, input_name=name)
     if not np.isfinite(M).all():
         i, j = (int(v) for v in np.argwhere(~np.isfinite(M))[0])
         raise DataError(f"{name} contains NaN or infinity at row {i}, column {j}; impute or drop it first")
@@ -52,8 +51,8 @@ class _Basis(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         M = _as_array(X)
         if M.shape[1] != self.n_features_in_:
-            raise DataError(f"X has {M.shape[1]} features, but {type(self).__name__} was fitted "
-                            f"on {self.n_features_in_}; pass the same columns as in fit")
+            raise DataError(f"X has {M.shape[1]} features, but {type(self).__name__} is expecting "
+                            f"{self.n_features_in_} features as input (the number seen in fit)")
         return M
 
     def transform(self, X):
@@ -153,7 +152,7 @@ class RBFBasis(_Basis):
         self.n_features_in_ = M.shape[1]
         if self.centres == "kmeans++":
             if self.n_centres > M.shape[0]:
-                raise DataError(f"RBFBasis: n_centres={self.n_centres} but X has only {M.shape[0]} rows; "
+                raise DataError(f"RBFBasis: n_centres={self.n_centres} but X has n_samples = {M.shape[0]}; "
                                 "use at most one centre per row")
             from sklearn.cluster import KMeans
 

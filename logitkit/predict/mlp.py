@@ -138,9 +138,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise DataError(f"y has only one class ({classes[0]!r}); MLPClassifier needs at least two "
                             "classes in the training data")
-        sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-        if sw.shape[0] != len(y) or not np.isfinite(sw).all() or (sw < 0).any() or not sw.sum() > 0:
-            raise DataError("sample_weight must hold one finite weight >= 0 per row, with a positive sum")
+        sw = self._sample_weight(sample_weight, len(y))
         self.classes_, self.n_features_in_ = classes, M.shape[1]
         dtype, device = resolve_dtype(self.dtype), resolve_device(self.device)
         seed = 0 if self.random_state is None else int(self.random_state)
@@ -166,6 +164,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             fit(train, val, seed)
         self._export()
         return self
+
+    @staticmethod
+    def _sample_weight(sample_weight, n: int) -> np.ndarray:
+        if sample_weight is None:
+            return np.ones(n)
+        sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if sw.shape[0] != n or not np.isfinite(sw).all() or (sw < 0).any():
+            raise DataError(f"sample_weight must hold one finite weight >= 0 per row ({n} rows), got "
+                            f"{sw.shape[0]} values with min {sw.min() if sw.size else 'n/a'}")
+        if not sw.sum() > 0:
+            raise DataError("every sample weight is zero; at least one row needs a positive weight")
+        return sw
 
     @staticmethod
     def _tensors(M, y_idx, sw, dtype, device):
@@ -296,15 +306,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return torch.as_tensor(M, dtype=p.dtype, device=p.device)
 
     def _logits(self, X) -> torch.Tensor:
+        x = self._input(X)
         self.network_.eval()
         with torch.no_grad():
-            return self.network_(self._input(X))
+            return self.network_(x)
 
-    def transform(self, X) -> np.ndarray:
+    def features(self, X) -> np.ndarray:
         """The learned features h(x) the head sees, shape (n, last hidden size)."""
+        x = self._input(X)
         self.network_.eval()
         with torch.no_grad():
-            return self.encoder_(self._input(X)).cpu().numpy().astype(np.float64)
+            return self.encoder_(x).cpu().numpy().astype(np.float64)
 
     def decision_function(self, X) -> np.ndarray:
         """Logits: shape (n,) for two classes, else (n, K)."""
@@ -321,6 +333,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         z = self._logits(X)
         idx = (z > 0).long() if z.ndim == 1 else z.argmax(1)
         return self.classes_[idx.cpu().numpy()]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # densified in fit / predict
+        return tags
 
 
 class _Stopper:

@@ -75,7 +75,7 @@ def test_fit_transform_separation_and_torch(X, basis):
     assert t.grad is not None and torch.allclose(zt.detach(), torch.as_tensor(out))
     mod = basis.as_module()
     assert torch.allclose(mod(torch.as_tensor(X[30:])), torch.as_tensor(out))
-    with pytest.raises(DataError, match="X has 2 features, but .* was fitted on 3"):
+    with pytest.raises(DataError, match="X has 2 features, but .* is expecting 3 features"):
         basis.transform(X[:, :2])
 
 
@@ -84,7 +84,7 @@ def test_bad_settings_name_the_key(X):
         PolynomialBasis(0).fit(X)
     with pytest.raises(ConfigError, match="RBFBasis: centres='kmeans' is invalid; expected 'kmeans\\+\\+' or 'quantile'"):
         RBFBasis(centres="kmeans").fit(X)
-    with pytest.raises(DataError, match="n_centres=100 but X has only 60 rows"):
+    with pytest.raises(DataError, match="n_centres=100 but X has n_samples = 60"):
         RBFBasis(100).fit(X)
     with pytest.raises(DataError, match="NaN or infinity at row 0, column 1"):
         PolynomialBasis().fit(np.array([[1.0, np.nan]]))

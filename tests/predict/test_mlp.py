@@ -5,6 +5,7 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_iris, make_circles
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from logitkit import LogisticRegression
 from logitkit._util.errors import ConfigError, DataError
@@ -47,7 +48,7 @@ def test_hidden_layer_separates_circles_where_lr_cannot():
     assert LogisticRegression().fit(X, y).score(X, y) < 0.7
     mlp = MLPClassifier((8,), activation="tanh", max_iter=300).fit(X, y)
     assert mlp.score(X, y) > 0.95
-    assert mlp.transform(X).shape == (200, 8)
+    assert mlp.features(X).shape == (200, 8)
     assert mlp.predict_proba(X).shape == (200, 2)
     assert [c.shape for c in mlp.coefs_] == [(2, 8), (8, 1)]
 
@@ -86,3 +87,8 @@ def test_errors_name_the_key():
     m = MLPClassifier((3,), max_iter=5).fit(X, y)
     with pytest.raises(DataError, match="X has 2 features, but MLPClassifier is expecting 4"):
         m.predict(X[:, :2])
+
+
+@parametrize_with_checks([MLPClassifier((4,), max_iter=20)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
