@@ -142,10 +142,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, self.n_features_in_ = classes, M.shape[1]
         dtype, device = resolve_dtype(self.dtype), resolve_device(self.device)
         seed = 0 if self.random_state is None else int(self.random_state)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # initialise on the CPU: same seed, same weights on any device
             torch.manual_seed(seed)
-            encoder = MLPEncoder(M.shape[1], sizes, self.activation, self.dropout, self.batch_norm, dtype, device)
-            head = LogisticHead(encoder.out_features, len(classes), multiclass=self.multiclass, dtype=dtype, device=device)
+            encoder = MLPEncoder(M.shape[1], sizes, self.activation, self.dropout, self.batch_norm, dtype).to(device)
+            head = LogisticHead(encoder.out_features, len(classes), multiclass=self.multiclass, dtype=dtype).to(device)
         if not sizes:  # plain logistic regression: start where LogisticRegression starts
             nn.init.zeros_(head.linear.weight)
             nn.init.zeros_(head.linear.bias)
