@@ -220,3 +220,35 @@ def _nearest_width(groups: list[np.ndarray]) -> float:
     near = np.concatenate(near)
     near = near[np.isfinite(near) & (near > 0)]
     return float(np.median(near)) if near.size else 1.0
+
+
+class IdentityBasis(_Basis):
+    """phi(x) = x: the "no embedding" choice, so a pipeline always has an embed step."""
+
+    def fit(self, X, y=None) -> "IdentityBasis":
+        self.n_features_in_ = self.n_features_out_ = _as_array(X).shape[1]
+        return self
+
+    def _phi(self, X: torch.Tensor) -> torch.Tensor:
+        return X
+
+
+BASES = {"identity": IdentityBasis, "polynomial": PolynomialBasis, "rbf": RBFBasis,
+         "random_fourier": RandomFourierFeatures}
+
+
+def make_basis(kind: str, **params) -> _Basis:
+    """A basis by its config name ("identity", "polynomial", "rbf", "random_fourier") and
+    parameters, e.g. ``make_basis("rbf", n_centres=20)``. Unknown names or parameters raise
+    ``ConfigError`` naming the key."""
+    if kind not in BASES:
+        from logitkit._util.errors import did_you_mean
+
+        raise ConfigError(f"embed.kind={kind!r} is not a basis; choose one of {sorted(BASES)}."
+                          + did_you_mean(str(kind), BASES))
+    cls = BASES[kind]
+    allowed = sorted(cls().get_params())
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        raise ConfigError(f"embed: {unknown[0]!r} is not a parameter of {kind!r}; its parameters are {allowed}")
+    return cls(**params)

@@ -7,7 +7,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.preprocessing import PolynomialFeatures
 
 from logitkit._util.errors import ConfigError, DataError
-from logitkit.embed import PolynomialBasis, RandomFourierFeatures, RBFBasis
+from logitkit.embed import PolynomialBasis, RandomFourierFeatures, RBFBasis, make_basis
 
 
 @pytest.fixture
@@ -88,3 +88,13 @@ def test_bad_settings_name_the_key(X):
         RBFBasis(100).fit(X)
     with pytest.raises(DataError, match="NaN or infinity at row 0, column 1"):
         PolynomialBasis().fit(np.array([[1.0, np.nan]]))
+
+
+def test_make_basis_by_config_name(X):
+    b = make_basis("polynomial", degree=3, interaction_only=True)
+    assert isinstance(b, PolynomialBasis) and b.degree == 3
+    assert np.array_equal(make_basis("identity").fit_transform(X), X)
+    with pytest.raises(ConfigError, match="embed.kind='polynomal' is not a basis.*Did you mean 'polynomial'"):
+        make_basis("polynomal")
+    with pytest.raises(ConfigError, match="embed: 'centers' is not a parameter of 'rbf'"):
+        make_basis("rbf", centers=5)
