@@ -77,3 +77,19 @@ def test_errors_say_what_to_do(tmp_path):
         plots.roc_plot([0, 1, 2], [0.1, 0.2, 0.3], tmp_path / "x.png")
     with pytest.raises(DataError, match="calibration_plot is for two classes"):
         plots.calibration_plot([0, 1, 2], [0.1, 0.2, 0.3], tmp_path / "x.png")
+
+
+def test_classifier_plots_picks_what_applies(tmp_path, fitted):
+    from logitkit.interpret import classifier_plots
+
+    m, X, y = fitted
+    rows = [{"term": "a", "odds_ratio": 2.0, "odds_ratio_ci_low": 1.5, "odds_ratio_ci_high": 2.5}]
+    names = {p.name for p in classifier_plots(m, X, y, tmp_path, coefficients=rows)}
+    assert names == {"confusion_matrix.png", "roc.png", "pr.png", "calibration.png", "loss.png",
+                     "odds_ratios.png", "decision_boundary.png"}
+    Xi, yi = load_iris(return_X_y=True)
+    mi = LogisticRegression(solver="lbfgs").fit(Xi, yi)
+    paths = classifier_plots(mi, Xi, yi, tmp_path / "iris", prefix="test_")
+    assert {p.name for p in paths} == {"test_confusion_matrix.png", "test_roc.png", "test_pr.png", "test_loss.png"}
+    for p in paths:
+        _png(p)
