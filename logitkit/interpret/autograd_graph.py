@@ -27,6 +27,17 @@ def _op_name(fn) -> str:
     return re.sub(r"Backward\d*$", "", type(fn).__name__)
 
 
+def _class_index(classes, y) -> np.ndarray:
+    """Labels (values of ``classes``) or class indices 0..K-1, as indices."""
+    y = np.asarray(y)
+    if np.isin(y, classes).all():
+        return np.searchsorted(classes, y)
+    if y.dtype.kind in "iu" and len(y) and y.min() >= 0 and y.max() < len(classes):
+        return y.astype(np.int64)
+    raise DataError(f"graph: y has values {np.setdiff1d(y, classes)[:3].tolist()} that are not classes of the model "
+                    f"({list(classes)}); pass the training labels or class indices")
+
+
 def _loss_of(model, X, y, names: dict) -> torch.Tensor:
     """Build the loss whose graph is drawn; fills ``names`` {id(param): name}."""
     if isinstance(model, torch.Tensor):
@@ -41,7 +52,7 @@ def _loss_of(model, X, y, names: dict) -> torch.Tensor:
         Xt = torch.as_tensor(np.asarray(X), dtype=p.dtype, device=p.device)
         if y is None:
             return net(Xt)
-        yi = torch.as_tensor(np.searchsorted(model.classes_, np.asarray(y)), device=p.device)
+        yi = torch.as_tensor(_class_index(model.classes_, y), device=p.device)
         return model._objective(Xt, yi, torch.ones(len(yi), dtype=p.dtype, device=p.device))
     if hasattr(model, "coef_"):  # a fitted linear estimator: rebuild z = X Wᵀ + b
         from logitkit.predict.head import LogisticHead
@@ -56,7 +67,7 @@ def _loss_of(model, X, y, names: dict) -> torch.Tensor:
         Xt = torch.as_tensor(np.asarray(X, dtype=float))
         if y is None:
             return head(Xt)
-        yi = torch.as_tensor(np.searchsorted(model.classes_, np.asarray(y)))
+        yi = torch.as_tensor(_class_index(model.classes_, y))
         loss = head.loss(Xt, yi)
         alpha = float(getattr(model, "alpha", 0.0) or 0.0) if getattr(model, "penalty", None) == "l2" else 0.0
         return loss + 0.5 * alpha * (head.linear.weight ** 2).sum() if alpha else loss

@@ -15,9 +15,25 @@ from logitkit._util.errors import DataError
 from logitkit.interpret._figure import plt, save
 
 
+def as_class_values(y_true, classes):
+    """y as values of ``classes``: unchanged when they are, mapped when y holds the class
+    indices 0..K-1 instead (e.g. ``np.searchsorted(model.classes_, y)``)."""
+    y = np.asarray(y_true)
+    if classes is None:
+        return y
+    classes = np.asarray(classes)
+    if np.isin(y, classes).all():
+        return y
+    if y.dtype.kind in "iu" and len(y) and y.min() >= 0 and y.max() < len(classes):
+        return classes[y]
+    missing = np.setdiff1d(y, classes)[:3].tolist()
+    raise DataError(f"y_true has values {missing} that are not in classes {classes.tolist()}; pass the "
+                    "labels the model was fitted on, or class indices 0..K-1")
+
+
 def _curves(y_true, score, classes=None):
     """(label, y_binary, score_column) per curve."""
-    y = np.asarray(y_true)
+    y = as_class_values(y_true, classes)
     s = np.asarray(score, dtype=float)
     if s.ndim == 2 and s.shape[1] == 2:
         s = s[:, 1]
@@ -111,7 +127,10 @@ def confusion_matrix_plot(y_true, y_pred, path, *, labels=None, normalize: str |
                           title: str | None = None) -> Path:
     """Confusion matrix as a heat map with the counts (or shares with ``normalize`` =
     "true", "pred" or "all", as in scikit-learn) written in the cells."""
-    labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)])) if labels is None else np.asarray(labels)
+    if labels is None:
+        labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    labels = np.asarray(labels)
+    y_true, y_pred = as_class_values(y_true, labels), as_class_values(y_pred, labels)
     cm = confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
     k = len(labels)
     fig, ax = plt.subplots(figsize=(1.2 * k + 2.4, 1.1 * k + 1.8))

@@ -93,3 +93,17 @@ def test_classifier_plots_picks_what_applies(tmp_path, fitted):
     assert {p.name for p in paths} == {"test_confusion_matrix.png", "test_roc.png", "test_pr.png", "test_loss.png"}
     for p in paths:
         _png(p)
+
+
+def test_class_indices_are_accepted_for_labels(tmp_path):
+    from logitkit.interpret.diagnostics import as_class_values
+
+    names = np.array(["setosa", "versicolor", "virginica"])
+    idx = np.array([0, 2, 1, 1])
+    assert list(as_class_values(idx, names)) == ["setosa", "virginica", "versicolor", "versicolor"]
+    assert list(as_class_values(names[idx], names)) == list(names[idx])
+    P = np.eye(3)[[0, 2, 1, 0]] * 0.8 + 0.2 / 3
+    _png(plots.roc_plot(idx, P, tmp_path / "roc.png", classes=names))
+    _png(plots.confusion_matrix_plot(idx, P.argmax(1), tmp_path / "cm.png", labels=names))
+    with pytest.raises(DataError, match="y_true has values \\['rose'\\] that are not in classes"):
+        as_class_values(np.array(["rose"]), names)
