@@ -23,6 +23,9 @@ log = logging.getLogger("logitkit.interpret")
 
 COEF_COLUMNS = ["term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high",
                 "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high"]
+# the story of a run: the data, the fit, how good it is, what it learned, how it was tuned
+PLOT_ORDER = ("dot", "prevalence", "logit", "roc", "pr", "calibration", "confusion", "odds",
+              "loss", "path", "cv", "decision", "boundary", "region")
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
@@ -111,7 +114,21 @@ def _graph(run_dir: Path) -> dict | None:
     return {"src": src, "dot": text}
 
 
+def _plot_rank(path: Path) -> tuple[int, str]:
+    stem = path.stem.lower()
+    for i, key in enumerate(PLOT_ORDER):
+        if stem == key or stem.startswith(key + "_") or stem.startswith(key + "-") or stem.endswith("_" + key):
+            return i, stem
+    return len(PLOT_ORDER), stem
+
+
+_TITLES = {"roc": "ROC curve", "pr": "Precision-recall curve", "cv": "Cross-validation curve",
+           "dot_plot": "Dot plot", "prevalence_sigmoid": "Prevalence and fitted sigmoid"}
+
+
 def _title(stem: str) -> str:
+    if stem.lower() in _TITLES:
+        return _TITLES[stem.lower()]
     return stem.replace("_", " ").replace("-", " ").strip().capitalize()
 
 
@@ -130,7 +147,8 @@ def write_report(run_dir: Path) -> Path:
     record = _load_record(run_dir)
     cfg = run_dir / "config.yaml"
     coef = run_dir / "coefficients.csv"
-    plots = sorted(p for p in (run_dir / "plots").glob("*") if p.suffix.lower() in _MIME) if (run_dir / "plots").is_dir() else []
+    plots = [p for p in (run_dir / "plots").glob("*") if p.suffix.lower() in _MIME] if (run_dir / "plots").is_dir() else []
+    plots.sort(key=_plot_rank)
     tables = sorted((run_dir / "tables").glob("*.csv")) if (run_dir / "tables").is_dir() else []
     data = record.get("data") or {}
     context = {

@@ -121,3 +121,14 @@ def test_report_in_headless_chromium(run_dir, tmp_path, window):
     assert result["resources"] == [] and result["violations"] == []  # nothing fetched
     assert result["overflow"] <= 0  # no horizontal scrolling of the page
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_plots_follow_the_story_of_a_run(run_dir):
+    for name in ("confusion_matrix", "dot_plot", "zzz_extra"):
+        (run_dir / "plots" / f"{name}.png").write_bytes((run_dir / "plots" / "roc.png").read_bytes())
+    html = write_report(run_dir).read_text()
+    import re
+
+    names = re.findall(r"<figcaption>[^<]*\(([^)]*)\)</figcaption>", html)
+    assert names == ["dot_plot.png", "logit.png", "roc.png", "confusion_matrix.png", "zzz_extra.png"]
+    assert "ROC curve (roc.png)" in html
