@@ -55,6 +55,7 @@ def csv_options(
     dictionary_columns: list[str] | None = None,
     quoting: bool = True,
     ignore_empty_lines: bool = True,
+    check_utf8: bool = True,
 ):
     """pyarrow (read, parse, convert) options for a delimited text file."""
     read = pacsv.ReadOptions(
@@ -72,6 +73,7 @@ def csv_options(
         strings_can_be_null=True,
         null_values=["", "NA", "NaN", "nan", "null", "NULL"],
         auto_dict_encode=False,
+        check_utf8=check_utf8,
     )
     if dictionary_columns:
         types = dict(convert.column_types)
@@ -237,7 +239,7 @@ def _parse_chunks(path: Path, read, parse, convert, header: bool, chunk_bytes: i
             column_names=names,
             autogenerate_column_names=names is None and not header,
             skip_rows=skip if names is not None else 0,
-            block_size=read.block_size,
+            block_size=max(256 << 10, chunk_bytes // 4),  # several blocks per chunk: parsed in parallel
             use_threads=True,
         )
         try:
@@ -295,11 +297,11 @@ def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> It
     """Record batches of ``batch_rows`` rows; holds a few parse chunks at a time.
 
     Quote-free formats (``quoting=False``: Criteo, VW, svmlight lines) are cut at newlines
-    into chunks of ``chunk_bytes`` (default 16 MiB), each parsed by the multi-threaded
+    into chunks of ``chunk_bytes`` (default 4 MiB), each parsed by the multi-threaded
     reader one chunk ahead of the consumer; quoted CSV uses pyarrow's streaming reader.
     """
     p = check_file(path)
-    chunk_bytes = options.pop("chunk_bytes", 16 << 20)
+    chunk_bytes = options.pop("chunk_bytes", 4 << 20)
     block = options.pop("block_size", None) or max(1 << 20, min(64 << 20, batch_rows * 256))
     read, parse, convert = csv_options(block_size=block, **options)
     n = 0

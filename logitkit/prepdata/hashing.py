@@ -56,7 +56,8 @@ def hash_strings(strings: pa.Array, key: np.uint64) -> np.ndarray:
     if pa.types.is_large_string(strings.type) or pa.types.is_large_binary(strings.type):
         off_dtype = np.int64
     else:
-        strings = strings.cast(pa.string()) if not pa.types.is_string(strings.type) else strings
+        if not (pa.types.is_string(strings.type) or pa.types.is_binary(strings.type)):
+            strings = strings.cast(pa.string())
         off_dtype = np.int32
     n = len(strings)
     bufs = strings.buffers()
@@ -199,7 +200,8 @@ class FeatureHasher:
 
     def _string_hashes(self, field: str, dictionary: pa.Array) -> np.ndarray:
         """64-bit hashes of every dictionary value, plus a last entry for a null row."""
-        if not pa.types.is_string(dictionary.type) and not pa.types.is_large_string(dictionary.type):
+        t = dictionary.type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)):
             dictionary = dictionary.cast(pa.string())
         key = self._key(field)
         lut = np.empty(len(dictionary) + 1, dtype=np.uint64)
