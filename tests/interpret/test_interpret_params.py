@@ -1,7 +1,6 @@
 """parameter_count: the lecture's 3-4-2 network, and sum(p.numel()) as the oracle."""
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from logitkit import LogisticRegression
