@@ -165,10 +165,10 @@ class CTRStream:
                 idx, y, dense, _ = item
                 if self.hasher.n_bits > 31:
                     raise DataError(f"the cache stores int32 indices; hasher n_bits={self.hasher.n_bits} needs <= 31")
-                files[".idx"].write(idx.astype("<i4", copy=False).tobytes())
-                files[".y"].write(y.astype(np.uint8).tobytes())
+                idx.astype("<i4").tofile(files[".idx"])
+                y.astype(np.uint8).tofile(files[".y"])
                 if dense is not None:
-                    files[".dense"].write(dense.astype("<f4", copy=False).tobytes())
+                    dense.astype("<f4", copy=False).tofile(files[".dense"])
                 sizes.append(len(y))
                 yield item
         finally:
