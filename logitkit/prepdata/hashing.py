@@ -51,8 +51,11 @@ def _seed_key(seed: int) -> np.uint64:
         return _mix(np.array([seed], dtype=np.uint64) + _GOLDEN)[0]
 
 
-def hash_strings(strings: pa.Array, key: np.uint64) -> np.ndarray:
-    """``H(t, key)``: 64-bit hashes (uint64, shape (n,)) of the UTF-8 bytes of each string (null = empty)."""
+def hash_strings(strings: pa.Array, key) -> np.ndarray:
+    """``H(t, key)``: 64-bit hashes (uint64, shape (n,)) of the UTF-8 bytes of each string (null = empty).
+
+    ``key``: one uint64 for all strings, or one per string (shape (n,)).
+    """
     if pa.types.is_large_string(strings.type) or pa.types.is_large_binary(strings.type):
         off_dtype = np.int64
     else:
@@ -66,7 +69,8 @@ def hash_strings(strings: pa.Array, key: np.uint64) -> np.ndarray:
     lens = np.diff(offsets)
     nwords = (lens + 7) // 8
     with np.errstate(over="ignore"):
-        h = _mix(np.full(n, np.uint64(key), dtype=np.uint64) ^ (lens.astype(np.uint64) * _GOLDEN))
+        keys = np.broadcast_to(np.asarray(key, dtype=np.uint64), (n,))
+        h = _mix(keys ^ (lens.astype(np.uint64) * _GOLDEN))
         # pad the byte buffer so that every 8-byte read stays inside it
         padded = np.concatenate([data, np.zeros(8, np.uint8)])
         starts = offsets[:-1]
@@ -305,6 +309,37 @@ class FeatureHasher:
                     full[f] = lut[codes]
             out[len(self.fields) + k] = (cross_hash(full[a], full[b]) & mask).astype(np.int64)
         return np.ascontiguousarray(out.T)
+
+    def transform_vw(self, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hash a VW batch (``loaddata.load_vw``/``stream_vw`` columns) into variable-length bags.
+
+        Feature ``f`` in namespace ``ns`` is the token ``ns=f`` (so ``|C1 68fd1e64`` hashes
+        like field C1 = '68fd1e64' of a table). Returns ``(indices int64 (nnz,), offsets
+        int64 (n_rows + 1,), values float32 (nnz,))``: row i's buckets are
+        ``indices[offsets[i]:offsets[i+1]]`` with weights ``values[...]`` — the
+        ``EmbeddingBag(mode='sum')`` input with ``per_sample_weights``.
+        """
+        if hasattr(batch, "data") and isinstance(getattr(batch, "data"), pa.Table):
+            batch = batch.data
+        cols = {}
+        for name in ("namespace", "feature", "value"):
+            c = batch.column(name)
+            cols[name] = c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+        lengths = pc.list_value_length(cols["feature"]).fill_null(0).to_numpy(zero_copy_only=False)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ns = pc.list_flatten(cols["namespace"])
+        ft = pc.list_flatten(cols["feature"])
+        val = pc.list_flatten(cols["value"]).cast(pa.float32()).to_numpy(zero_copy_only=False)
+        enc = pc.dictionary_encode(pc.binary_join_element_wise(ns, ft, "\x1f"))
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.combine_chunks()
+        parts = pc.split_pattern(enc.dictionary, "\x1f", max_splits=1)
+        d_ns = pc.dictionary_encode(pc.list_element(parts, 0))
+        d_ft = pc.list_element(parts, 1)
+        keys = np.array([self._key(x) for x in d_ns.dictionary.to_pylist()] or [0], dtype=np.uint64)
+        h = hash_strings(d_ft, keys[d_ns.indices.to_numpy(zero_copy_only=False)]) if len(d_ft) else np.zeros(0, np.uint64)
+        buckets = (h & self._mask).astype(np.int64)
+        return buckets[enc.indices.to_numpy(zero_copy_only=False)], offsets, val
 
     def transform_batches(self, batches: Iterable) -> Iterable[np.ndarray]:
         for b in batches:

@@ -141,3 +141,22 @@ def test_stable_across_processes_and_pythonhashseed():
     exec(CHILD.replace("print(json.dumps(h.transform(b).tolist()))", "out = h.transform(b).tolist()"), here)
     assert got == here["out"]  # this process has yet another (random) PYTHONHASHSEED
     assert got[1][0] == ref_bucket("site", "bb", 5, 24) and got[1][1] == ref_bucket("n", ref_log_code(40), 5, 24)
+
+
+def test_vw_bags_match_table_tokens(tmp_path):
+    from logitkit.loaddata import load_vw, write_vw
+
+    table, _ = make_ctr(300, seed=6, max_cardinality=40)
+    cats = table.data.select(["label"] + [f"C{i}" for i in range(1, 27)])
+    vw = load_vw(write_vw(cats, tmp_path / "c.vw"))
+    h = FeatureHasher(n_bits=20, seed=2)
+    idx, off, val = h.transform_vw(vw)
+    dense = FeatureHasher(n_bits=20, seed=2).transform(cats)
+    rows = cats.to_pylist()
+    assert len(off) == 301 and off[-1] == len(idx) == len(val)
+    for i in (0, 17, 299):
+        present = [j for j, f in enumerate(cats.column_names[1:]) if rows[i][f] is not None]
+        assert idx[off[i] : off[i + 1]].tolist() == dense[i, present].tolist()
+        assert (val[off[i] : off[i + 1]] == 1.0).all()
+    r = vw.data.slice(5, 1).to_pylist()[0]
+    assert idx[off[5]] == ref_bucket(r["namespace"][0], r["feature"][0], 2, 20)
