@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 import pytest
 import torch
 
+from logitkit._util.errors import DataError
 from logitkit.loaddata.criteo import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, write_criteo
 from logitkit.loaddata.synthetic import log_loss_of, make_ctr
 from logitkit.loaddata.tokens import log_bucket_ids
@@ -120,3 +121,18 @@ def test_collision_stats_match_exact_counts(small):
     shared = len(tokens) - len(buckets)
     assert stats["sketch_tokens_in_shared_buckets"] - stats["sketch_buckets_shared"] == shared
     assert stats["expected_colliding_tokens"] == pytest.approx(shared, rel=0.15)
+
+
+def test_stream_errors_name_file_and_fix(small, tmp_path):
+    d, _ = small
+    lines = (d / "train.tsv").read_text().splitlines()[:10]
+    lines[3] = "\t" + lines[3].split("\t", 1)[1]  # no label on line 4
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"bad.tsv: a row of batch 0 \(rows 1\.\.\) has no label"):
+        list(CTRStream(bad, FeatureHasher(n_bits=16), prefetch=False))
+    with pytest.raises(DataError, match=r"the cache stores int32 indices; hasher n_bits=40 needs <= 31"):
+        list(CTRStream(d / "train.tsv", FeatureHasher(n_bits=40), cache=tmp_path / "c"))
+    model = HashedLogisticRegression(n_bits=16).fit(CTRStream(d / "test.tsv", FeatureHasher(n_bits=16)))
+    with pytest.raises(DataError, match=r"the evaluation stream yielded no rows"):
+        evaluate_stream(model, [])

@@ -206,6 +206,7 @@ def _prefetched(it: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:
                 if stop.is_set():
                     break
                 q.put(item)
+            getattr(it, "close", lambda: None)()  # an abandoned pass leaves no cache behind
         except BaseException as exc:  # handed to the consumer, re-raised there
             q.put(exc)
             return
