@@ -31,6 +31,9 @@ from logitkit.predict.inputs import as_labels, as_matrix
 log = logging.getLogger("logitkit.predict")
 _SOLVERS = ("lbfgs", "adam", "sgd")
 _DEFAULT_LR = {"adam": 1e-3, "sgd": 0.1}
+# rows per step x weights below which one torch thread is faster: the per-op sync of the
+# intra-op pool costs more than it saves on small steps (and far more on a busy machine)
+_SMALL_STEP = 4_000_000
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):
@@ -160,7 +163,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         train = self._tensors(M[rows], y_idx[rows], sw[rows], dtype, device)
         fit = self._fit_lbfgs if self.solver == "lbfgs" else self._fit_stochastic
         widths = (M.shape[1],) + sizes + (len(classes),)
-        with threads_for(len(y) * sum(a * b for a, b in zip(widths[:-1], widths[1:]))):
+        rows_per_step = len(y) if self.solver == "lbfgs" else min(self.batch_size, len(y))
+        work = rows_per_step * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+        with threads_for(0 if work < _SMALL_STEP else work):
             fit(train, val, seed)
         self._export()
         return self
@@ -238,8 +243,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _fit_stochastic(self, train, val, seed) -> None:
         lr = self.learning_rate or _DEFAULT_LR[self.solver]
         params = list(self.network_.parameters())
-        opt = (torch.optim.Adam(params, lr=lr) if self.solver == "adam"
-               else torch.optim.SGD(params, lr=lr, momentum=0.9))
+        opt = (torch.optim.Adam(params, lr=lr, foreach=True) if self.solver == "adam"
+               else torch.optim.SGD(params, lr=lr, momentum=0.9, foreach=True))
         gen = torch.Generator().manual_seed(seed)
         X, y, s = train
         n = X.shape[0]
