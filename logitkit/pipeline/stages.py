@@ -105,6 +105,7 @@ def inference(cfg: Config, model, X, y, train):
 
 
 def cross_validation(cfg: Config, model, X, y, train):
+    """Per-fold metrics of the configured model, and tuning of alpha (and l1_ratio) when asked."""
     cv = cfg.evaluate.cv
     if cv.folds == 0:
         return None
@@ -113,19 +114,21 @@ def cross_validation(cfg: Config, model, X, y, train):
     from logitkit.evaluate.selection import LogisticRegressionCV, cross_validate
 
     groups = train.column(cv.group_column) if cv.group_column else None
-    out = {}
+    split = {"stratified": "stratified", "group": "group", "time": "time"}[cv.method]
+    out = {"method": cv.method, "folds": cv.folds}
     if cv.tune_alphas:
-        tuner = LogisticRegressionCV(alphas=cv.tune_alphas, l1_ratios=cv.tune_l1_ratios or None,
-                                     cv=cv.folds, scoring=cv.scoring, penalty=model.penalty or "l2",
-                                     random_state=cfg.run.seed).fit(X, y)
-        out["chosen"] = {"alpha": float(tuner.alpha_)}
-        if getattr(tuner, "l1_ratio_", None) is not None:
-            out["chosen"]["l1_ratio"] = float(tuner.l1_ratio_)
-        out["cv_scores"] = np.asarray(tuner.cv_scores_).tolist()
-        out["alphas"] = list(map(float, tuner.alphas_))
-    res = cross_validate(clone(model), X, y, cv=cv.folds if cv.method != "group" else "group",
-                         scoring=cfg.evaluate.metrics, groups=groups, random_state=cfg.run.seed)
-    out["folds"] = res
+        m = cfg.model
+        tuner = LogisticRegressionCV(
+            alphas=cv.tune_alphas, l1_ratios=cv.tune_l1_ratios or None,
+            penalty="elasticnet" if cv.tune_l1_ratios else (m.penalty or "l2"),
+            cv=split, n_splits=cv.folds, scoring=cv.scoring, multiclass=m.multiclass, solver=m.solver,
+            fit_intercept=m.fit_intercept, class_weight=m.class_weight, max_iter=m.max_iter, tol=m.tol,
+            dtype=m.dtype, random_state=cfg.run.seed,
+        ).fit(X, y, groups=groups)
+        out["tuning"] = tuner.to_record()
+    res = cross_validate(clone(model), X, y, cv=split, n_splits=cv.folds, scoring=cfg.evaluate.metrics,
+                         groups=groups, random_state=cfg.run.seed)
+    out["result"] = res.to_dict()
     return out
 
 

@@ -9,6 +9,8 @@ in the distributed runner, a shard of the rows) share the same solver code:
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -32,7 +34,10 @@ class Design:
             return cls(_csr_tensor(X, dtype, device), _csr_tensor(Xt, dtype, device), X)
         if isinstance(X, torch.Tensor):
             return cls(X.to(device=device, dtype=dtype))
-        return cls(torch.as_tensor(np.asarray(X), dtype=dtype, device=device))
+        X = np.asarray(X)
+        if not X.flags.writeable:
+            X = X.copy()
+        return cls(torch.as_tensor(X, dtype=dtype, device=device))
 
     def linear(self, W: torch.Tensor) -> torch.Tensor:
         return self.X @ W.T
@@ -62,10 +67,13 @@ class Design:
 
 
 def _csr_tensor(X: sp.csr_matrix, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    return torch.sparse_csr_tensor(
-        torch.as_tensor(X.indptr, dtype=torch.int64),
-        torch.as_tensor(X.indices, dtype=torch.int64),
-        torch.as_tensor(X.data, dtype=dtype),
-        size=X.shape,
-        device=device,
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            torch.as_tensor(X.indptr, dtype=torch.int64),
+            torch.as_tensor(X.indices, dtype=torch.int64),
+            torch.as_tensor(X.data, dtype=dtype),
+            size=X.shape,
+            device=device,
+            check_invariants=False,
+        )

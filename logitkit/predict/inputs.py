@@ -48,6 +48,8 @@ def as_matrix(X, name: str = "X"):
             M = np.asarray(X)
         except (TypeError, ValueError) as exc:
             raise DataError(f"{name} could not be read as a numeric matrix: {exc}") from exc
+        if M.dtype.kind == "c":
+            raise DataError(f"Complex data not supported: {name} has complex values; pass real numbers")
         if M.dtype == object or M.dtype.kind in "USb":
             try:
                 M = M.astype(np.float64)

@@ -59,9 +59,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     solver : "auto", "newton", "lbfgs", "sgd", "adam", "adagrad", default "auto"
         "newton": exact Hessian + Cholesky (proximal Newton with L1), quadratic
         convergence, O(n·p²) per step. "lbfgs": L-BFGS (OWL-QN with L1), O(n·p) per
-        step. Stochastic solvers use mini-batches in a seeded order. "auto" picks
-        lbfgs (OWL-QN) for L1/elastic-net, else newton while the (classes × features)
-        problem has at most 1,500 parameters (its Hessian is cheap then), else lbfgs.
+        step. Stochastic solvers use mini-batches in a seeded order. "auto" picks newton
+        while the (classes × features) problem has at most 1,500 parameters (its
+        Hessian is cheap then), else lbfgs.
     fit_intercept : bool, default True
     class_weight : None, dict or "balanced"
     max_iter : int, default 100
@@ -162,8 +162,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _pick_solver(self, m: int, p: int) -> str:
         if self.solver != "auto":
             return self.solver
-        if self.penalty in ("l1", "elasticnet") and self.alpha > 0:
-            return "lbfgs"  # OWL-QN: exact zeros at a fraction of proximal Newton's cost
         return "newton" if m * p <= 1500 else "lbfgs"
 
     # ---------------------------------------------------------------- data
@@ -213,7 +211,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise DataError(
-                f"y has only one class ({classes[0]!r}); logistic regression needs at least two "
+                f"y has only one class ({classes[0].item()!r}); logistic regression needs at least two "
                 "classes in the training data"
             )
         prev = (getattr(self, "coef_", None), getattr(self, "intercept_", None), getattr(self, "classes_", None))
