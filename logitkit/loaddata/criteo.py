@@ -21,6 +21,10 @@ CATEGORICAL_COLUMNS = [f"C{i}" for i in range(1, 27)]
 CRITEO_COLUMNS = ["label"] + NUMERIC_COLUMNS + CATEGORICAL_COLUMNS
 
 
+def _columns(has_label: bool) -> list[str]:
+    return CRITEO_COLUMNS if has_label else CRITEO_COLUMNS[1:]
+
+
 def _types(dictionary: bool) -> dict[str, pa.DataType]:
     cat = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
     types: dict[str, pa.DataType] = {"label": pa.int8()}
@@ -29,37 +33,51 @@ def _types(dictionary: bool) -> dict[str, pa.DataType]:
     return types
 
 
-def _options(dictionary: bool) -> dict:
+def _options(dictionary: bool, has_label: bool = True) -> dict:
+    types = _types(dictionary)
+    if not has_label:
+        types.pop("label")
     return dict(
-        delimiter="\t", header=False, column_names=CRITEO_COLUMNS, column_types=_types(dictionary), quoting=False,
+        delimiter="\t", header=False, column_names=_columns(has_label), column_types=types, quoting=False,
         check_utf8=False,  # Criteo values are ASCII; skipping UTF-8 validation saves a third of the parse
     )
 
 
-def load_criteo(path: str | Path, dictionary: bool = False) -> Table:
-    """A whole Criteo TSV file (gzip allowed) as a ``Table`` with label column ``label``."""
+def load_criteo(path: str | Path, dictionary: bool = False, has_label: bool = True) -> Table:
+    """A whole Criteo TSV file (gzip allowed) as a ``Table`` with label column ``label``.
+
+    ``has_label=False`` reads files without the label column (39 fields, e.g. a test set).
+    """
     p = Path(path)
-    t = read_delimited(p, **_options(dictionary))
-    return Table(t, "label", p.name, {"path": str(p), "sha256": file_sha256(p), "format": "criteo"}, first_line=1)
+    t = read_delimited(p, **_options(dictionary, has_label))
+    return Table(t, "label" if has_label else None, p.name, {"path": str(p), "sha256": file_sha256(p), "format": "criteo"}, first_line=1)
 
 
 def stream_criteo(
-    path: str | Path, batch_rows: int = 65536, dictionary: bool = False, chunk_bytes: int = 4 << 20
+    path: str | Path,
+    batch_rows: int = 65536,
+    dictionary: bool = False,
+    chunk_bytes: int = 4 << 20,
+    has_label: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of ``batch_rows`` rows of a Criteo TSV file; never holds the whole file.
 
     The text is parsed ``chunk_bytes`` at a time, one chunk ahead of the consumer, so
     memory stays near a few chunks plus a batch whatever the file size.
     """
-    yield from stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, **_options(dictionary))
+    yield from stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, **_options(dictionary, has_label))
 
 
 def write_criteo(table: Table | pa.Table, path: str | Path) -> Path:
-    """Write ``label, I1..I13, C1..C26`` as Criteo TSV (missing -> empty field; .gz compresses)."""
+    """Write ``label, I1..I13, C1..C26`` as Criteo TSV (missing -> empty field; .gz compresses).
+
+    A table without a ``label`` column is written without it (39 fields).
+    """
     data = table.data if isinstance(table, Table) else table
-    data = data.select(CRITEO_COLUMNS)
+    names = _columns("label" in data.column_names)
+    data = data.select(names)
     cols = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns]
-    data = pa.table(cols, names=CRITEO_COLUMNS)
+    data = pa.table(cols, names=names)
     opts = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
     p = Path(path)
     if p.suffix == ".gz":

@@ -156,6 +156,7 @@ def write_vw(
     ``field=``) grouped in those namespaces. Numeric columns are written as
     ``name:value`` (``numeric="value"``) or as their log-bucket token
     (``numeric="log_bucket"``, e.g. ``I1=L5``, as the feature hasher tokenises them).
+    Whitespace, ':' and '|' inside text values are written as '_'.
     """
     data = table.data if isinstance(table, Table) else table
     data = pa.Table.from_batches([data.combine_chunks().to_batches()[0]]) if data.num_rows else data
@@ -203,7 +204,8 @@ def _feature_text(col: pa.ChunkedArray, name: str, numeric: str, grouped: bool) 
             return pc.binary_join_element_wise(f"{name}=", txt, "") if grouped else txt
         val = col.cast(pa.string())
         return pc.binary_join_element_wise(f"{name}:", val, "")
-    val = col.cast(pa.string())
+    # ' ', ':' and '|' would break the line's syntax; VW users write '_' for them
+    val = pc.replace_substring_regex(col.cast(pa.string()), r"[\s:|]", "_")
     if grouped:
         return pc.binary_join_element_wise(f"{name}=", pc.fill_null(val, ""), "")
     return pc.if_else(pc.equal(val, ""), None, val)

@@ -145,3 +145,12 @@ def test_gzip_is_looked_through(tmp_path):
     with gzip.open(p, "wt") as f:
         f.write("a,b\n1,2\n3,4\n")
     assert load_csv(p).data.to_pydict() == {"a": [1, 3], "b": [2, 4]}
+
+
+def test_criteo_without_label(tmp_path, ctr):
+    table, _ = ctr
+    p = write_criteo(table.data.drop_columns(["label"]).slice(0, 100), tmp_path / "test.tsv")
+    got = load_criteo(p, has_label=False)
+    assert got.label is None and got.data.column_names == CRITEO_COLUMNS[1:]
+    assert got.data.column("C5").to_pylist() == table.data.column("C5").to_pylist()[:100]
+    assert sum(b.num_rows for b in stream_criteo(p, 30, has_label=False)) == 100

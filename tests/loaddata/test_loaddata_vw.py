@@ -99,3 +99,12 @@ def test_bad_label_names_line(tmp_path):
     p.write_text("1 |a x:1\n-1 |a x:big\n")
     with pytest.raises(InputFileError, match=r"bad\.vw: line 2: feature value 'big' is not a number"):
         list(stream_vw(p, batch_rows=1))
+
+
+def test_separators_inside_values_are_escaped(tmp_path):
+    import pyarrow as pa
+
+    t = pa.table({"label": [1, 0], "city": ["new york", "a:b|c"]})
+    p = write_vw(t, tmp_path / "s.vw")
+    assert p.read_text().splitlines() == ["1 |city new_york", "-1 |city a_b_c"]
+    assert [r["feature"] for r in load_vw(p).data.to_pylist()] == [["new_york"], ["a_b_c"]]
