@@ -37,8 +37,6 @@ def _select(table: Table, data, keep: list[str]) -> Table:
 
 def _positive(table: Table, positive_class) -> Table:
     """The label column as int8 0/1 with 1 for ``positive_class`` (two classes required)."""
-    from logitkit._util.errors import DataError  # noqa: F401  (errors raised by the check below)
-
     col = table.data.column(table.label)
     y = col.to_numpy(zero_copy_only=False)
     vals = np.unique(y[~col.is_null().to_numpy(zero_copy_only=False)].astype(str))
@@ -88,7 +86,8 @@ def load_from_config(data, base_dir: Path) -> tuple[Table, Table | None]:
         cols = table.data.column_names
         raise ConfigError(f"data.label {table.label!r} is not a column of {table.name}; columns are {cols}." + did_you_mean(table.label, cols))
     split = data.split
-    keep = [split.time_column, split.group_column] if split.method in ("time", "group") else []
+    # the split column rides along (split_table drops it); with a test file there is no split
+    keep = [split.time_column, split.group_column] if split.method in ("time", "group") and not data.test_path else []
     table = _select(table, data, keep)
     test = None
     if data.test_path is not None:

@@ -273,6 +273,8 @@ class FeatureHasher:
     def hash64(self, batch) -> np.ndarray:
         """Full 64-bit token hashes (uint64, shape (n_rows, n_tokens)) before bucketing."""
         batch = self._columns(batch)
+        if batch.num_rows == 0:
+            return np.zeros((0, self.n_tokens), dtype=np.uint64)
         cols = [lut[codes] for lut, codes in (self._field_hashes(batch, f) for f in self.fields)]
         by_field = dict(zip(self.fields, cols))
         for a, b in self.crosses:
@@ -293,6 +295,8 @@ class FeatureHasher:
         """
         batch = self._columns(batch)
         n = batch.num_rows
+        if n == 0:
+            return np.zeros((0, self.n_tokens), dtype=np.int64)
         out = np.empty((self.n_tokens, n), dtype=np.int64)
         mask = self._mask
         need64 = {f for ab in self.crosses for f in ab}

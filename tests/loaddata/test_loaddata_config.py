@@ -65,3 +65,14 @@ def test_config_rejects_unknown_keys_and_two_sources():
 def test_describe_datasets():
     info = {d.name: d for d in describe_datasets()}
     assert info["cd_age"].n_rows == 33 and info["iris"].n_classes == 3 and info["breast_cancer"].n_features == 30
+
+
+def test_time_split_column_rides_along_until_split(tmp_path):
+    from logitkit.prepdata import split_table
+
+    (tmp_path / "d.csv").write_text("x,day,y\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(30)))
+    cfg = DataSection(path="d.csv", features=["x"], split={"method": "time", "time_column": "day", "test_size": 0.3})
+    t, _ = load_from_config(cfg, tmp_path)
+    assert t.feature_names == ["x", "day"]
+    train, test = split_table(t, cfg.split, seed=0)
+    assert train.feature_names == ["x"] and test.feature_names == ["x"]
