@@ -41,7 +41,8 @@ def stream_parquet(path: str | Path, batch_rows: int = 65536, columns: list[str]
     """Record batches of ``batch_rows`` rows, read row group by row group (files in sorted order)."""
     p = Path(path)
     ds = _dataset(p)
-    yield from rebatch(ds.to_batches(columns=columns, batch_size=batch_rows), batch_rows)
+    batches = ds.to_batches(columns=columns, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1)
+    yield from rebatch(batches, batch_rows)
 
 
 def write_parquet(table: Table | pa.Table, path: str | Path, n_files: int = 1, row_group_rows: int = 65536) -> Path:
