@@ -63,6 +63,11 @@ class _Basis(TransformerMixin, BaseEstimator):
         M = self._check_input(X)
         return self._phi(torch.as_tensor(M)).numpy()
 
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Output column names: ``<prefix>0 .. <prefix>(k-1)``, prefix from the class."""
+        prefix = {"RBFBasis": "rbf", "RandomFourierFeatures": "rff"}.get(type(self).__name__, "phi")
+        return np.asarray([f"{prefix}{k}" for k in range(self.n_features_out_)], dtype=object)
+
     def as_module(self) -> "BasisModule":
         """The fitted map as a ``torch.nn.Module`` (no learnable parameters)."""
         check_is_fitted(self)
@@ -232,6 +237,10 @@ class IdentityBasis(_Basis):
     def _phi(self, X: torch.Tensor) -> torch.Tensor:
         return X
 
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        names = input_features if input_features is not None else [f"x{j}" for j in range(self.n_features_in_)]
+        return np.asarray(list(names), dtype=object)
+
 
 BASES = {"identity": IdentityBasis, "polynomial": PolynomialBasis, "rbf": RBFBasis,
          "random_fourier": RandomFourierFeatures}
@@ -252,3 +261,23 @@ def make_basis(kind: str, **params) -> _Basis:
     if unknown:
         raise ConfigError(f"embed: {unknown[0]!r} is not a parameter of {kind!r}; its parameters are {allowed}")
     return cls(**params)
+
+
+def basis_to_json(basis: _Basis) -> dict:
+    """A fitted basis as plain JSON: its kind, parameters and fitted arrays (no pickle)."""
+    kind = next(k for k, cls in BASES.items() if type(basis) is cls)
+    state = {}
+    for key, value in vars(basis).items():
+        if key.endswith("_") and not key.startswith("_"):
+            arr = np.asarray(value)
+            state[key] = {"dtype": arr.dtype.str, "shape": list(arr.shape), "values": arr.reshape(-1).tolist()}
+    return {"kind": kind, "params": basis.get_params(), "state": state}
+
+
+def basis_from_json(data: dict) -> _Basis:
+    """Inverse of ``basis_to_json``."""
+    basis = make_basis(data["kind"], **data["params"])
+    for key, item in data["state"].items():
+        arr = np.asarray(item["values"], dtype=np.dtype(item["dtype"])).reshape(item["shape"])
+        setattr(basis, key, arr.item() if arr.ndim == 0 else arr)
+    return basis

@@ -37,12 +37,23 @@ class RunSection(_Section):
 
 class EmbedSection(_Section):
     kind: Literal["identity", "polynomial", "rbf", "random_fourier"] = Field(
-        "identity", description="Map applied to the prepared features before the head.")
+        "identity", description="Basis phi(x) applied to the prepared features before the head.")
     degree: int = Field(2, ge=1, description="polynomial: degree.")
     interaction_only: bool = Field(False, description="polynomial: products of distinct features only.")
-    n_centers: int = Field(10, ge=1, description="rbf: number of centres.")
+    n_centres: int = Field(10, ge=1, description="rbf: number of centres.")
+    centres: Literal["kmeans++", "quantile"] = Field("kmeans++", description="rbf: how centres are placed.")
+    width: float | Literal["nearest"] = Field("nearest", description="rbf: Gaussian width, or the nearest-centre rule.")
     n_components: int = Field(100, ge=1, description="random_fourier: number of features.")
-    gamma: float | None = Field(None, gt=0, description="rbf / random_fourier: kernel width (None: rule of thumb).")
+    gamma: float = Field(1.0, gt=0, description="random_fourier: RBF-kernel parameter exp(-gamma |x - x'|^2).")
+
+    def basis_params(self, seed: int) -> dict:
+        """Keyword arguments of ``logitkit.embed.make_basis`` for this kind."""
+        return {
+            "identity": {},
+            "polynomial": {"degree": self.degree, "interaction_only": self.interaction_only},
+            "rbf": {"n_centres": self.n_centres, "centres": self.centres, "width": self.width, "random_state": seed},
+            "random_fourier": {"n_components": self.n_components, "gamma": self.gamma, "random_state": seed},
+        }[self.kind]
 
 
 class ModelSection(_Section):

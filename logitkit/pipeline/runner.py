@@ -105,6 +105,9 @@ def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path, re
         embedder, Z_train, Z_test, znames = stages.embed(cfg, X_train, X_test, names)
     with timer.stage("predict"):
         model = stages.build_model(cfg, device)
+        tuning = stages.tune(cfg, model, _named(Z_train, znames), y_train, train)
+        if tuning is not None:
+            record["tuning"] = tuning
         model.fit(_named(Z_train, znames), y_train)
     record["data"]["summary"] = {
         "n_train": int(X_train.shape[0]), "n_test": int(X_test.shape[0]) if X_test is not None else 0,
@@ -125,7 +128,9 @@ def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path, re
             record["cv"] = cv
     with timer.stage("interpret"):
         stages.interpret(cfg, work, model, train, X_train, y_train, splits, summary, znames, record)
-    save_model(work / "model", model, prep.to_json(), embedder.to_json() if embedder is not None else None)
+    from logitkit.embed.basis import basis_to_json
+
+    save_model(work / "model", model, prep.to_json(), basis_to_json(embedder) if embedder is not None else None)
     if cfg.interpret.report:
         with timer.stage("report"):
             record["timings"] = timer.seconds

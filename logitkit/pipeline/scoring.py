@@ -29,10 +29,10 @@ def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = Fals
     X = prep.transform(Table(data, label=None, name=str(input_path)))
     names = list(prep.feature_names_)
     if embed_state is not None:
-        from logitkit.embed import embedding_from_json
+        from logitkit.embed.basis import basis_from_json
 
-        emb = embedding_from_json(embed_state)
-        X, names = emb.transform(X), list(emb.get_feature_names_out(names))
+        emb = basis_from_json(embed_state)
+        X, names = emb.transform(X), [str(n) for n in emb.get_feature_names_out(names)]
     from logitkit.pipeline.runner import _named
 
     proba = model.predict_proba(_named(X, names))

@@ -42,11 +42,11 @@ def prepare(cfg: Config, train):
 def embed(cfg: Config, X_train, X_test, names):
     if cfg.embed.kind == "identity":
         return None, X_train, X_test, names
-    from logitkit.embed import build_embedding
+    from logitkit.embed.basis import make_basis
 
-    emb = build_embedding(cfg.embed, seed=cfg.run.seed).fit(X_train)
+    emb = make_basis(cfg.embed.kind, **cfg.embed.basis_params(cfg.run.seed)).fit(X_train)
     Z_test = emb.transform(X_test) if X_test is not None else None
-    return emb, emb.transform(X_train), Z_test, list(emb.get_feature_names_out(names))
+    return emb, emb.transform(X_train), Z_test, [str(n) for n in emb.get_feature_names_out(names)]
 
 
 # ---------------------------------------------------------------- predict
@@ -104,32 +104,47 @@ def inference(cfg: Config, model, X, y, train):
     return Summary(rows, {}, "none", ev.level)
 
 
-def cross_validation(cfg: Config, model, X, y, train):
-    """Per-fold metrics of the configured model, and tuning of alpha (and l1_ratio) when asked."""
+def _split_name(cv) -> str:
+    return {"stratified": "stratified", "group": "group", "time": "time"}[cv.method]
+
+
+def tune(cfg: Config, model, X, y, train) -> dict | None:
+    """Choose alpha (and l1_ratio) by cross-validation along a warm-started path and set
+    them on ``model`` before it is fitted; returns the tuning record, or None."""
+    cv = cfg.evaluate.cv
+    if cv.folds == 0 or not cv.tune_alphas:
+        return None
+    from logitkit.evaluate.selection import LogisticRegressionCV
+
+    m = cfg.model
+    groups = train.column(cv.group_column) if cv.group_column else None
+    penalty = "elasticnet" if cv.tune_l1_ratios else (m.penalty or "l2")
+    tuner = LogisticRegressionCV(
+        alphas=cv.tune_alphas, l1_ratios=cv.tune_l1_ratios or None, penalty=penalty,
+        cv=_split_name(cv), n_splits=cv.folds, scoring=cv.scoring, multiclass=m.multiclass, solver=m.solver,
+        fit_intercept=m.fit_intercept, class_weight=m.class_weight, max_iter=m.max_iter, tol=m.tol,
+        dtype=m.dtype, random_state=cfg.run.seed,
+    ).fit(X, y, groups=groups)
+    chosen = {"penalty": penalty, "alpha": float(tuner.alpha_)}
+    if cv.tune_l1_ratios:
+        chosen["l1_ratio"] = float(tuner.l1_ratio_)
+    model.set_params(**chosen)
+    return {"chosen": chosen, **tuner.to_record()}
+
+
+def cross_validation(cfg: Config, model, X, y, train) -> dict | None:
+    """Per-fold metrics of the (possibly tuned) model, with their mean and spread."""
     cv = cfg.evaluate.cv
     if cv.folds == 0:
         return None
     from sklearn.base import clone
 
-    from logitkit.evaluate.selection import LogisticRegressionCV, cross_validate
+    from logitkit.evaluate.selection import cross_validate
 
     groups = train.column(cv.group_column) if cv.group_column else None
-    split = {"stratified": "stratified", "group": "group", "time": "time"}[cv.method]
-    out = {"method": cv.method, "folds": cv.folds}
-    if cv.tune_alphas:
-        m = cfg.model
-        tuner = LogisticRegressionCV(
-            alphas=cv.tune_alphas, l1_ratios=cv.tune_l1_ratios or None,
-            penalty="elasticnet" if cv.tune_l1_ratios else (m.penalty or "l2"),
-            cv=split, n_splits=cv.folds, scoring=cv.scoring, multiclass=m.multiclass, solver=m.solver,
-            fit_intercept=m.fit_intercept, class_weight=m.class_weight, max_iter=m.max_iter, tol=m.tol,
-            dtype=m.dtype, random_state=cfg.run.seed,
-        ).fit(X, y, groups=groups)
-        out["tuning"] = tuner.to_record()
-    res = cross_validate(clone(model), X, y, cv=split, n_splits=cv.folds, scoring=cfg.evaluate.metrics,
+    res = cross_validate(clone(model), X, y, cv=_split_name(cv), n_splits=cv.folds, scoring=cfg.evaluate.metrics,
                          groups=groups, random_state=cfg.run.seed)
-    out["result"] = res.to_dict()
-    return out
+    return {"method": cv.method, "n_splits": cv.folds, **res.to_dict()}
 
 
 # ---------------------------------------------------------------- interpret
@@ -163,6 +178,14 @@ def interpret(cfg: Config, work: Path, model, train, X_train, y_train, splits, s
         record["profile"] = rows
     if it.plots:
         _standard_plots(work / "plots", model, splits, summary, names, binary)
+        tuning = record.get("tuning")
+        if tuning and len(tuning.get("l1_ratios") or [None]) <= 1:  # a curve over alpha alone
+            from logitkit.interpret import model_plots
+
+            scores = np.asarray(tuning["cv_scores"], dtype=float).reshape(len(tuning["cv_scores"]), -1)
+            model_plots.cv_curve_plot(tuning["alphas"], scores.mean(0), work / "plots" / "cv_curve.png",
+                                      std_score=scores.std(0), best_alpha=tuning["alpha"],
+                                      score_name=tuning["scoring"])
     if it.graph:
         _graph(work, model, splits["train"], names)
 
