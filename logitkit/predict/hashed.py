@@ -180,8 +180,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         m = self.w_.shape[0]
         self._gbuf = torch.zeros(m, device=self._device, dtype=self._dtype)
         # per bucket: the batch position that last claimed it (-1: never touched)
-        self._owner = torch.full((m,), -1, device=self._device, dtype=torch.int64)
-        self._arange = torch.arange(0, device=self._device)
+        self._owner = torch.full((m,), -1, device=self._device, dtype=torch.int32)
+        self._arange = torch.arange(0, device=self._device, dtype=torch.int32)
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, idx, y=None, dense=None):
@@ -242,7 +242,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         n, t = idx.shape
         flat = idx.reshape(-1)
         if self._arange.shape[0] < flat.shape[0]:
-            self._arange = torch.arange(flat.shape[0], device=self._device)
+            self._arange = torch.arange(flat.shape[0], device=self._device, dtype=torch.int32)
         pos = self._arange[: flat.shape[0]]
         # distinct touched rows, without sorting: the position whose number its bucket keeps
         self._owner.index_copy_(0, flat, pos)
@@ -497,7 +497,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._init_state(meta["n_dense_in"])
         self._load_tensors(tensors)
         self._gen.set_state(tensors["rng"])
-        self._owner = torch.where(tensors["touched"].to(self._device).bool(), 0, -1).to(torch.int64)
+        self._owner = torch.where(tensors["touched"].to(self._device).bool(), 0, -1).to(torch.int32)
         self._pass_loss = tensors["pass_loss"].to(self._device, torch.float64).reshape(())
         best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         self._best = {k: v.to(self._device) for k, v in best.items()} or None
