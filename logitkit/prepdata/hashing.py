@@ -34,7 +34,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _CROSS = np.uint64(0x632BE59BD9B4E019)
-HASH_NAME = "splitmix64-words-v1"
+HASH_NAME = "splitmix64-fieldkey-v1"
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
