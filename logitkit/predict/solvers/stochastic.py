@@ -192,7 +192,7 @@ def stochastic(
     curve = [best]
     cache = None  # (θ, ∇ smooth part) from the last full-batch evaluation
     since_restart, stale, momentum_dropped = 0, 0, False
-    epoch, converged = 0, False
+    epoch, converged, gain = 0, False, float("nan")
     for epoch in range(1, max_iter + 1):
         full = b == n
         avg, k = theta.detach().clone(), 0
@@ -252,4 +252,6 @@ def stochastic(
             theta.copy_(best_theta)
     if curve[-1] != best:
         curve.append(best)
-    return SolverResult(best_theta, epoch, converged, curve)
+    message = "" if converged else (
+        f"objective still changing by {abs(gain):.1e} (relative) per epoch; batch size {b} of {n} rows")
+    return SolverResult(best_theta, epoch, converged, curve, message)
