@@ -5,11 +5,12 @@ tokens (bucket indices in [0, 2^b)), optional dense numeric features and an inte
 
     logit_r = Σ_t w[idx_rt] + Σ_j v_j·x_rj + b,        P(y_r = 1) = σ(logit_r),
 
-with w a table of 2^b weights looked up as an ``EmbeddingBag`` (mode "sum"). It learns
+with w a table of 2^b weights looked up as an ``EmbeddingBag`` (mode "sum"; in training
+the same sum as gather + sum, whose gathered weights the update reuses). It learns
 online, one mini-batch at a time, by a per-coordinate optimiser (FTRL-Proximal,
 Adagrad or VW-style adaptive normalised SGD, see ``logitkit.predict.online.optimizers``)
 on the summed log loss of the batch. Only the table rows a batch touches are read and
-written: the gradient is accumulated into a scratch buffer with ``index_add_``, the
+written: the gradient is accumulated into a scratch buffer with ``scatter_add_``, the
 distinct touched rows are found without sorting (each position writes its own number
 into a scratch slot of its bucket; a position is its bucket's representative when the
 number read back is its own), and the optimiser runs on those rows alone. Memory is
@@ -236,18 +237,24 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _learn(self, idx: torch.Tensor, y: torch.Tensor, dense: torch.Tensor | None) -> None:
         """Score one mini-batch (progressive loss), then one optimiser step on it."""
-        logits = self._logits(idx, dense)
-        self._pass_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum").double()
-        r = torch.sigmoid(logits) - y  # d(summed loss)/d(logit), shape (n,)
         n, t = idx.shape
         flat = idx.reshape(-1)
+        # the EmbeddingBag sum written as gather + sum (faster on CPU); the gathered weights
+        # of the distinct rows are reused by the update
+        w_flat = self.w_.index_select(0, flat)
+        logits = w_flat.view(n, t).sum(1) + self.dense_w_[-1]
+        if dense is not None and dense.shape[1]:
+            logits = logits + dense @ self.dense_w_[:-1]
+        self._pass_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum").double()
+        r = torch.sigmoid(logits) - y  # d(summed loss)/d(logit), shape (n,)
         if self._arange.shape[0] < flat.shape[0]:
             self._arange = torch.arange(flat.shape[0], device=self._device, dtype=torch.int32)
         pos = self._arange[: flat.shape[0]]
         # distinct touched rows, without sorting: the position whose number its bucket keeps
         self._owner.index_copy_(0, flat, pos)
-        rows = flat[self._owner.index_select(0, flat) == pos]
-        self._gbuf.index_add_(0, flat, r.repeat_interleave(t))
+        rep = self._owner.index_select(0, flat) == pos
+        rows = flat[rep]
+        self._gbuf.scatter_add_(0, flat, r.repeat_interleave(t))  # (faster than index_add_ on CPU)
         g = self._gbuf.index_select(0, rows)
         self._gbuf.index_fill_(0, rows, 0.0)
         # VW's global normaliser: rows seen / Σ_rows ‖x/s‖² (tokens and intercept count 1 each)
@@ -261,7 +268,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         lr_scale = self.n_rows_seen_ / self._norm_sum
         l1, l2 = float(self.l1), float(self.l2)
         state = {k: v.index_select(0, rows) for k, v in self.slots_.items()}
-        w_new, st_new = self._opt.update(self.w_.index_select(0, rows), state, g, torch.ones_like(g), l1, l2, lr_scale)
+        w_new, st_new = self._opt.update(w_flat[rep], state, g, torch.ones_like(g), l1, l2, lr_scale)
         self.w_.index_copy_(0, rows, w_new)
         for k, v in st_new.items():
             self.slots_[k].index_copy_(0, rows, v)
