@@ -65,6 +65,12 @@ def test_cache_replays_the_parsed_pass_exactly(small, tmp_path):
     with_cache = HashedLogisticRegression(**m).fit(CTRStream(d / "train.tsv", hasher, cache=tmp_path / "c2", **kw))
     without = HashedLogisticRegression(**m).fit(plain)
     assert torch.equal(with_cache.w_, without.w_) and torch.equal(with_cache.dense_w_, without.dense_w_)
+    # the same bits whichever way the batches are prefetched (thread, forked process, inline)
+    for prefetch in ("process", False):
+        again = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16, crosses=[("C1", "C2")]), cache=tmp_path / f"c{prefetch}",
+                          prefetch=prefetch, **kw)
+        other_model = HashedLogisticRegression(**m).fit(again)
+        assert again.passes_from_cache == 2 and torch.equal(other_model.w_, without.w_)
     # a different hasher (or a changed file) invalidates the cache
     other = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16, seed=1), cache=tmp_path / "c", **kw)
     assert other.cache_meta() is None
@@ -129,8 +135,9 @@ def test_stream_errors_name_file_and_fix(small, tmp_path):
     lines[3] = "\t" + lines[3].split("\t", 1)[1]  # no label on line 4
     bad = tmp_path / "bad.tsv"
     bad.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"bad.tsv: a row of batch 0 \(rows 1\.\.\) has no label"):
-        list(CTRStream(bad, FeatureHasher(n_bits=16), prefetch=False))
+    for prefetch in (False, "thread", "process"):
+        with pytest.raises(DataError, match=r"bad.tsv: a row of batch 0 \(rows 1\.\.\) has no label"):
+            list(CTRStream(bad, FeatureHasher(n_bits=16), prefetch=prefetch))
     with pytest.raises(DataError, match=r"the cache stores int32 indices; hasher n_bits=40 needs <= 31"):
         list(CTRStream(d / "train.tsv", FeatureHasher(n_bits=40), cache=tmp_path / "c"))
     model = HashedLogisticRegression(n_bits=16).fit(CTRStream(d / "test.tsv", FeatureHasher(n_bits=16)))

@@ -17,6 +17,7 @@ reads (4·T + 1 + 4·d) bytes per row.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import queue
 import threading
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logitkit._util.errors import DataError
-from logitkit.loaddata.criteo import stream_criteo
+from logitkit.loaddata.criteo import CRITEO_COLUMNS, stream_criteo
 from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_ids
 
 _SUFFIXES = (".idx", ".y", ".dense")
@@ -74,9 +75,12 @@ class CTRStream:
     ``batch_rows`` rows per batch, ``cache`` (path prefix of the binary cache, or None),
     ``dense`` (numeric columns also given as dense features log(1 + max(x, 0)), missing
     -> 0), ``sketch_every`` (token vocab for the sketch on every k-th batch of the parsed
-    pass; 0 = never), ``prefetch`` (parse + hash the next batch in a background thread
-    while the model learns the current one), ``reader`` (a callable returning record
-    batches, instead of ``stream_criteo``).
+    pass; 0 = never), ``prefetch`` (parse + hash the next batches while the model learns
+    the current one: ``"thread"`` (or True), a background thread; ``"process"``, a forked
+    worker process, free of the GIL, as torch's DataLoader workers (a custom ``reader``
+    uses a thread); ``False``, inline. On a machine whose cores are all busy, none of
+    them beats inline), ``reader`` (a callable returning record batches, instead of
+    ``stream_criteo``).
     """
 
     def __init__(
@@ -88,7 +92,7 @@ class CTRStream:
         dense: list[str] | None = None,
         label: str = "label",
         sketch_every: int = 16,
-        prefetch: bool = True,
+        prefetch: str | bool = "thread",
         reader: Callable[[], Iterator[pa.RecordBatch]] | None = None,
     ) -> None:
         self.path = Path(path)
@@ -130,6 +134,10 @@ class CTRStream:
             self.passes_from_cache += 1
             return self._from_cache(meta)
         it = self._parse_and_cache()
+        if self.prefetch == "process" and self.reader is None:
+            if self.hasher.fields is None:  # resolve here, so the parent's hasher matches the worker's
+                self.hasher.fields = [c for c in CRITEO_COLUMNS if c != self.label]
+            return _process_prefetched(self)
         return _prefetched(it) if self.prefetch else it
 
     def _convert(self, b: int, batch: pa.RecordBatch) -> tuple:
@@ -229,3 +237,40 @@ def _prefetched(it: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:
                 q.get_nowait()
             except queue.Empty:
                 th.join(0.01)
+
+
+def _produce(stream: CTRStream, q) -> None:
+    """Worker process: parse, hash (and cache) the stream, hand each item to ``q``; None ends it."""
+    try:
+        for item in stream._parse_and_cache():
+            q.put(item)
+    except BaseException as exc:  # re-raised by the consumer
+        q.put(exc)
+        return
+    q.put(None)
+
+
+def _process_prefetched(stream: CTRStream, depth: int = 3) -> Iterator[tuple]:
+    """Items of ``stream._parse_and_cache()`` made in a forked process, ``depth`` ahead.
+
+    The worker writes the cache; its JSON is written before the worker signals the end,
+    so a consumer that saw the last item finds the cache complete. Abandoning the
+    iteration terminates the worker, which leaves no cache behind.
+    """
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue(maxsize=depth)
+    worker = ctx.Process(target=_produce, args=(stream, q), daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+        q.close()
