@@ -96,7 +96,8 @@ def run_logitkit(args) -> dict:
     for suffix in (".json", ".idx", ".y", ".dense"):
         Path(str(cache) + suffix).unlink(missing_ok=True)
     hasher = FeatureHasher(n_bits=args.bits)
-    stream = CTRStream(args.train, hasher, batch_rows=65536, cache=cache, prefetch=not args.no_prefetch)
+    prefetch = False if args.prefetch == "none" else args.prefetch
+    stream = CTRStream(args.train, hasher, batch_rows=65536, cache=cache, prefetch=prefetch)
     model = HashedLogisticRegression(
         n_bits=args.bits, optimizer="ftrl", learning_rate=args.alpha, beta=1.0, l1=args.l1, l2=args.l2,
         batch_size=args.batch_size, sketch_size=100_000,
@@ -114,7 +115,7 @@ def run_logitkit(args) -> dict:
             self.p.append(p)
 
     keep = Keep()
-    test = CTRStream(args.test, hasher, batch_rows=65536, sketch_every=0, prefetch=not args.no_prefetch)
+    test = CTRStream(args.test, hasher, batch_rows=65536, sketch_every=0, prefetch=prefetch)
     t0 = time.perf_counter()
     evaluate_stream(model, test, [keep])
     test_s = time.perf_counter() - t0
@@ -185,7 +186,8 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--batch-size", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (VW learns on one)")
-    ap.add_argument("--no-prefetch", action="store_true", help="parse + hash in the training thread")
+    ap.add_argument("--prefetch", choices=["thread", "process", "none"], default="thread",
+                    help="parse + hash ahead in a thread, a forked process, or inline")
     ap.add_argument("--cache-passes", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1, help="runs per system (alternating); the median is shown")
     ap.add_argument("--vw-args", default="", help="extra VW options, e.g. '--l1 1e-8'")
@@ -209,7 +211,7 @@ def main() -> None:
     base = [sys.executable, __file__, "--train", str(train), "--test", str(test), "--vw-train", str(vw_train),
             "--vw-test", str(vw_test), "--workdir", args.workdir, "--bits", str(args.bits), "--threads", str(args.threads),
             "--alpha", str(args.alpha), "--l1", str(args.l1), "--l2", str(args.l2), "--batch-size", str(args.batch_size),
-            "--cache-passes", str(args.cache_passes), "--vw-args", args.vw_args] + (["--no-prefetch"] if args.no_prefetch else [])
+            "--cache-passes", str(args.cache_passes), "--vw-args", args.vw_args, "--prefetch", args.prefetch]
     runs: dict[str, list[dict]] = {"logitkit": [], "vw": []}
     for _ in range(args.repeat):  # alternate, so both see the same (shared) machine
         for system in ("logitkit", "vw"):
