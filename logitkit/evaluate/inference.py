@@ -98,14 +98,13 @@ def _objective(model, X, y, sample_weight, dtype=torch.float64):
                         f"its classes are {classes.tolist()}") from exc
     device = torch.device(model._device())
     sw = model._sample_weights(y_idx, sample_weight)
-    s = torch.as_tensor(sw / sw.mean(), dtype=dtype, device=device)
     K = len(classes)
     link, m = model.link_, (1 if K == 2 else K)
     Y = torch.as_tensor(np.eye(K)[y_idx] if link == "ovr" else y_idx, device=device)
     if link == "ovr":
         Y = Y.to(dtype)
-    obj = LogisticObjective(Design.from_array(M, dtype, device), Y, s, link, m,
-                            model.fit_intercept, model._alpha(), model._l1_ratio())
+    # the model builds it: a distributed model's objective sums over ranks
+    obj = model._objective(Design.from_array(M, dtype, device), Y, sw, link, m, dtype, device)
     theta = np.column_stack([model.coef_, model.intercept_]) if model.fit_intercept else model.coef_
     return obj, torch.as_tensor(theta, dtype=dtype, device=device), y_idx
 
@@ -157,6 +156,9 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
         else:
             kpar = beta.numel()
             if cov_type == "cluster":
+                if obj.n_total != Sk.shape[0]:  # rows on other ranks: clusters may span them
+                    raise ConfigError("cov_type='cluster' is not available for a model fitted over several "
+                                      "ranks; use 'HC0'/'HC1' or compute it on one process")
                 codes = torch.as_tensor(np.unique(np.asarray(groups), return_inverse=True)[1], device=Sk.device)
                 if codes.shape[0] != Sk.shape[0]:
                     raise DataError(f"groups has {codes.shape[0]} labels but X has {Sk.shape[0]} rows")
@@ -165,7 +167,7 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
                 c = G / (G - 1) * (n - 1) / (n - kpar)
                 B = c * Sg.T @ Sg
             else:
-                B = Sk.T @ Sk * (n / (n - kpar) if cov_type == "HC1" else 1.0)
+                B = obj._sum(Sk.T @ Sk) * (n / (n - kpar) if cov_type == "HC1" else 1.0)
             V = Hinv @ B @ Hinv
         out.append((beta, V))
     return out, obj, theta
@@ -186,19 +188,19 @@ def model_stats(model, X, y, sample_weight=None, obj=None, theta=None) -> dict:
     """Log-likelihood, null log-likelihood, deviance, AIC, BIC, McFadden R², LR test."""
     if obj is None:
         obj, theta, _ = _objective(model, X, y, sample_weight)
-    w = obj.s
-    llf = -float((w * obj.nll_rows(obj.logits(theta))).sum())
+    w, total = obj.s, obj._sum  # total: Σ over rows (and over ranks for a distributed model)
+    llf = -float(total((w * obj.nll_rows(obj.logits(theta))).sum()))
     K = len(model.classes_)
     Y1 = obj.Y1
     if obj.link == "ovr":
-        prev = (w[:, None] * Y1).sum(0) / w.sum()
-        llnull = float((w[:, None] * (Y1 * torch.log(prev) + (1 - Y1) * torch.log1p(-prev))).sum())
+        prev = total((w[:, None] * Y1).sum(0)) / total(w.sum())
+        llnull = float(total((w[:, None] * (Y1 * torch.log(prev) + (1 - Y1) * torch.log1p(-prev))).sum()))
         k, k_null = obj.m * obj.p, obj.m
     else:
         if obj.link == "binary":
             Y1 = torch.cat([1 - Y1, Y1], 1)
-        prev = (w[:, None] * Y1).sum(0) / w.sum()
-        llnull = float((w[:, None] * Y1 * torch.log(prev.clamp_min(1e-300))).sum())
+        prev = total((w[:, None] * Y1).sum(0)) / total(w.sum())
+        llnull = float(total((w[:, None] * Y1 * torch.log(prev.clamp_min(1e-300))).sum()))
         k = (K - 1) * obj.p
         k_null = K - 1
     n = obj.n_total
@@ -278,7 +280,7 @@ def summary(model, X, y, sample_weight=None, cov_type: str = "nonrobust", groups
     if K == 2:
         p1 = torch.sigmoid(obj.logits(theta)[:, 0]).cpu().numpy()
         y1 = obj.Y1[:, 0].cpu().numpy()
-        if len(y1) >= hl_groups:
+        if len(y1) >= hl_groups and obj.n_total == len(y1):  # HL sorts all rows: one process only
             st.update(hosmer_lemeshow(y1, p1, hl_groups))
     V = covs[0] if len(covs) == 1 else np.stack(covs)
     return Summary(rows, st, cov_type, level, V)

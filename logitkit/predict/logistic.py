@@ -180,8 +180,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 raise DataError(f"sample_weight has a negative value at row {i} ({sw[i]}); weights must be >= 0")
         cw = self.class_weight
         if cw == "balanced":
-            counts = np.bincount(y_idx, minlength=len(self.classes_)).astype(np.float64)
-            sw = sw * (n / (len(self.classes_) * counts))[y_idx]
+            n_all, counts = self._class_counts(y_idx)
+            sw = sw * (n_all / (len(self.classes_) * counts))[y_idx]
         elif isinstance(cw, dict):
             unknown = [k for k in cw if k not in set(self.classes_.tolist())]
             if unknown:
@@ -194,6 +194,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _device(self) -> torch.device:
         return resolve_device(self.device)
+
+    # hooks that ``predict.distributed`` overrides to make the fit global over ranks
+    def _classes_of(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted classes, index of each row's class)."""
+        return np.unique(y, return_inverse=True)
+
+    def _class_counts(self, y_idx: np.ndarray) -> tuple[int, np.ndarray]:
+        """(rows, rows per class) for class_weight="balanced"."""
+        return y_idx.shape[0], np.bincount(y_idx, minlength=len(self.classes_)).astype(np.float64)
+
+    def _objective(self, design: Design, Y: torch.Tensor, sw: np.ndarray, link: str, m: int,
+                   dtype: torch.dtype, device: torch.device) -> LogisticObjective:
+        """The objective with the weights ``sw`` normalised to mean 1."""
+        s = torch.as_tensor(sw / sw.mean(), dtype=dtype, device=device)
+        return LogisticObjective(design, Y, s, link, m, self.fit_intercept, self._alpha(), self._l1_ratio())
 
     def _to_design(self, M, dtype: torch.dtype, device: torch.device) -> Design:
         return Design.from_array(M, dtype, device)
@@ -208,7 +223,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         M = as_matrix(X)
         y = as_labels(y, M.shape[0])
         check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
+        classes, y_idx = self._classes_of(y)
         if len(classes) < 2:
             raise DataError(
                 f"y has only one class ({classes[0].item()!r}); logistic regression needs at least two "
@@ -231,8 +246,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Y = torch.as_tensor(np.eye(K)[y_idx], dtype=dtype, device=device)
         else:
             Y = torch.as_tensor(y_idx, device=device)
-        s = torch.as_tensor(sw / sw.mean(), dtype=dtype, device=device)
-        obj = LogisticObjective(design, Y, s, link, m, self.fit_intercept, self._alpha(), self._l1_ratio())
+        obj = self._objective(design, Y, sw, link, m, dtype, device)
         theta0 = obj.zeros()
         if self.warm_start and prev[0] is not None and prev[0].shape == (m, M.shape[1]) and np.array_equal(prev[2], classes):
             theta0[:, : obj.d] = torch.as_tensor(prev[0], dtype=dtype, device=device)

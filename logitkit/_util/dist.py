@@ -1,0 +1,159 @@
+"""Rank/world helpers on ``torch.distributed``: start from ``torchrun``'s environment,
+sum tensors over ranks, split work into shards, pass a failing rank's message on.
+
+Outside ``torchrun`` (no ``RANK``/``WORLD_SIZE`` in the environment, or a world of one)
+every helper is a no-op: ``rank() == 0``, ``world_size() == 1``, ``all_reduce_sum(t)``
+returns ``t``. The backend is gloo on CPUs and NCCL when the process owns a GPU
+(``LOCAL_RANK``); ``LOGITKIT_DIST_BACKEND`` overrides it and ``LOGITKIT_DIST_TIMEOUT``
+(seconds, default 600) bounds how long a collective waits for a silent peer.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+
+import torch
+import torch.distributed as dist
+
+log = logging.getLogger("logitkit.dist")
+
+_ERROR_KEY = "logitkit/error"
+
+
+class RankFailedError(RuntimeError):
+    """Another rank failed; the message is that rank's own (``rank R: Type: text``)."""
+
+
+def launched() -> bool:
+    """True when the environment says a launcher (``torchrun``) started a world of > 1."""
+    return "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def is_distributed() -> bool:
+    """True inside an initialised process group of more than one rank."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """Rank 0 (or no distribution at all): the rank that writes files."""
+    return rank() == 0
+
+
+def backend() -> str | None:
+    return dist.get_backend() if is_distributed() else None
+
+
+def init_from_env(backend: str | None = None, timeout_s: float | None = None) -> bool:
+    """Join the process group ``torchrun`` describes (``env://``); True if distributed.
+
+    Idempotent; does nothing (returns False) outside a launcher.
+    """
+    if is_distributed():
+        return True
+    if not launched():
+        return False
+    if backend is None:
+        backend = os.environ.get("LOGITKIT_DIST_BACKEND")
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() and "LOCAL_RANK" in os.environ else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    timeout = float(timeout_s if timeout_s is not None else os.environ.get("LOGITKIT_DIST_TIMEOUT", 600))
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
+    log.info("rank %d of %d joined (%s)", dist.get_rank(), dist.get_world_size(), backend)
+    return True
+
+
+def shutdown() -> None:
+    """Leave the process group (if any)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def comm_device() -> torch.device:
+    """Where tensors must live for a collective: the GPU for NCCL, else the CPU."""
+    if backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """Σ over ranks of ``t`` (a new tensor, on ``t``'s device and dtype); ``t`` if alone."""
+    if not is_distributed():
+        return t
+    dev = comm_device()
+    buf = t.detach().to(dev, copy=True).contiguous()
+    dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+    return buf.to(t.device)
+
+
+def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
+    """Element-wise max over ranks (a new tensor)."""
+    if not is_distributed():
+        return t
+    buf = t.detach().to(comm_device(), copy=True).contiguous()
+    dist.all_reduce(buf, op=dist.ReduceOp.MAX)
+    return buf.to(t.device)
+
+
+def all_gather_object(obj) -> list:
+    """[obj of rank 0, obj of rank 1, ...] (picklable Python objects, small)."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+def shard_range(n: int, r: int | None = None, w: int | None = None) -> tuple[int, int]:
+    """Rank r's contiguous part [lo, hi) of n items; sizes differ by at most one."""
+    r = rank() if r is None else r
+    w = world_size() if w is None else w
+    base, extra = divmod(int(n), w)
+    lo = r * base + min(r, extra)
+    return lo, lo + base + (1 if r < extra else 0)
+
+
+# ------------------------------------------------------------------ failures
+def _store():
+    try:
+        return dist.distributed_c10d._get_default_store()  # the launcher's key-value store
+    except Exception:  # noqa: BLE001 - no store: messages just do not travel
+        return None
+
+
+def publish_error(message: str) -> None:
+    """Leave this rank's failure message where the other ranks can read it."""
+    store = _store() if is_distributed() else None
+    if store is None:
+        return
+    try:
+        store.set(_ERROR_KEY, message)
+    except Exception:  # noqa: BLE001 - the store may be gone already
+        pass
+
+
+def peer_error(wait_s: float = 5.0) -> str | None:
+    """The message a failing rank published, waiting up to ``wait_s`` for it; or None."""
+    store = _store() if is_distributed() else None
+    if store is None:
+        return None
+    try:
+        store.wait([_ERROR_KEY], datetime.timedelta(seconds=wait_s))
+        return store.get(_ERROR_KEY).decode()
+    except Exception:  # noqa: BLE001 - nothing published (e.g. the rank was killed)
+        return None

@@ -1,0 +1,63 @@
+"""One rank of the 2-process checks: fits on its shard, writes its results as JSON.
+
+Run as ``python _worker.py OUT_DIR`` with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set.
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _data  # noqa: E402
+
+from logitkit._util import dist  # noqa: E402
+from logitkit.evaluate.streaming import StreamingMetrics  # noqa: E402
+from logitkit.predict.distributed import (DistributedHashedLogisticRegression,  # noqa: E402
+                                          DistributedLogisticRegression, reduce_metrics)
+
+HASH_PARAMS = dict(n_bits=_data.N_BINS, optimizer="ftrl", batch_size=256)
+
+
+def shard(*arrays):
+    lo, hi = dist.shard_range(arrays[0].shape[0])
+    return [a[lo:hi] for a in arrays]
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    assert dist.init_from_env() and dist.world_size() == 2
+    res = {}
+    X, y = shard(*_data.binary())
+    for solver in ("newton", "lbfgs"):
+        m = DistributedLogisticRegression(penalty=None, solver=solver, tol=1e-10, max_iter=200).fit(X, y)
+        res[solver] = np.concatenate([m.coef_.ravel(), m.intercept_]).tolist()
+        if solver == "newton":
+            for cov in ("nonrobust", "HC1"):
+                s = m.summary(X, y, cov_type=cov)
+                res[f"se_{cov}"] = s.column("std_err").tolist()
+                res["llf"] = s.stats["llf"]
+            sm = StreamingMetrics(auc_bins=4096).update(y, m.predict_proba(X)[:, 1])
+            res["metrics"] = reduce_metrics(sm).result()
+    m = DistributedLogisticRegression(penalty="l2", alpha=1e-2, solver="newton", class_weight="balanced",
+                                      tol=1e-10).fit(X, y)
+    res["balanced"] = np.concatenate([m.coef_.ravel(), m.intercept_]).tolist()
+    Xs, ys = _data.softmax()
+    # iris is sorted by class: a contiguous shard lacks a class, so the union of classes matters
+    Xs, ys = shard(Xs, ys)
+    m = DistributedLogisticRegression(penalty="l2", alpha=1e-3, solver="lbfgs", tol=1e-10).fit(Xs, ys)
+    res["softmax"] = np.concatenate([m.coef_, m.intercept_[:, None]], 1).ravel().tolist()
+    idx, yh = _data.hashed()
+    batches = [(idx[i:i + 1024], yh[i:i + 1024]) for i in range(0, idx.shape[0], 1024)]
+    h = DistributedHashedLogisticRegression(**HASH_PARAMS, sync_every=4)
+    h.fit(list(dist.rank() == 0 and batches[0::2] + batches[-1:] or batches[1::2]))  # uneven: 13 vs 12
+    res["hashed_loss"] = h.pass_losses_[0]
+    res["hashed_w"] = float(h.w_.double().norm())
+    res["hashed_syncs"] = h.n_syncs_
+    (out / f"rank{dist.rank()}.json").write_text(json.dumps(res))
+    dist.shutdown()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
