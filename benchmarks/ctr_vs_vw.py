@@ -7,8 +7,9 @@
 Both systems see the same tokens: ``field=value`` for the 26 categoricals and the
 log-bucket code of the 13 counts (missing -> ``field=``), hashed into 2^22 buckets. VW
 gets them as its own text format (written once, not timed); logitkit parses the Criteo
-TSV itself. Timed for both: one training pass over the text file (parse + hash + learn),
-then scoring of the test file. Each system runs in its own process, so its peak resident
+TSV itself. Timed for both: one training pass over the text file (parse + hash + learn;
+neither writes a cache), then scoring of the test file. logitkit then runs a cached
+pass (text in, cache written) and passes over the cache, for the cache speed-up. Each system runs in its own process, so its peak resident
 memory (ru_maxrss) is its own. Log loss and AUC are computed by scikit-learn from the
 saved predictions, the same way for both (the runs are deterministic; with ``--repeat``
 the median speed is shown). Printed: one JSON line per system, then one with the
@@ -97,7 +98,8 @@ def run_logitkit(args) -> dict:
         Path(str(cache) + suffix).unlink(missing_ok=True)
     hasher = FeatureHasher(n_bits=args.bits)
     prefetch = False if args.prefetch == "none" else args.prefetch
-    stream = CTRStream(args.train, hasher, batch_rows=65536, cache=cache, prefetch=prefetch)
+    # the compared pass: text in, parse + hash + learn, as VW's (no cache written by either)
+    stream = CTRStream(args.train, hasher, batch_rows=65536, prefetch=prefetch)
     model = HashedLogisticRegression(
         n_bits=args.bits, optimizer="ftrl", learning_rate=args.alpha, beta=1.0, l1=args.l1, l2=args.l2,
         batch_size=args.batch_size, sketch_size=100_000,
@@ -124,7 +126,13 @@ def run_logitkit(args) -> dict:
         "system": "logitkit", "train_rows": n, "train_seconds": train_s, "train_rows_per_s": n / train_s,
         "progressive_log_loss": model.progressive_loss_, "test_seconds": test_s,
     }
-    # later passes read the binary cache: no parsing, no hashing
+    # a cached run: its first pass parses, hashes, learns and writes the cache; later passes
+    # read the binary cache (no parsing, no hashing). The model continues training.
+    stream = CTRStream(args.train, hasher, batch_rows=65536, cache=cache, prefetch=prefetch, sketch_every=0)
+    t0 = time.perf_counter()
+    for batch in stream:
+        model.partial_fit(*batch)
+    first_cached_s = time.perf_counter() - t0
     read_s = []
     for _ in range(args.cache_passes):
         t0 = time.perf_counter()
@@ -139,7 +147,8 @@ def run_logitkit(args) -> dict:
         learn_s.append(time.perf_counter() - t0)
     nbytes = n * stream.cache_bytes_per_row()
     out.update({
-        "cache_pass_seconds": min(learn_s), "cache_read_only_seconds": min(read_s), "cache_bytes": nbytes,
+        "cache_writing_pass_seconds": first_cached_s, "cache_pass_seconds": min(learn_s),
+        "cache_read_only_seconds": min(read_s), "cache_bytes": nbytes,
         "peak_rss_mb": peak_mb(), "collisions": model.collision_stats(),
         "top_weights": [(round(t["weight"], 3), t["tokens"][:1]) for t in model.top_weights(5)],
     })
@@ -237,7 +246,7 @@ def main() -> None:
         "train_throughput_ratio": lk["train_rows_per_s"] / vw["train_rows_per_s"],
         "test_log_loss_diff": lk["test_log_loss"] - vw["test_log_loss"],
         "test_auc_diff": lk["test_auc"] - vw["test_auc"],
-        "first_pass_over_cache_pass": lk["train_seconds"] / lk["cache_pass_seconds"],
+        "first_pass_over_cache_pass": lk["cache_writing_pass_seconds"] / lk["cache_pass_seconds"],
         "memory_read_bandwidth_GBps": bw / 1e9,
         "cache_pass_bound_seconds": lk["cache_bytes"] / bw,
         "cache_read_only_seconds": lk["cache_read_only_seconds"],
