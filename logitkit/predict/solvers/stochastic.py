@@ -41,6 +41,12 @@ the L1 optimum. Adam/Adagrad: the optimiser steps on the minimum-norm subgradien
 (sign(θ), or −sign(pseudo-gradient) at zero) is set to exactly 0; the pseudo-gradient
 vanishes only at the optimum, so its diagonal scaling does not bias the fixed point.
 
+**Cost.** A stochastic-phase epoch is ⌈n/b⌉ optimiser steps (one pass over X) plus two
+passes to evaluate F(θ_last) and F(θ̄); a full-batch epoch is one pass (value and
+gradient together). Small, ill-conditioned problems (n ≤ a few batches, weak penalty)
+spend most epochs in the full-batch phase and may need several hundred epochs for a
+1e-3 relative gap; large ones reach it in the stochastic phase within a few epochs.
+
 **Stopping.** In the full-batch phase, when the best objective has improved by less
 than ``tol`` (relative) in each of 20 consecutive epochs (converged), or after
 ``max_iter`` epochs. The returned θ is the best candidate seen, so its objective is the
