@@ -26,7 +26,7 @@ def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = Fals
     from logitkit.prepdata import Preprocessor
 
     prep = Preprocessor.from_json(prep_state)
-    X = prep.transform(Table(data, label=None, name=str(input_path)))
+    X = prep.transform(Table(data, label=None, name=str(input_path), first_line=2))
     names = list(prep.feature_names_)
     if embed_state is not None:
         from logitkit.embed.basis import basis_from_json
