@@ -153,13 +153,11 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._dtype = resolve_dtype(self.dtype)
         self._opt = make_optimizer(self.optimizer, self.learning_rate, self.beta)
         m, dev, dt = 1 << int(self.n_bits), self._device, self._dtype
-        self.w_ = torch.zeros(m, device=dev, dtype=dt)
-        self.slots_ = {k: torch.zeros(m, device=dev, dtype=dt) for k in self._opt.slots}
+        # row m of the table is the intercept: updated with the touched rows, never penalised
+        self._set_table(torch.zeros(m + 1, device=dev, dtype=dt), {k: torch.zeros(m + 1, device=dev, dtype=dt) for k in self._opt.slots})
         self.n_dense_in_ = int(n_dense)
-        self.dense_w_ = torch.zeros(n_dense + 1, device=dev, dtype=dt)  # last = intercept
-        self.dense_slots_ = {k: torch.zeros(n_dense + 1, device=dev, dtype=dt) for k in self._opt.slots}
-        self._dense_pen = torch.ones(n_dense + 1, device=dev, dtype=dt)
-        self._dense_pen[-1] = 0.0
+        self.dense_w_ = torch.zeros(n_dense, device=dev, dtype=dt)
+        self.dense_slots_ = {k: torch.zeros(n_dense, device=dev, dtype=dt) for k in self._opt.slots}
         self._gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))
         self.sketch_ = TokenSketch(self.sketch_size)
         self.classes_ = np.array([0, 1])
@@ -177,8 +175,18 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._best: dict[str, torch.Tensor] | None = None
         self._scratch()
 
+    def _set_table(self, w: torch.Tensor, slots: dict[str, torch.Tensor]) -> None:
+        """(2^b + 1,) weights and slots; ``w_``/``slots_`` are views of the 2^b token rows."""
+        self._w, self._slots = w, slots
+        m = w.shape[0] - 1
+        self.w_ = w[:m]
+        self.slots_ = {k: v[:m] for k, v in slots.items()}
+
     def _scratch(self) -> None:
-        m = self.w_.shape[0]
+        m = self._w.shape[0]
+        self._bias_idx = torch.full((1,), m - 1, device=self._device, dtype=torch.int64)
+        self._l1vec = torch.empty(0, device=self._device, dtype=self._dtype)
+        self._pen_for = (0.0, 0.0)
         self._gbuf = torch.zeros(m, device=self._device, dtype=self._dtype)
         # per bucket: the batch position that last claimed it (-1: never touched)
         self._owner = torch.full((m,), -1, device=self._device, dtype=torch.int32)
@@ -230,21 +238,21 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     def _logits(self, idx: torch.Tensor, dense: torch.Tensor | None) -> torch.Tensor:
         """(n, T) indices, (n, d) dense -> (n,) logits."""
         out = F.embedding_bag(idx, self.w_.unsqueeze(1), mode="sum").squeeze(1)
-        out = out + self.dense_w_[-1]
+        out = out + self._w[-1]
         if dense is not None and dense.shape[1]:
-            out = out + dense @ self.dense_w_[:-1]
+            out = out + dense @ self.dense_w_
         return out
 
     def _learn(self, idx: torch.Tensor, y: torch.Tensor, dense: torch.Tensor | None) -> None:
         """Score one mini-batch (progressive loss), then one optimiser step on it."""
         n, t = idx.shape
-        flat = idx.reshape(-1)
+        flat = torch.cat([idx.reshape(-1), self._bias_idx])  # the tokens, then the intercept row
         # the EmbeddingBag sum written as gather + sum (faster on CPU); the gathered weights
         # of the distinct rows are reused by the update
-        w_flat = self.w_.index_select(0, flat)
-        logits = w_flat.view(n, t).sum(1) + self.dense_w_[-1]
+        w_flat = self._w.index_select(0, flat)
+        logits = w_flat[:-1].view(n, t).sum(1) + w_flat[-1]
         if dense is not None and dense.shape[1]:
-            logits = logits + dense @ self.dense_w_[:-1]
+            logits = logits + dense @ self.dense_w_
         self._pass_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum").double()
         r = torch.sigmoid(logits) - y  # d(summed loss)/d(logit), shape (n,)
         if self._arange.shape[0] < flat.shape[0]:
@@ -254,32 +262,43 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._owner.index_copy_(0, flat, pos)
         rep = self._owner.index_select(0, flat) == pos
         rows = flat[rep]
-        self._gbuf.scatter_add_(0, flat, r.repeat_interleave(t))  # (faster than index_add_ on CPU)
+        src = torch.cat([r.repeat_interleave(t), r.sum().reshape(1)])
+        self._gbuf.scatter_add_(0, flat, src)  # (faster than index_add_ on CPU)
         g = self._gbuf.index_select(0, rows)
         self._gbuf.index_fill_(0, rows, 0.0)
         # VW's global normaliser: rows seen / Σ_rows ‖x/s‖² (tokens and intercept count 1 each)
         self._norm_sum += n * (t + 1)
         if dense is not None and dense.shape[1]:
-            s = self.dense_slots_["s"][:-1] if "s" in self.dense_slots_ else None
+            s = self.dense_slots_.get("s")
             if s is not None:
                 scale = torch.maximum(s, dense.abs().amax(0)).clamp_min(1e-30)
                 self._norm_sum += float(((dense / scale) ** 2).sum())
         self.n_rows_seen_ += n
         lr_scale = self.n_rows_seen_ / self._norm_sum
         l1, l2 = float(self.l1), float(self.l2)
-        state = {k: v.index_select(0, rows) for k, v in self.slots_.items()}
-        w_new, st_new = self._opt.update(w_flat[rep], state, g, torch.ones_like(g), l1, l2, lr_scale)
-        self.w_.index_copy_(0, rows, w_new)
+        pen1, pen2 = self._row_penalties(rows.shape[0], l1, l2)
+        state = {k: v.index_select(0, rows) for k, v in self._slots.items()}
+        w_new, st_new = self._opt.update(w_flat[rep], state, g, torch.ones_like(g), pen1, pen2, lr_scale)
+        self._w.index_copy_(0, rows, w_new)
         for k, v in st_new.items():
-            self.slots_[k].index_copy_(0, rows, v)
-        # dense block: numeric features + intercept (column of ones)
-        ones = torch.ones(n, 1, device=self._device, dtype=self._dtype)
-        x = ones if dense is None else torch.cat([dense, ones], 1)
-        gd = x.T @ r
-        xmax = x.abs().amax(0)
-        pen = self._dense_pen
-        self.dense_w_, self.dense_slots_ = self._opt.update(self.dense_w_, self.dense_slots_, gd, xmax, l1 * pen, l2 * pen, lr_scale)
+            self._slots[k].index_copy_(0, rows, v)
+        if dense is not None and dense.shape[1]:  # dense block: numeric features
+            gd = dense.T @ r
+            self.dense_w_, self.dense_slots_ = self._opt.update(
+                self.dense_w_, self.dense_slots_, gd, dense.abs().amax(0), l1, l2, lr_scale
+            )
         self.n_updates_ += 1
+
+    def _row_penalties(self, u: int, l1: float, l2: float):
+        """l1, l2 for ``u`` touched rows whose last is the intercept (its index is the last
+        of the batch and appears once): views of cached vectors ending in 0."""
+        if l1 == 0 and l2 == 0:
+            return 0.0, 0.0
+        if self._l1vec.shape[0] < u or self._pen_for != (l1, l2):
+            pen = torch.ones(2 * u, device=self._device, dtype=self._dtype)
+            pen[-1] = 0.0
+            self._l1vec, self._l2vec, self._pen_for = l1 * pen, l2 * pen, (l1, l2)
+        return self._l1vec[-u:], self._l2vec[-u:]
 
     # ------------------------------------------------------------------ API
     def partial_fit(self, idx, y, dense=None, vocab=None, classes=None) -> "HashedLogisticRegression":
@@ -399,12 +418,12 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     def coef_(self) -> np.ndarray:
         """(1, 2^b + d): the table weights followed by the dense weights."""
         check_is_fitted(self, "w_")
-        return torch.cat([self.w_, self.dense_w_[:-1]]).cpu().numpy()[None, :]
+        return torch.cat([self.w_, self.dense_w_]).cpu().numpy()[None, :]
 
     @property
     def intercept_(self) -> np.ndarray:
         check_is_fitted(self, "w_")
-        return self.dense_w_[-1:].cpu().numpy()
+        return self._w[-1:].cpu().numpy()
 
     # ------------------------------------------------------------------ interpretation
     def top_weights(self, k: int = 20) -> list[dict]:
@@ -434,7 +453,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "w_")
         m = self.w_.shape[0]
-        occ = int((self._owner >= 0).sum())
+        occ = int((self._owner[:m] >= 0).sum())
         est = m * math.log(m / (m - occ)) if occ < m else float("inf")
         per_bucket: dict[int, int] = {}
         for b in self.sketch_.buckets.values():
@@ -453,16 +472,15 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
     def _tensors(self) -> dict[str, torch.Tensor]:
-        t = {"w": self.w_, "dense_w": self.dense_w_}
-        t.update({f"slot.{k}": v for k, v in self.slots_.items()})
+        t = {"w": self._w, "dense_w": self.dense_w_}  # w: the 2^b token rows, then the intercept
+        t.update({f"slot.{k}": v for k, v in self._slots.items()})
         t.update({f"dense_slot.{k}": v for k, v in self.dense_slots_.items()})
         return t
 
     def _load_tensors(self, t: dict[str, torch.Tensor]) -> None:
         dev, dt = self._device, self._dtype
-        self.w_ = t["w"].to(dev, dt).clone()
+        self._set_table(t["w"].to(dev, dt).clone(), {k: t[f"slot.{k}"].to(dev, dt).clone() for k in self._opt.slots})
         self.dense_w_ = t["dense_w"].to(dev, dt).clone()
-        self.slots_ = {k: t[f"slot.{k}"].to(dev, dt).clone() for k in self._opt.slots}
         self.dense_slots_ = {k: t[f"dense_slot.{k}"].to(dev, dt).clone() for k in self._opt.slots}
 
     def save_checkpoint(self, directory: str) -> None:

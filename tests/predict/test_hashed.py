@@ -105,7 +105,7 @@ def test_adagrad_matches_torch_optim_adagrad():
         torch.nn.functional.binary_cross_entropy_with_logits(z, torch.from_numpy(yb).double(), reduction="sum").backward()
         opt.step()
     np.testing.assert_allclose(model.w_.numpy(), table.detach().numpy(), rtol=1e-7, atol=1e-10)
-    np.testing.assert_allclose(model.dense_w_.numpy(), dw.detach().numpy(), rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(np.r_[model.dense_w_.numpy(), model.intercept_], dw.detach().numpy(), rtol=1e-7, atol=1e-10)
 
 
 def test_l1_gives_exact_zeros_and_more_with_larger_l1():
