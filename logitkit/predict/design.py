@@ -16,6 +16,9 @@ import scipy.sparse as sp
 import torch
 
 
+BLOCK_ROWS = 65536
+
+
 class Design:
     """Holds X (n, d) as a dense tensor or a sparse CSR tensor plus its transpose."""
 
@@ -51,7 +54,20 @@ class Design:
         if self.sparse:
             Xd = self.X.to_dense()
             return Xd.T @ (v[:, None] * Xd)
-        return self.X.T @ (v[:, None] * self.X)
+        G = None
+        for sl, part in self.blocks():
+            Gb = part.X.T @ (v[sl, None] * part.X)
+            G = Gb if G is None else G.add_(Gb)
+        return G
+
+    def blocks(self, rows: int = BLOCK_ROWS):
+        """(row slice, Design view) pairs covering X in blocks of ``rows`` rows; sparse or
+        small X comes back whole. ``gram`` sums block products so that it never holds a
+        scaled copy of all of X. (Blocking the value-and-gradient pass as well was measured
+        slower: torch's matrix-vector kernels lose more on small blocks than cache reuse wins.)"""
+        if self.sparse or self.n <= 2 * rows:
+            return [(slice(None), self)]
+        return [(slice(i, i + rows), Design(self.X[i : i + rows])) for i in range(0, self.n, rows)]
 
     def column_sums(self, v: torch.Tensor) -> torch.Tensor:
         """vᵀ X, shape (d,)."""
