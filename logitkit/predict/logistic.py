@@ -65,17 +65,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default True
     class_weight : None, dict or "balanced"
     max_iter : int, default 100
-        Iterations (Newton, L-BFGS) or epochs (stochastic). L-BFGS takes at least
-        10 × this budget since its steps are cheap.
+        Iterations (Newton). L-BFGS and the stochastic solvers (epochs) get 10 × this
+        budget since their steps are cheap; all stop early once converged.
     tol : float, default 1e-6
         Stop when the largest entry of the gradient (the minimum-norm subgradient with
         L1) is at most ``tol``. With standardised features this puts the objective
         within ~1e-8 relative of the optimum, so ``tol`` rarely needs tuning.
-        Stochastic solvers: relative improvement per epoch.
+        Stochastic solvers: stop after 20 full-batch epochs in a row whose relative
+        improvement is below ``tol``.
     warm_start : bool, default False
         Start from the previous solution when refitting.
-    batch_size : int, default 256; learning_rate : float or None (solver default)
-        For the stochastic solvers only.
+    batch_size : int, default 256
+        Stochastic solvers: the starting batch, doubled when progress stalls, up to n.
+    learning_rate : float or None
+        Stochastic solvers; None means sgd 3/L (L the gradient's Lipschitz constant),
+        Adam 0.1, Adagrad 1.0.
     dtype : "float32" or "float64", default "float64"
         float64 matches scikit-learn and statsmodels to many digits; float32 halves
         memory traffic for large data.
@@ -272,7 +276,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             res = lbfgs(obj, theta0, 10 * self.max_iter, self.tol, verbose=self.verbose)
         else:
             rs = 0 if self.random_state is None else int(self.random_state)
-            res = stochastic(obj, theta0, solver, self.max_iter, self.tol, self.batch_size,
+            res = stochastic(obj, theta0, solver, 10 * self.max_iter, self.tol, self.batch_size,
                              self.learning_rate, rs, verbose=self.verbose)
         res.solver_name = solver
         return res
