@@ -115,7 +115,7 @@ def _reduce_softmax(theta: torch.Tensor, H: torch.Tensor, S: torch.Tensor, K: in
     0's rows and columns dropped."""
     beta = (theta[1:] - theta[0]).reshape(-1)
     H = H.reshape(K, p, K, p)[1:, :, 1:, :].reshape((K - 1) * p, (K - 1) * p)
-    return beta, H, S[:, 1:, :].reshape(S.shape[0], -1)
+    return beta, H, None if S is None else S[:, 1:, :].reshape(S.shape[0], -1)
 
 
 def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", groups=None):
@@ -134,22 +134,28 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
     obj, theta, _ = _objective(model, X, y, sample_weight)
     n = obj.n_total
     H = obj.hessian(theta) * n                     # Hessian of the total penalised NLL
-    S = obj.scores(theta)                          # (n, m, p)
     K, p = len(model.classes_), obj.p
+    if obj.link == "softmax" and model._alpha() > 0:
+        warnings.warn("inference for a penalised softmax model uses the unpenalised "
+                      "reference-class Hessian; refit with penalty=None for exact "
+                      "maximum-likelihood inference", UserWarning, stacklevel=3)
+        H = H - _ridge_full(obj) * n
+    # cluster sums need the per-row scores; HC0/HC1 only need Σ g_i g_iᵀ, computed as
+    # weighted Gram matrices without materialising the (n, m, p) scores
+    S = obj.scores(theta) if cov_type == "cluster" else None
+    meat = _score_outer(obj, theta) if cov_type in ("HC0", "HC1") else None
     if obj.link == "softmax":
-        if model._alpha() > 0:
-            warnings.warn("inference for a penalised softmax model uses the unpenalised "
-                          "reference-class Hessian; refit with penalty=None for exact "
-                          "maximum-likelihood inference", UserWarning, stacklevel=3)
-            H = obj.hessian(theta) * n - _ridge_full(obj) * n
         beta, H, S = _reduce_softmax(theta, H, S, K, p)
-        blocks = [(beta, H, S)]
+        if meat is not None:
+            meat = meat.reshape(K, p, K, p)[1:, :, 1:, :].reshape((K - 1) * p, (K - 1) * p)
+        blocks = [(beta, H, S, meat)]
     elif obj.link == "ovr":
-        blocks = [(theta[k], H[k], S[:, k, :]) for k in range(obj.m)]
+        blocks = [(theta[k], H[k], None if S is None else S[:, k, :], None if meat is None else meat[k])
+                  for k in range(obj.m)]
     else:
-        blocks = [(theta[0], H, S[:, 0, :])]
+        blocks = [(theta[0], H, None if S is None else S[:, 0, :], None if meat is None else meat[0])]
     out = []
-    for beta, Hk, Sk in blocks:
+    for beta, Hk, Sk, Bk in blocks:
         Hinv = torch.linalg.inv(Hk)
         if cov_type == "nonrobust":
             V = Hinv
@@ -167,10 +173,27 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
                 c = G / (G - 1) * (n - 1) / (n - kpar)
                 B = c * Sg.T @ Sg
             else:
-                B = obj._sum(Sk.T @ Sk) * (n / (n - kpar) if cov_type == "HC1" else 1.0)
+                B = Bk * (n / (n - kpar) if cov_type == "HC1" else 1.0)
             V = Hinv @ B @ Hinv
         out.append((beta, V))
     return out, obj, theta
+
+
+def _score_outer(obj: LogisticObjective, theta: torch.Tensor) -> torch.Tensor:
+    """Σ_i g_i g_iᵀ with g_i = s_i (p_i − y_i) ⊗ [x_i, 1]: for binary and ovr one (p, p)
+    block per class, X̃ᵀ diag(r_k²) X̃; for softmax the full (K·p, K·p) matrix with blocks
+    X̃ᵀ diag(r_k r_l) X̃. Summed over ranks by ``obj._sum``."""
+    R = obj.s[:, None] * obj.residual(obj.logits(theta))
+    if obj.link != "softmax":
+        return torch.stack([obj._sum(obj._gram(R[:, k] ** 2)) for k in range(obj.m)])
+    K, p = obj.m, obj.p
+    B = torch.empty(K, p, K, p, dtype=R.dtype, device=R.device)
+    for k in range(K):
+        for l in range(k, K):
+            B[k, :, l, :] = obj._sum(obj._gram(R[:, k] * R[:, l]))
+            if l != k:
+                B[l, :, k, :] = B[k, :, l, :]
+    return B.reshape(K * p, K * p)
 
 
 def _ridge_full(obj: LogisticObjective) -> torch.Tensor:

@@ -139,3 +139,14 @@ def test_summary_outputs(spector):
     assert d["coefficients"][0]["term"] == "x0" and "llf" in d["stats"]
     frame = s.to_frame()
     assert list(frame.index) == ["x0", "x1", "x2", "intercept"]
+
+
+def test_softmax_robust_matches_mnlogit():
+    d = sm.datasets.anes96.load_pandas()
+    X = d.exog[["logpopul", "selfLR", "age"]].values
+    y = np.asarray(d.endog).astype(int) % 3
+    res = sm.MNLogit(y, sm.add_constant(X, prepend=False)).fit(disp=0, method="newton", maxiter=100,
+                                                                 cov_type="HC0")
+    model = logitkit.LogisticRegression(penalty=None, tol=1e-10).fit(X, y)
+    s = summary(model, X, y, cov_type="HC0")
+    assert rel(s.column("std_err"), np.asarray(res.bse).T.reshape(-1)) < 1e-6
