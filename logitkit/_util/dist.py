@@ -114,6 +114,15 @@ def all_gather_object(obj) -> list:
     return out
 
 
+def broadcast_object(obj, src: int = 0):
+    """Rank ``src``'s ``obj`` on every rank (picklable, small)."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
@@ -147,13 +156,19 @@ def publish_error(message: str) -> None:
         pass
 
 
-def peer_error(wait_s: float = 5.0) -> str | None:
-    """The message a failing rank published, waiting up to ``wait_s`` for it; or None."""
+def peer_error(wait_s: float = 1.0) -> str | None:
+    """The message a failing rank published, polling up to ``wait_s`` for it; or None."""
+    import time
+
     store = _store() if is_distributed() else None
     if store is None:
         return None
+    deadline = time.monotonic() + wait_s
     try:
-        store.wait([_ERROR_KEY], datetime.timedelta(seconds=wait_s))
+        while not store.check([_ERROR_KEY]):
+            if time.monotonic() >= deadline:
+                return None  # nothing published (e.g. the rank was killed)
+            time.sleep(0.05)
         return store.get(_ERROR_KEY).decode()
-    except Exception:  # noqa: BLE001 - nothing published (e.g. the rank was killed)
+    except Exception:  # noqa: BLE001 - the store is gone with the launcher
         return None

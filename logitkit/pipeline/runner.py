@@ -10,12 +10,19 @@
 The directory is built under a temporary name and renamed when complete, so a run
 that fails never leaves a directory that looks complete: it is renamed
 ``<run-id>.failed`` with ``"status": "failed"`` and the error in its record.
+
+Under ``torchrun`` (see docs/distributed.md) every rank runs the stages; the model is
+fitted on each rank's shard of the training rows with all-reduced full-batch solvers,
+the inference statistics are summed over the shards, and only rank 0 writes the run
+directory (``record["distributed"]`` lists which rank read what). A failure on any rank
+is published to the others, so rank 0 marks the run failed with that rank's message.
 """
 from __future__ import annotations
 
 import csv
 import logging
 import shutil
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
+from logitkit._util import dist
 from logitkit._util.device import resolve_device
 from logitkit._util.errors import UserError
 from logitkit._util.seed import seed_everything
@@ -47,7 +55,48 @@ class RunResult:
 
 
 def execute(cfg: Config, out: str | Path | None = None, force: bool = False) -> RunResult:
-    """Run every stage for ``cfg``; returns the run directory and the record."""
+    """Run every stage for ``cfg``; returns the run directory and the record.
+
+    Under ``torchrun`` it joins the process group first; a rank's failure is published
+    to the other ranks, which stop with ``RankFailedError`` carrying its message.
+    """
+    if not dist.init_from_env():
+        return _execute(cfg, out, force)
+    previous = signal.signal(signal.SIGTERM, _stopped_by_launcher)
+    try:
+        return _execute(cfg, out, force)
+    except BaseException as exc:
+        if isinstance(exc, dist.RankFailedError):
+            raise
+        dist.publish_error(f"rank {dist.rank()}: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+_failing = False  # set while a failure is being recorded: a SIGTERM then waits
+
+
+def _stopped_by_launcher(signum, frame) -> None:
+    """torchrun stops the other ranks with SIGTERM when one fails: record, then exit."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the failure be recorded
+    if not _failing:
+        raise dist.RankFailedError(dist.peer_error(0.5) or f"rank {dist.rank()} stopped by the launcher (SIGTERM)")
+
+
+def _peer_failure(exc: BaseException) -> BaseException:
+    """A collective that broke because another rank failed: that rank's error instead."""
+    if not dist.is_distributed() or isinstance(exc, (UserError, dist.RankFailedError)) or not isinstance(exc, RuntimeError):
+        return exc
+    peer = dist.peer_error(1.0)
+    if peer is None:
+        return dist.RankFailedError(f"a rank stopped without a message (killed?); rank {dist.rank()} saw: {exc}")
+    return dist.RankFailedError(peer)
+
+
+def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
+    global _failing
+    _failing = False
     resolved = resolved_dict(cfg)
     seed_everything(cfg.run.seed, cfg.run.deterministic)
     device = resolve_device(cfg.run.device)
@@ -60,23 +109,30 @@ def execute(cfg: Config, out: str | Path | None = None, force: bool = False) -> 
         fingerprints = {"train": table.fingerprint, "test": test_table.fingerprint if test_table else None}
         rid = run_id(resolved, fingerprints)
         final = out_dir / rid
-        if final.exists() and not force:
+        main = dist.is_main()
+        if main and final.exists() and not force:
             raise RunExistsError(
                 f"{final} already exists (a run of this same config and data); pass --force to "
                 "replace it, or --out DIR to write elsewhere"
             )
-        work = out_dir / f".{rid}.partial"
-        if work.exists():
-            shutil.rmtree(work)
-        (work / "plots").mkdir(parents=True)
+        work = out_dir / f".{rid}.partial" if main else None  # ranks > 0 write nothing
+        if main:
+            if work.exists():
+                shutil.rmtree(work)
+            (work / "plots").mkdir(parents=True)
         record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
                   "environment": environment(device), "data": fingerprints}
         try:
             result = _stages(cfg, table, test_table, device, timer, work, record)
         except BaseException as exc:
-            record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
-            _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
-            raise
+            _failing = True
+            exc = _peer_failure(exc) if isinstance(exc, Exception) else exc
+            if main:
+                record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
+                _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
+            raise exc
+        if not main:
+            return RunResult(final, record, result.summary)
         record["status"] = "complete"
         record["timings"] = timer.seconds
         _finish(work, final, resolved, record, caught, replace=force)
@@ -95,7 +151,9 @@ def _finish(work: Path, final: Path, resolved: dict, record: dict, caught, repla
     work.rename(final)
 
 
-def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path, record: dict) -> RunResult:
+def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path | None, record: dict) -> RunResult:
+    """The stages after loading; ``work`` is None on ranks > 0 (they write nothing)."""
+    main = work is not None
     with timer.stage("prepdata"):
         train, test = stages.split(cfg, table, test_table)
         prep, X_train, y_train, names = stages.prepare(cfg, train)
@@ -103,23 +161,34 @@ def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path, re
         y_test = test.labels() if test is not None else None
     with timer.stage("embed"):
         embedder, Z_train, Z_test, znames = stages.embed(cfg, X_train, X_test, names)
+    lo, hi = dist.shard_range(Z_train.shape[0])  # this rank's training rows (all of them alone)
+    Z_fit, y_fit = Z_train[lo:hi], y_train[lo:hi]
     with timer.stage("predict"):
         model = stages.build_model(cfg, device)
-        tuning = stages.tune(cfg, model, _named(Z_train, znames), y_train, train)
+        tuning = stages.tune(cfg, model, _named(Z_train, znames), y_train, train) if main else None
+        if dist.is_distributed():
+            tuning = stages.share_tuning(model, tuning)
         if tuning is not None:
             record["tuning"] = tuning
-        model.fit(_named(Z_train, znames), y_train)
+        model.fit(_named(Z_fit, znames), y_fit)
+    if dist.is_distributed():
+        record["distributed"] = stages.shard_record(cfg, table, lo, hi)
     record["data"]["summary"] = {
         "n_train": int(X_train.shape[0]), "n_test": int(X_test.shape[0]) if X_test is not None else 0,
         "features": names, "classes": [str(c) for c in model.classes_],
         "class_counts_train": {str(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True))},
     }
     with timer.stage("evaluate"):
+        summary = stages.inference(cfg, model, _named(Z_fit, znames), y_fit, train)  # summed over ranks
+        if not main:
+            return RunResult(None, record, summary)
+        model = stages.single_process(model)
+        if dist.is_distributed():
+            stages.hosmer_lemeshow_full(cfg, model, _named(Z_train, znames), y_train, summary)
         splits = {"train": (Z_train, y_train)}
         if Z_test is not None:
             splits["test"] = (Z_test, y_test)
         record["metrics"] = {name: stages.metrics(cfg, model, _named(Z, znames), y) for name, (Z, y) in splits.items()}
-        summary = stages.inference(cfg, model, _named(Z_train, znames), y_train, train)
         if summary is not None:
             record["model_stats"] = summary.stats
             _write_coefficients(work / "coefficients.csv", summary.rows)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from logitkit._util import dist
 from logitkit._util.errors import ConfigError
 from logitkit.pipeline.config import Config
 
@@ -56,15 +57,61 @@ def build_model(cfg: Config, device):
                   random_state=cfg.run.seed)
     if m.kind == "logistic":
         from logitkit.predict import LogisticRegression
+        from logitkit.predict.distributed import DistributedLogisticRegression
 
-        return LogisticRegression(penalty=m.penalty, l1_ratio=m.l1_ratio, multiclass=m.multiclass,
+        cls = DistributedLogisticRegression if dist.is_distributed() else LogisticRegression
+        return cls(penalty=m.penalty, l1_ratio=m.l1_ratio, multiclass=m.multiclass,
                                   solver=m.solver, fit_intercept=m.fit_intercept, class_weight=m.class_weight,
                                   batch_size=m.batch_size, learning_rate=m.learning_rate, **common, **m.options)
     if m.kind == "mlp":
         from logitkit.predict.mlp import MLPClassifier
 
+        if dist.is_distributed():
+            raise ConfigError("model.kind='mlp' is not distributed; run it without torchrun, or use "
+                              "model.kind='logistic' with solver newton or lbfgs")
+
         return MLPClassifier(hidden_layer_sizes=tuple(m.hidden_layer_sizes), **common, **m.options)
     raise ConfigError(f"model.kind={m.kind!r} runs through `logitkit ctr` (streamed); see docs/ctr.md")
+
+
+def share_tuning(model, tuning: dict | None) -> dict | None:
+    """Rank 0 tuned (``tune``); every rank takes its choice."""
+    tuning = dist.broadcast_object(tuning)
+    if tuning is not None:
+        model.set_params(**tuning["chosen"])
+    return tuning
+
+
+def single_process(model):
+    """The fitted model as the estimator one process would have made (to save and plot)."""
+    from logitkit.predict.distributed import DistributedLogisticRegression
+
+    if not isinstance(model, DistributedLogisticRegression):
+        return model
+    from logitkit.predict import LogisticRegression
+
+    return LogisticRegression._from_state(*model._state())
+
+
+def hosmer_lemeshow_full(cfg: Config, model, X, y, summary) -> None:
+    """Hosmer–Lemeshow on all training rows (it sorts them, so it is not summed over
+    shards); rank 0 adds it to a distributed run's statistics as one process would."""
+    from logitkit.evaluate.inference import hosmer_lemeshow
+
+    groups = cfg.evaluate.hosmer_lemeshow_groups
+    if summary is None or not summary.stats or len(model.classes_) != 2 or len(y) < groups:
+        return
+    y1 = (np.asarray(y) == model.classes_[1]).astype(float)
+    summary.stats.update(hosmer_lemeshow(y1, model.predict_proba(X)[:, 1], groups))
+
+
+def shard_record(cfg: Config, table, lo: int, hi: int) -> dict:
+    """Which rank read what: every rank's host and its rows of the training split."""
+    import socket
+
+    mine = {"rank": dist.rank(), "host": socket.gethostname(), "source": table.fingerprint.get("path", table.name),
+            "train_rows": [int(lo), int(hi)]}
+    return {"world_size": dist.world_size(), "backend": dist.backend(), "shards": dist.all_gather_object(mine)}
 
 
 # ---------------------------------------------------------------- evaluate
