@@ -90,12 +90,12 @@ def _objective(model, X, y, sample_weight, dtype=torch.float64):
     M = as_matrix(X)
     y = as_labels(y, M.shape[0])
     classes = model.classes_
-    lookup = {c: i for i, c in enumerate(classes.tolist())}
-    try:
-        y_idx = np.array([lookup[v] for v in y.tolist()])
-    except KeyError as exc:
-        raise DataError(f"y holds the label {exc.args[0]!r}, which the model was not fitted on; "
-                        f"its classes are {classes.tolist()}") from exc
+    y_idx = np.searchsorted(classes, y)
+    bad = (y_idx >= len(classes)) | (classes[np.minimum(y_idx, len(classes) - 1)] != y)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"y holds the label {y[i]!r} (row {i}), which the model was not fitted on; "
+                        f"its classes are {classes.tolist()}")
     device = torch.device(model._device())
     sw = model._sample_weights(y_idx, sample_weight)
     K = len(classes)
