@@ -72,3 +72,29 @@ def logits_to_log_proba(z: torch.Tensor, link: str) -> torch.Tensor:
         return torch.log_softmax(z, dim=1)
     ls = nn.functional.logsigmoid(z)
     return ls - torch.logsumexp(ls, dim=1, keepdim=True)
+
+
+class LogitsClassifierMixin:
+    """``decision_function``, ``predict_proba``, ``predict_log_proba`` and ``predict`` for
+    an estimator whose ``_logits(X)`` returns torch logits ((n,) or (n, 1) for two
+    classes, (n, K) otherwise) and whose ``link_`` names the link."""
+
+    def _class_logits(self, X) -> torch.Tensor:
+        z = self._logits(X)
+        return z.reshape(-1) if len(self.classes_) == 2 else z
+
+    def decision_function(self, X):
+        """Logits: shape (n,) for two classes (log-odds of classes_[1]), else (n, K)."""
+        return self._class_logits(X).cpu().numpy().astype("float64")
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n, K); columns follow ``classes_``."""
+        return logits_to_proba(self._class_logits(X), self.link_).cpu().numpy().astype("float64")
+
+    def predict_log_proba(self, X):
+        return logits_to_log_proba(self._class_logits(X), self.link_).cpu().numpy().astype("float64")
+
+    def predict(self, X):
+        z = self._class_logits(X)
+        idx = (z > 0).long() if z.ndim == 1 else z.argmax(1)
+        return self.classes_[idx.cpu().numpy()]

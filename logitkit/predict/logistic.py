@@ -16,7 +16,7 @@ from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.threads import threads_for
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.predict.design import Design
-from logitkit.predict.head import logits_to_log_proba, logits_to_proba
+from logitkit.predict.head import LogitsClassifierMixin
 from logitkit.predict.inputs import as_labels, as_matrix, feature_names_of
 from logitkit.predict.objective import LogisticObjective
 from logitkit.predict.solvers import lbfgs, newton, stochastic
@@ -31,7 +31,7 @@ _SOLVERS = ("auto", "newton", "lbfgs", "sgd", "adam", "adagrad")
 _STOCHASTIC = ("sgd", "adam", "adagrad")
 
 
-class LogisticRegression(ClassifierMixin, BaseEstimator):
+class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression (binary, softmax or one-vs-rest) fitted in torch.
 
     Minimises, over weights W and intercepts b,
@@ -333,23 +333,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         design = self._to_design(M, dtype, device)
         W = torch.as_tensor(self.coef_, dtype=dtype, device=device)
         return design.linear(W) + torch.as_tensor(self.intercept_, dtype=dtype, device=device)
-
-    def decision_function(self, X) -> np.ndarray:
-        """Logits: shape (n,) for two classes (log-odds of classes_[1]), else (n, K)."""
-        z = self._logits(X).cpu().numpy().astype(np.float64)
-        return z[:, 0] if len(self.classes_) == 2 else z
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n, K); columns follow ``classes_``."""
-        return logits_to_proba(self._logits(X), self.link_).cpu().numpy().astype(np.float64)
-
-    def predict_log_proba(self, X) -> np.ndarray:
-        return logits_to_log_proba(self._logits(X), self.link_).cpu().numpy().astype(np.float64)
-
-    def predict(self, X) -> np.ndarray:
-        z = self._logits(X)
-        idx = (z[:, 0] > 0).long() if len(self.classes_) == 2 else z.argmax(1)
-        return self.classes_[idx.cpu().numpy()]
 
     def summary(self, X, y, sample_weight=None, **kwargs):
         """Coefficient table with standard errors, z, p, CIs and odds ratios.

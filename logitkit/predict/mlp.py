@@ -25,7 +25,7 @@ from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
 from logitkit._util.threads import threads_for
 from logitkit.embed.encoder import MLPEncoder, check_encoder_params
-from logitkit.predict.head import LogisticHead, logits_to_log_proba, logits_to_proba
+from logitkit.predict.head import LogisticHead, LogitsClassifierMixin
 from logitkit.predict.inputs import as_labels, as_matrix
 
 log = logging.getLogger("logitkit.predict")
@@ -36,7 +36,7 @@ _DEFAULT_LR = {"adam": 1e-3, "sgd": 0.1}
 _SMALL_STEP = 4_000_000
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
+class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     """Multilayer perceptron whose output layer is a logistic / softmax regression.
 
     Minimises over all weights W_l, biases b_l (and batch-norm parameters)
@@ -322,22 +322,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.network_.eval()
         with torch.no_grad():
             return self.encoder_(x).cpu().numpy().astype(np.float64)
-
-    def decision_function(self, X) -> np.ndarray:
-        """Logits: shape (n,) for two classes, else (n, K)."""
-        return self._logits(X).cpu().numpy().astype(np.float64)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n, K); columns follow ``classes_``."""
-        return logits_to_proba(self._logits(X), self.link_).cpu().numpy().astype(np.float64)
-
-    def predict_log_proba(self, X) -> np.ndarray:
-        return logits_to_log_proba(self._logits(X), self.link_).cpu().numpy().astype(np.float64)
-
-    def predict(self, X) -> np.ndarray:
-        z = self._logits(X)
-        idx = (z > 0).long() if z.ndim == 1 else z.argmax(1)
-        return self.classes_[idx.cpu().numpy()]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
