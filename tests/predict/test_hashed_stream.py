@@ -71,6 +71,10 @@ def test_cache_replays_the_parsed_pass_exactly(small, tmp_path):
                           prefetch=prefetch, **kw)
         other_model = HashedLogisticRegression(**m).fit(again)
         assert again.passes_from_cache == 2 and torch.equal(other_model.w_, without.w_)
+    # a new stream with a fresh (equal) hasher, as in a new process, reads the cache at once
+    fresh = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16, crosses=[("C1", "C2")]), cache=tmp_path / "c", **kw)
+    np.testing.assert_array_equal(next(iter(fresh))[0], first[0][0])
+    assert fresh.passes_from_cache == 1
     # a different hasher (or a changed file) invalidates the cache
     other = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16, seed=1), cache=tmp_path / "c", **kw)
     assert other.cache_meta() is None

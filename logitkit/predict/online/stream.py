@@ -118,11 +118,21 @@ class CTRStream:
         """The cache's JSON when a complete cache for this source and hasher exists, else None."""
         if self.cache is None or not self._meta_path().is_file():
             return None
+        self._resolve_fields()
         meta = json.loads(self._meta_path().read_text())
-        want = {"source": self._source_id(), "hasher": self.hasher.to_json(), "dense": self.dense}
+        hasher = self.hasher.to_json()
+        if self.hasher.fields is None:  # a custom reader's columns: take the cache's word for them
+            hasher["fields"] = meta.get("hasher", {}).get("fields")
+        want = {"source": self._source_id(), "hasher": hasher, "dense": self.dense}
         if any(meta.get(k) != v for k, v in want.items()) or meta.get("batch_rows") != self.batch_rows:
             return None
         return meta
+
+    def _resolve_fields(self) -> None:
+        """A hasher without ``fields`` hashes every non-label column: name them now for a
+        Criteo file, so that its state matches the cache (and a worker process's) up front."""
+        if self.hasher.fields is None and self.reader is None:
+            self.hasher.fields = [c for c in CRITEO_COLUMNS if c != self.label]
 
     def cache_bytes_per_row(self) -> int:
         return 4 * self.hasher.n_tokens + 1 + 4 * len(self.dense)
@@ -134,9 +144,8 @@ class CTRStream:
             self.passes_from_cache += 1
             return self._from_cache(meta)
         it = self._parse_and_cache()
+        self._resolve_fields()
         if self.prefetch == "process" and self.reader is None:
-            if self.hasher.fields is None:  # resolve here, so the parent's hasher matches the worker's
-                self.hasher.fields = [c for c in CRITEO_COLUMNS if c != self.label]
             return _process_prefetched(self)
         return _prefetched(it) if self.prefetch else it
 
