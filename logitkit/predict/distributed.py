@@ -24,7 +24,8 @@ optimisers' accumulators (FTRL's n, Adagrad's Σg²) are summed the same way, so
 per-coordinate rates shrink as if one process had seen both shards. (Plain averaging,
 VW's allreduce mode, halves every bucket only one rank touched and loses most of the
 benefit on sparse data.) A dense exchange of the whole table costs 2^b·(1 + slots)
-numbers per synchronisation, so ``sync_every`` trades staleness for traffic. Ranks
+numbers (in the model's dtype) per synchronisation, so ``sync_every`` trades staleness
+for traffic. Ranks
 with fewer batches keep joining the synchronisations (with no change) until every
 rank has finished the pass, so uneven shards never deadlock. The progressive loss of
 a pass is summed over ranks.
@@ -134,36 +135,32 @@ class DistributedHashedLogisticRegression(HashedLogisticRegression):
         if self._since_sync >= int(self.sync_every):
             self._synchronise(include=True, running=True)
 
-    def _state_tensors(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        keys = list(self._opt.slots)
-        return [self.w_] + [self.slots_[k] for k in keys], [self.dense_w_] + [self.dense_slots_[k] for k in keys]
-
     def _synchronise(self, include: bool, running: bool) -> int:
         """One synchronisation; returns how many ranks are still in their pass.
 
         Every rank adds the change of its state since the last synchronisation, so all
         ranks restart from  θ_sync + Σ_r Δ_r  (``include=False``: this rank has no change).
+        The state is what a checkpoint holds (``_tensors``): the table's weights and
+        optimiser slots (intercept included) and the dense weights and slots.
         """
         self._since_sync = 0
         if not dist.is_distributed():
             return 0
-        table, dense = self._state_tensors()
-        now_big, now_small = torch.cat(table), torch.cat(dense).to(_F64)
+        state = self._tensors()
+        keys = sorted(state)
+        shapes = [state[k].shape for k in keys]
+        dt = self._dtype  # the model's own precision: the traffic is the model's size
+        now = torch.cat([state[k].reshape(-1).to(dt) for k in keys])
         if getattr(self, "_synced", None) is None:
-            self._synced = (torch.zeros_like(now_big), torch.zeros_like(now_small))
-        flags = torch.tensor([float(running)], dtype=_F64)
-        small = dist.all_reduce_sum(torch.cat([flags, (now_small - self._synced[1]) * float(include)]))
-        big = dist.all_reduce_sum((now_big - self._synced[0]) * float(include))
-        new_big, new_small = self._synced[0] + big, self._synced[1] + small[1:]
-        self._synced = (new_big, new_small)
-        for t, v in zip(table, new_big.split(self.w_.shape[0])):
-            t.copy_(v)
-        parts = new_small.to(self._dtype).split(self.dense_w_.shape[0])
-        self.dense_w_ = parts[0].clone()
-        self.dense_slots_ = {key: parts[1 + j].clone() for j, key in enumerate(self._opt.slots)}
+            self._synced = torch.zeros_like(now)
+        flags = torch.tensor([float(running)], dtype=dt, device=now.device)
+        total = dist.all_reduce_sum(torch.cat([flags, (now - self._synced) * float(include)]))
+        self._synced = self._synced + total[1:]
+        parts = self._synced.split([int(np.prod(sh)) for sh in shapes])
+        self._load_tensors({k: v.reshape(sh) for k, v, sh in zip(keys, parts, shapes)})
         self.n_syncs_ += 1
-        self.comm_bytes_ += big.numel() * big.element_size() + small.numel() * 8
-        return int(round(float(small[0])))
+        self.comm_bytes_ += total.numel() * total.element_size()
+        return int(round(float(total[0])))
 
     def sync_pass(self) -> None:
         """Synchronise once more, then keep joining (with no change) until every rank is done."""
