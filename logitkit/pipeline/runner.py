@@ -62,7 +62,10 @@ def execute(cfg: Config, out: str | Path | None = None, force: bool = False) -> 
     """
     if not dist.init_from_env():
         return _execute(cfg, out, force)
-    previous = signal.signal(signal.SIGTERM, _stopped_by_launcher)
+    try:
+        previous = signal.signal(signal.SIGTERM, _stopped_by_launcher)
+    except ValueError:  # not the main thread: torchrun's SIGTERM then just ends the process
+        previous = None
     try:
         return _execute(cfg, out, force)
     except BaseException as exc:
@@ -71,7 +74,8 @@ def execute(cfg: Config, out: str | Path | None = None, force: bool = False) -> 
         dist.publish_error(f"rank {dist.rank()}: {type(exc).__name__}: {exc}")
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 _failing = False  # set while a failure is being recorded: a SIGTERM then waits
