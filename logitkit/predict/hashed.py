@@ -253,15 +253,15 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         logits = w_flat[:-1].view(n, t).sum(1) + w_flat[-1]
         if dense is not None and dense.shape[1]:
             logits = logits + dense @ self.dense_w_
-        self._pass_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum").double()
+        self._pass_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
         r = torch.sigmoid(logits) - y  # d(summed loss)/d(logit), shape (n,)
         if self._arange.shape[0] < flat.shape[0]:
             self._arange = torch.arange(flat.shape[0], device=self._device, dtype=torch.int32)
         pos = self._arange[: flat.shape[0]]
         # distinct touched rows, without sorting: the position whose number its bucket keeps
         self._owner.index_copy_(0, flat, pos)
-        rep = self._owner.index_select(0, flat) == pos
-        rows = flat[rep]
+        sel = (self._owner.index_select(0, flat) == pos).nonzero().squeeze(1)
+        rows = flat.index_select(0, sel)
         src = torch.cat([r.repeat_interleave(t), r.sum().reshape(1)])
         self._gbuf.scatter_add_(0, flat, src)  # (faster than index_add_ on CPU)
         g = self._gbuf.index_select(0, rows)
@@ -278,7 +278,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         l1, l2 = float(self.l1), float(self.l2)
         pen1, pen2 = self._row_penalties(rows.shape[0], l1, l2)
         state = {k: v.index_select(0, rows) for k, v in self._slots.items()}
-        w_new, st_new = self._opt.update(w_flat[rep], state, g, torch.ones_like(g), pen1, pen2, lr_scale)
+        w_new, st_new = self._opt.update(w_flat.index_select(0, sel), state, g, None, pen1, pen2, lr_scale)
         self._w.index_copy_(0, rows, w_new)
         for k, v in st_new.items():
             self._slots[k].index_copy_(0, rows, v)

@@ -4,7 +4,7 @@ Every optimiser works on *slices*: the rows of the weight table that a mini-batc
 touched, gathered into flat tensors. For coordinate i it receives
 
     g_i    = Σ_rows (p_r − y_r) · x_ri      the mini-batch gradient of the summed log loss
-    xmax_i = max_rows |x_ri|                its largest feature value in the batch (1 for tokens)
+    xmax_i = max_rows |x_ri|                its largest feature value in the batch (None: all 1, tokens)
 
 and returns the new weight w_i and optimiser state. Everything is elementwise, so the
 same rule runs on the gathered slice of a 2^b-row table (sparse: only touched rows are
@@ -56,13 +56,13 @@ class FTRL:
 
     def update(self, w, state, g, xmax, l1: Scalar, l2: Scalar, lr_scale: float = 1.0):
         z, n = state["z"], state["n"]
-        n_new = n + g * g
+        n_new = torch.addcmul(n, g, g)
         sqrt_new = n_new.sqrt()
-        sigma = (sqrt_new - n.sqrt()) / self.alpha
-        z_new = z + g - sigma * w
-        denom = (self.beta + sqrt_new) / self.alpha + l2
-        shrunk = z_new.abs() - l1
-        w_new = torch.where(shrunk > 0, -torch.sign(z_new) * shrunk / denom, torch.zeros_like(z_new))
+        sigma = (sqrt_new - n.sqrt()).mul_(1.0 / self.alpha)
+        z_new = torch.addcmul(z + g, sigma, w, value=-1.0)
+        denom = (sqrt_new + self.beta).mul_(1.0 / self.alpha).add_(l2)
+        shrunk = (z_new.abs() - l1).clamp_min_(0.0)  # 0 where |z| <= l1: an exact zero weight
+        w_new = torch.copysign(shrunk, -z_new).div_(denom).add_(0.0)  # (-0.0 -> +0.0)
         return w_new, {"z": z_new, "n": n_new}
 
 
@@ -90,7 +90,7 @@ class AdaptiveNormalizedSGD:
 
     def update(self, w, state, g, xmax, l1: Scalar, l2: Scalar, lr_scale: float = 1.0):
         s_old = state["s"]
-        s_new = torch.maximum(s_old, xmax)
+        s_new = s_old.clamp_min(1.0) if xmax is None else torch.maximum(s_old, xmax)
         safe = torch.where(s_new > 0, s_new, torch.ones_like(s_new))
         w = torch.where(s_old > 0, w * (s_old / safe) ** 2, w)
         gs = g / safe
