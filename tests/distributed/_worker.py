@@ -40,6 +40,8 @@ def main(out: Path) -> None:
                 res["llf"] = s.stats["llf"]
             sm = StreamingMetrics(auc_bins=4096).update(y, m.predict_proba(X)[:, 1])
             res["metrics"] = reduce_metrics(sm).result()
+    m = DistributedLogisticRegression(penalty="l2", alpha=1e-2, solver="adam", max_iter=60, tol=1e-6).fit(X, y)
+    res["adam"] = {"value": m.loss_curve_[-1], "n_iter": int(m.n_iter_[0])}
     m = DistributedLogisticRegression(penalty="l2", alpha=1e-2, solver="newton", class_weight="balanced",
                                       tol=1e-10).fit(X, y)
     res["balanced"] = np.concatenate([m.coef_.ravel(), m.intercept_]).tolist()

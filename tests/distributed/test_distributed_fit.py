@@ -100,3 +100,11 @@ def test_sync_every_error():
 
     with pytest.raises(ConfigError, match=r"sync_every=0 must be an integer >= 1"):
         DistributedHashedLogisticRegression(sync_every=0).fit([(np.zeros((2, 1), int), np.zeros(2))])
+
+
+def test_data_parallel_adam_reaches_the_optimum(ranks):
+    m, _, _ = single(penalty="l2", alpha=1e-2, solver="newton")
+    optimum = m.loss_curve_[-1]
+    got = ranks[0]["adam"]["value"]
+    assert got == ranks[1]["adam"]["value"]
+    assert optimum <= got * (1 + 1e-12) and (got - optimum) / optimum < 1e-6
