@@ -4,7 +4,7 @@ sum tensors over ranks, split work into shards, pass a failing rank's message on
 Outside ``torchrun`` (no ``RANK``/``WORLD_SIZE`` in the environment, or a world of one)
 every helper is a no-op: ``rank() == 0``, ``world_size() == 1``, ``all_reduce_sum(t)``
 returns ``t``. The backend is gloo on CPUs and NCCL when the process owns a GPU
-(``LOCAL_RANK``); ``LOGITKIT_DIST_BACKEND`` overrides it and ``LOGITKIT_DIST_TIMEOUT``
+(``LOCAL_RANK`` < the number of GPUs); ``LOGITKIT_DIST_BACKEND`` overrides it and ``LOGITKIT_DIST_TIMEOUT``
 (seconds, default 600) bounds how long a collective waits for a silent peer.
 """
 from __future__ import annotations
@@ -63,8 +63,9 @@ def init_from_env(backend: str | None = None, timeout_s: float | None = None) ->
         return False
     if backend is None:
         backend = os.environ.get("LOGITKIT_DIST_BACKEND")
-    if backend is None:
-        backend = "nccl" if torch.cuda.is_available() and "LOCAL_RANK" in os.environ else "gloo"
+    if backend is None:  # NCCL needs one GPU per local rank
+        local = int(os.environ.get("LOCAL_RANK", -1))
+        backend = "nccl" if torch.cuda.is_available() and 0 <= local < torch.cuda.device_count() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     timeout = float(timeout_s if timeout_s is not None else os.environ.get("LOGITKIT_DIST_TIMEOUT", 600))
