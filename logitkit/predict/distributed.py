@@ -213,7 +213,17 @@ class DistributedHashedLogisticRegression(HashedLogisticRegression):
         self.n_syncs_ = 0
         self.comm_bytes_ = 0
 
+    def _flat_state(self) -> tuple[list[str], list[torch.Size], torch.Tensor]:
+        """What a checkpoint holds (``_tensors``: the table's weights and optimiser slots,
+        intercept included, and the dense weights and slots) as one flat tensor."""
+        state = self._tensors()
+        keys = sorted(state)
+        flat = torch.cat([state[k].reshape(-1).to(self._dtype) for k in keys])
+        return keys, [state[k].shape for k in keys], flat
+
     def _learn(self, idx, y, dense) -> None:
+        if self._synced is None:  # every rank starts from the same state (zeros or a checkpoint)
+            self._synced = self._flat_state()[2].clone()
         super()._learn(idx, y, dense)
         self._since_sync += 1
         if self._since_sync >= int(self.sync_every):
@@ -224,20 +234,15 @@ class DistributedHashedLogisticRegression(HashedLogisticRegression):
 
         Every rank adds the change of its state since the last synchronisation, so all
         ranks restart from  θ_sync + Σ_r Δ_r  (``include=False``: this rank has no change).
-        The state is what a checkpoint holds (``_tensors``): the table's weights and
-        optimiser slots (intercept included) and the dense weights and slots.
+        The traffic is in the model's own dtype.
         """
         self._since_sync = 0
         if not dist.is_distributed():
             return 0
-        state = self._tensors()
-        keys = sorted(state)
-        shapes = [state[k].shape for k in keys]
-        dt = self._dtype  # the model's own precision: the traffic is the model's size
-        now = torch.cat([state[k].reshape(-1).to(dt) for k in keys])
-        if getattr(self, "_synced", None) is None:
-            self._synced = torch.zeros_like(now)
-        flags = torch.tensor([float(running)], dtype=dt, device=now.device)
+        keys, shapes, now = self._flat_state()
+        if self._synced is None:
+            self._synced = now.clone()
+        flags = torch.tensor([float(running)], dtype=now.dtype, device=now.device)
         total = dist.all_reduce_sum(torch.cat([flags, (now - self._synced) * float(include)]))
         self._synced = self._synced + total[1:]
         parts = self._synced.split([int(np.prod(sh)) for sh in shapes])
