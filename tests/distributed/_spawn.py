@@ -38,8 +38,7 @@ def spawn(script: str, args: list[str], world: int = 2, timeout: float = TIMEOUT
 
 
 def torchrun(args: list[str], cwd: Path, world: int = 2, timeout: float = TIMEOUT, env_extra=None):
-    """``torchrun --nproc_per_node=world ...`` on a free port; returns CompletedProcess."""
+    """``torchrun --standalone --nproc_per_node=world ...`` (it picks a free port); returns CompletedProcess."""
     env = dict(os.environ, OMP_NUM_THREADS="1", LOGITKIT_DIST_TIMEOUT="60", **(env_extra or {}))
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={world}",
-           "--master_addr=127.0.0.1", f"--master_port={free_port()}", *args]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world}", *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

@@ -38,8 +38,9 @@ def table(run_dir: Path) -> dict:
 
 
 def only_run(out: Path) -> Path:
-    (run,) = [p for p in out.iterdir()]
-    return run
+    runs = list(out.iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
 
 
 def test_two_ranks_write_the_same_run_as_one_process(config, tmp_path, capsys):
@@ -67,7 +68,7 @@ def test_two_ranks_write_the_same_run_as_one_process(config, tmp_path, capsys):
 @pytest.mark.parametrize("mode", ["raise", "kill"])
 def test_a_failing_rank_stops_the_job_and_marks_the_run_failed(config, tmp_path, mode):
     res = torchrun([str(HERE / "_faulty_run.py"), mode, str(config), str(tmp_path)], cwd=tmp_path)
-    assert res.returncode != 0
+    assert res.returncode != 0, res.stderr[-3000:]
     run = only_run(tmp_path)
     assert run.name.endswith(".failed")
     record = json.loads((run / "record.json").read_text())
