@@ -52,7 +52,8 @@ class LogisticObjective:
         self.dtype = self.s.dtype
         self.device = self.s.device
         if self.link == "softmax":
-            self.Y1 = F.one_hot(self.Y.long(), self.m).to(self.dtype)
+            self.y_index = self.Y.long()
+            self.Y1 = F.one_hot(self.y_index, self.m).to(self.dtype)
         elif self.link == "ovr":
             self.Y1 = self.Y.to(self.dtype)
         else:
@@ -99,19 +100,24 @@ class LogisticObjective:
 
     # ---- smooth part: value, gradient, Hessian --------------------------------
     def smooth(self, theta: torch.Tensor, grad: bool = True):
-        """(value, gradient) of F without the L1 term; gradient has θ's shape."""
+        """(value, gradient) of F without the L1 term; gradient has θ's shape.
+
+        The weighted NLL sum comes from torch's fused loss kernels (one sweep over z)."""
         z = self.logits(theta)
         w = theta * self.penalty_mask
-        value = self._sum((self.s * self.nll_rows(z)).sum()) / self.n_total
-        value = value + 0.5 * self.l2 * (w * w).sum()
+        if self.link == "softmax":
+            nll_sum = torch.dot(self.s, F.cross_entropy(z, self.y_index, reduction="none"))
+        else:
+            nll_sum = F.binary_cross_entropy_with_logits(z, self.Y1, weight=self.s[:, None], reduction="sum")
+        value = self._sum(nll_sum) / self.n_total + 0.5 * self.l2 * (w * w).sum()
         if not grad:
             return value, None
-        R = self.s[:, None] * self.residual(z) / self.n_total
+        R = self.residual(z).mul_(self.s[:, None])
         g = torch.empty_like(theta)
         g[:, : self.d] = self.X.adjoint(R)
         if self.fit_intercept:
             g[:, -1] = R.sum(0)
-        g = self._sum(g) + self.l2 * w
+        g = self._sum(g).div_(self.n_total).add_(w, alpha=self.l2)
         return value, g
 
     def value(self, theta: torch.Tensor) -> torch.Tensor:
