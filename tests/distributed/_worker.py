@@ -1,6 +1,6 @@
 """One rank of the 2-process checks: fits on its shard, writes its results as JSON.
 
-Run as ``python _worker.py OUT_DIR`` with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set.
+Run as ``torchrun --standalone --nproc_per_node=2 _worker.py OUT_DIR``.
 """
 import json
 import sys

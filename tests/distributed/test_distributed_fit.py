@@ -9,7 +9,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _data  # noqa: E402
-from _spawn import spawn  # noqa: E402
+from _spawn import torchrun  # noqa: E402
 from logitkit.predict import HashedLogisticRegression, LogisticRegression  # noqa: E402
 from logitkit.predict.distributed import DistributedHashedLogisticRegression, DistributedLogisticRegression  # noqa: E402
 
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
-    for rc, err in spawn("_worker.py", [str(out)]):
-        assert rc == 0, err[-3000:]
+    res = torchrun([str(Path(__file__).parent / "_worker.py"), str(out)], cwd=out)
+    assert res.returncode == 0, res.stderr[-3000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
 
 
