@@ -39,11 +39,13 @@ def reproduce(run_dir: Path) -> tuple[bool, list[str]]:
         diffs: list[str] = []
         if new.record["data"]["train"] != recorded.get("data", {}).get("train"):
             diffs.append("data: the input's fingerprint differs from the recorded one (the data changed)")
-        old_t = load_file(str(_read(run_dir, "model/model.safetensors")))
-        new_t = load_file(str(new.run_dir / "model" / "model.safetensors"))
-        for key in sorted(set(old_t) | set(new_t)):
-            if key not in old_t or key not in new_t or not old_t[key].equal(new_t[key]):
-                diffs.append(f"model tensor '{key}' differs")
+        files = sorted(p.name for p in (new.run_dir / "model").glob("*.safetensors"))
+        for name in files:
+            old_t = load_file(str(_read(run_dir, f"model/{name}")))
+            new_t = load_file(str(new.run_dir / "model" / name))
+            for key in sorted(set(old_t) | set(new_t)):
+                if key not in old_t or key not in new_t or not old_t[key].equal(new_t[key]):
+                    diffs.append(f"model tensor '{key}' ({name}) differs")
         old_c, new_c = _coefficients(run_dir / "coefficients.csv"), _coefficients(new.run_dir / "coefficients.csv")
         for term in sorted(set(old_c) | set(new_c)):
             a, b = old_c.get(term), new_c.get(term)
