@@ -108,9 +108,14 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     out_dir = Path(out if out is not None else cfg.run.out)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        streamed = cfg.model.kind == "hashed"  # the CTR run: files are streamed, never loaded whole
         with timer.stage("loaddata"):
-            table, test_table = stages.load(cfg)
-        fingerprints = {"train": table.fingerprint, "test": test_table.fingerprint if test_table else None}
+            if streamed:
+                table = test_table = None
+                fingerprints = stages.ctr_fingerprints(cfg)
+            else:
+                table, test_table = stages.load(cfg)
+                fingerprints = {"train": table.fingerprint, "test": test_table.fingerprint if test_table else None}
         rid = run_id(resolved, fingerprints)
         final = out_dir / rid
         main = dist.is_main()
@@ -127,7 +132,10 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
         record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
                   "environment": environment(device), "data": fingerprints}
         try:
-            result = _stages(cfg, table, test_table, device, timer, work, record)
+            if streamed:
+                result = _streamed(cfg, device, timer, work, record)
+            else:
+                result = _stages(cfg, table, test_table, device, timer, work, record)
         except BaseException as exc:
             _failing = True
             exc = _peer_failure(exc) if isinstance(exc, Exception) else exc
@@ -209,6 +217,18 @@ def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path | N
             record["timings"] = timer.seconds
             stages.report(work, record)
     return RunResult(work, record, summary)
+
+
+def _streamed(cfg: Config, device, timer: Timer, work: Path, record: dict) -> RunResult:
+    """The CTR run (``pipeline.ctr``): hashed model over the streamed file, streamed metrics."""
+    from logitkit.pipeline import ctr
+
+    ctr.run(cfg, device, work, record, timer)
+    if cfg.interpret.report:
+        with timer.stage("report"):
+            record["timings"] = timer.seconds
+            stages.report(work, record)
+    return RunResult(work, record, None)
 
 
 def _named(Z: np.ndarray, names: list[str]) -> pa.Table:

@@ -23,6 +23,16 @@ def load(cfg: Config):
     return load_from_config(cfg.data, Path.cwd())
 
 
+def ctr_fingerprints(cfg: Config) -> dict:
+    """The streamed CTR run's input fingerprints (its config is checked first)."""
+    from logitkit.pipeline import ctr
+
+    if dist.is_distributed():
+        raise ConfigError("model.kind 'hashed' runs on one process in `logitkit run`; for several ranks use "
+                          "DistributedHashedLogisticRegression from Python (see docs/distributed.md)")
+    return ctr.fingerprints(cfg)
+
+
 def split(cfg: Config, table, test_table):
     from logitkit.prepdata import split_table
 
