@@ -148,7 +148,10 @@ def main() -> None:
     args.dense_rows, args.hashed_rows = (40_000, 100_000) if args.quick else (400_000, 1_000_000)
     args.dense_features = 50
     if args.worker:
+        from logitkit._util import dist
+
         print(json.dumps(run(args, int(os.environ["WORLD_SIZE"]))))
+        dist.shutdown()
         return
     one = spawn(args, 1)
     two = spawn(args, 2)

@@ -67,7 +67,9 @@ def execute(cfg: Config, out: str | Path | None = None, force: bool = False) -> 
     except ValueError:  # not the main thread: torchrun's SIGTERM then just ends the process
         previous = None
     try:
-        return _execute(cfg, out, force)
+        result = _execute(cfg, out, force)
+        dist.shutdown()  # leave the group cleanly; ranks > 0 return before rank 0 has written
+        return result
     except BaseException as exc:
         if isinstance(exc, dist.RankFailedError):
             raise
