@@ -62,8 +62,12 @@ def _run(args) -> int:
     from logitkit.pipeline.config import load_config
     from logitkit.pipeline.runner import execute
 
+    from logitkit._util import dist
+
     cfg = load_config(args.config, args.overrides)
     result = execute(cfg, out=args.out, force=args.force)
+    if not dist.is_main():  # under torchrun, rank 0 reports; the others only log
+        return 0
     for split, values in result.record.get("metrics", {}).items():
         print(f"{split:>5}: " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
     print(result.run_dir)

@@ -88,10 +88,10 @@ def run(cfg: Config, device, work: Path, record: dict, timer) -> object:
         "top_weights": model.top_weights(20),
         "hasher": hasher.to_json(),
     }
-    if cache is not None and cache.exists():
+    if (work / "cache").exists():
         import shutil
 
-        shutil.rmtree(cache.parent)  # the cache serves later passes of this run only
+        shutil.rmtree(work / "cache")  # the cache serves later passes of this run only
     model.save_checkpoint(str(work / "model"))
     if cfg.interpret.plots and len(model.pass_losses_) > 0:
         from logitkit.interpret import model_plots

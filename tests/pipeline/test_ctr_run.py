@@ -1,0 +1,56 @@
+"""The streamed CTR run through the pipeline: `logitkit run` with model.kind 'hashed'."""
+import json
+
+import pytest
+from logitkit.loaddata.criteo import write_criteo
+from logitkit.loaddata.synthetic import make_ctr
+from logitkit.pipeline.cli import main
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ctr")
+    table, _ = make_ctr(38_000, seed=1)  # one ground truth: train and test rows from it
+    write_criteo(table.data.slice(0, 30_000), folder / "train.tsv")
+    write_criteo(table.data.slice(30_000), folder / "test.tsv")
+    cfg = folder / "ctr.yaml"
+    cfg.write_text(
+        "data: {path: train.tsv, test_path: test.tsv, format: criteo, label: label, batch_rows: 4096,"
+        " split: {method: none}}\n"
+        "prep: {hashing: {n_bits: 18, seed: 0}}\n"
+        "model: {kind: hashed, learning_rate: 0.2, batch_size: 512,"
+        " options: {optimizer: ftrl, l1: 0.1, l2: 1.0, n_passes: 2, prefetch: false}}\n"
+        "evaluate: {metrics: [log_loss, roc_auc, ne, calibration_ratio], inference: false}\n"
+        "interpret: {graph: false}\n"
+    )
+    return folder, cfg
+
+
+def test_ctr_config_runs_streamed_and_records_ctr_stats(files, capsys):
+    folder, cfg = files
+    assert main(["run", str(cfg), "--out", str(folder / "runs")]) == 0
+    run_dir = next((folder / "runs").iterdir())
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == "complete"
+    test = record["metrics"]["test"]
+    assert set(test) == {"log_loss", "roc_auc", "ne", "calibration_ratio"}
+    assert 0 < test["ne"] < 1 and test["roc_auc"] > 0.6
+    ctr = record["ctr"]
+    assert len(ctr["pass_losses"]) == 2 and ctr["top_weights"] and "collisions" in ctr
+    assert (run_dir / "model" / "state.safetensors").is_file() and (run_dir / "report.html").is_file()
+    assert not (run_dir / "cache").exists()
+    # the recorded log loss is the loss of the saved model on the test file
+    from logitkit.predict.hashed import HashedLogisticRegression
+
+    model = HashedLogisticRegression.load(str(run_dir / "model"))
+    assert model.pass_losses_ == pytest.approx(ctr["pass_losses"])
+    assert main(["repro", str(run_dir)]) == 0
+    assert "reproduced" in capsys.readouterr().out
+
+
+def test_ctr_config_errors(files, capsys):
+    folder, cfg = files
+    assert main(["run", str(cfg), "--set", "evaluate.metrics=[accuracy]", "--out", str(folder / "r2")]) == 2
+    assert "'accuracy'] are not available for the streamed hashed model" in capsys.readouterr().err
+    assert main(["run", str(cfg), "--set", "prep.hashing=null", "--out", str(folder / "r2")]) == 2
+    assert "needs prep.hashing" in capsys.readouterr().err
