@@ -84,8 +84,10 @@ def _check_finite(M, name: str) -> None:
             i, j = (int(v) for v in torch.nonzero(bad)[0])
             raise DataError(_nonfinite_message(name, i, j, float(data[i, j])))
         return
+    if data.dtype.kind == "f" and np.isfinite(np.add.reduce(data, axis=None)):
+        return  # one read of X and no temporary; a NaN or inf anywhere makes the sum non-finite
     if np.isfinite(data).all():
-        return
+        return  # the sum overflowed on large finite values
     if sp.issparse(M):
         coo = M.tocoo()
         k = int(np.flatnonzero(~np.isfinite(coo.data))[0])
@@ -102,6 +104,18 @@ def _nonfinite_message(name: str, i: int, j: int, v: float) -> str:
         f"Input {name} contains {kind} at row {i}, column {j}; impute missing values "
         "(prep.impute in a pipeline) or drop those rows before fitting"
     )
+
+
+def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, y_index) like ``np.unique(y, return_inverse=True)``; small non-negative
+    integer labels take a counting path that avoids sorting."""
+    if y.dtype.kind in "iu" and y.size and y.min() >= 0 and y.max() < 2 * y.size + 1024:
+        counts = np.bincount(y)
+        present = counts > 0
+        classes = np.flatnonzero(present).astype(y.dtype)
+        index = (np.cumsum(present) - 1)[y]
+        return classes, index
+    return np.unique(y, return_inverse=True)
 
 
 def as_labels(y, n_rows: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from logitkit._util.threads import threads_for
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.predict.design import Design
 from logitkit.predict.head import LogitsClassifierMixin
-from logitkit.predict.inputs import as_labels, as_matrix, feature_names_of
+from logitkit.predict.inputs import as_labels, as_matrix, encode_labels, feature_names_of
 from logitkit.predict.objective import LogisticObjective
 from logitkit.predict.solvers import lbfgs, newton, stochastic
 
@@ -202,7 +202,7 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     # hooks that ``predict.distributed`` overrides to make the fit global over ranks
     def _classes_of(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(sorted classes, index of each row's class)."""
-        return np.unique(y, return_inverse=True)
+        return encode_labels(y)
 
     def _class_counts(self, y_idx: np.ndarray) -> tuple[int, np.ndarray]:
         """(rows, rows per class) for class_weight="balanced"."""

@@ -77,7 +77,9 @@ class LogisticObjective:
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
         """z = X Wᵀ + b, shape (n, m)."""
-        z = self.X.linear(theta[:, : self.d])
+        W = theta[:, : self.d]
+        # all-zero weights (the usual start): z is the intercept alone, no pass over X
+        z = self.X.linear(W) if bool(W.any()) else torch.zeros(self.X.n, self.m, dtype=theta.dtype, device=theta.device)
         if self.fit_intercept:
             z = z + theta[:, -1]
         return z
