@@ -160,4 +160,4 @@ def test_logistic_head_is_the_estimators_model():
     np.testing.assert_allclose(head.proba(Xt).detach().numpy(), est.predict_proba(X), atol=1e-12)
     np.testing.assert_allclose(head(Xt).detach().numpy(), est.decision_function(X), atol=1e-12)
     loss = head.loss(Xt, torch.as_tensor(y))
-    assert float(loss) == pytest.approx(est.loss_curve_[-1] - 0.5 * 1e-4 * (est.coef_ ** 2).sum(), rel=1e-9)
+    assert float(loss.detach()) == pytest.approx(est.loss_curve_[-1] - 0.5 * 1e-4 * (est.coef_ ** 2).sum(), rel=1e-9)
