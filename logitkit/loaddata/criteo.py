@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from logitkit.loaddata.delimited import file_sha256, read_delimited, stream_delimited
+from logitkit.loaddata.delimited import file_sha256, read_delimited, stream_delimited, write_csv
 from logitkit.loaddata.table import Table
 
 NUMERIC_COLUMNS = [f"I{i}" for i in range(1, 14)]
@@ -75,14 +74,4 @@ def write_criteo(table: Table | pa.Table, path: str | Path) -> Path:
     """
     data = table.data if isinstance(table, Table) else table
     names = _columns("label" in data.column_names)
-    data = data.select(names)
-    cols = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns]
-    data = pa.table(cols, names=names)
-    opts = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
-    p = Path(path)
-    if p.suffix == ".gz":
-        with pa.CompressedOutputStream(str(p), "gzip") as out:
-            pacsv.write_csv(data, out, write_options=opts)
-    else:
-        pacsv.write_csv(data, p, write_options=opts)
-    return p
+    return write_csv(data.select(names), path, delimiter="\t", header=False, quoting="none")

@@ -382,11 +382,13 @@ def stream_csv(
         yield b
 
 
-def write_csv(table: Table | pa.Table, path: str | Path, delimiter: str = ",", header: bool = True) -> Path:
-    """Write a table as CSV/TSV (gzip when the name ends in .gz)."""
+def write_csv(table: Table | pa.Table, path: str | Path, delimiter: str = ",", header: bool = True,
+              quoting: str = "needed") -> Path:
+    """Write a table as CSV/TSV (gzip when the name ends in .gz); ``quoting`` as pyarrow's
+    ``quoting_style`` ("needed", "all_valid" or "none")."""
     data = table.data if isinstance(table, Table) else table
     p = Path(path)
-    opts = pacsv.WriteOptions(include_header=header, delimiter=delimiter, quoting_style="needed")
+    opts = pacsv.WriteOptions(include_header=header, delimiter=delimiter, quoting_style=quoting)
     data = _plain(data)
     if p.suffix == ".gz":
         with pa.CompressedOutputStream(str(p), "gzip") as out:
