@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -62,11 +63,9 @@ def _run(args) -> int:
     from logitkit.pipeline.config import load_config
     from logitkit.pipeline.runner import execute
 
-    from logitkit._util import dist
-
     cfg = load_config(args.config, args.overrides)
     result = execute(cfg, out=args.out, force=args.force)
-    if not dist.is_main():  # under torchrun, rank 0 reports; the others only log
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports; the others only log
         return 0
     for split, values in result.record.get("metrics", {}).items():
         print(f"{split:>5}: " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
