@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from logitkit._util import dist
-from logitkit._util.errors import ConfigError
+from logitkit._util.errors import ConfigError, did_you_mean
 from logitkit.pipeline.config import Config
 
 log = logging.getLogger("logitkit.pipeline")
@@ -61,6 +61,16 @@ def embed(cfg: Config, X_train, X_test, names):
 
 
 # ---------------------------------------------------------------- predict
+def _with_options(cls, kwargs: dict, options: dict, kind: str):
+    """``cls(**kwargs, **options)``; an option the estimator does not take is a ConfigError."""
+    valid = set(cls().get_params())
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        raise ConfigError(f"model.options: {unknown[0]!r} is not a parameter of model.kind {kind!r}."
+                          + did_you_mean(unknown[0], valid) + f" Its parameters: {', '.join(sorted(valid))}")
+    return cls(**{**kwargs, **options})
+
+
 def build_model(cfg: Config, device):
     m = cfg.model
     common = dict(alpha=m.alpha, max_iter=m.max_iter, tol=m.tol, dtype=m.dtype, device=str(device),
@@ -70,18 +80,19 @@ def build_model(cfg: Config, device):
         from logitkit.predict.distributed import DistributedLogisticRegression
 
         cls = DistributedLogisticRegression if dist.is_distributed() else LogisticRegression
-        return cls(penalty=m.penalty, l1_ratio=m.l1_ratio, multiclass=m.multiclass,
-                                  solver=m.solver, fit_intercept=m.fit_intercept, class_weight=m.class_weight,
-                                  batch_size=m.batch_size, learning_rate=m.learning_rate, **common, **m.options)
+        return _with_options(cls, dict(penalty=m.penalty, l1_ratio=m.l1_ratio, multiclass=m.multiclass,
+                                       solver=m.solver, fit_intercept=m.fit_intercept, class_weight=m.class_weight,
+                                       batch_size=m.batch_size, learning_rate=m.learning_rate, **common),
+                             m.options, m.kind)
     if m.kind == "mlp":
         from logitkit.predict.mlp import MLPClassifier
 
         if dist.is_distributed():
             raise ConfigError("model.kind='mlp' is not distributed; run it without torchrun, or use "
                               "model.kind='logistic' with solver newton or lbfgs")
-
-        return MLPClassifier(hidden_layer_sizes=tuple(m.hidden_layer_sizes), **common, **m.options)
-    raise ConfigError(f"model.kind={m.kind!r} runs through `logitkit ctr` (streamed); see docs/ctr.md")
+        return _with_options(MLPClassifier, dict(hidden_layer_sizes=tuple(m.hidden_layer_sizes), **common),
+                             m.options, m.kind)
+    raise ConfigError(f"model.kind={m.kind!r} is streamed by logitkit.pipeline.ctr; see docs/ctr.md")
 
 
 def share_tuning(model, tuning: dict | None) -> dict | None:

@@ -62,3 +62,12 @@ def test_relative_paths_resolve_against_config_folder(tmp_path):
     (tmp_path / "d.csv").write_text("x,y\n1,0\n2,1\n")
     cfg = load_config(write(tmp_path, "data: {path: d.csv}\n"))
     assert cfg.data.path == str((tmp_path / "d.csv").resolve())
+
+
+def test_unknown_model_option_is_a_config_error(tmp_path, capsys):
+    from logitkit.pipeline.cli import main
+
+    cfg = write(tmp_path, "data: {dataset: iris}\nmodel: {options: {warm_strat: true}}\n")
+    assert main(["run", str(cfg), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "model.options: 'warm_strat' is not a parameter of model.kind 'logistic'. Did you mean 'warm_start'?" in err
