@@ -83,8 +83,8 @@ def csv_options(
     return read, parse, convert
 
 
-def _ragged_line(path: Path, read, parse, convert) -> tuple[int | None, str]:
-    """Find the first row with the wrong field count by a serial pass (error path only)."""
+def _first_ragged_row(source, read, parse, convert):
+    """The first row with the wrong field count, by a serial pass (error path only)."""
     found: list = []
 
     def handler(row):
@@ -92,51 +92,55 @@ def _ragged_line(path: Path, read, parse, convert) -> tuple[int | None, str]:
         return "skip"
 
     serial = pacsv.ReadOptions(
-        column_names=read.column_names,
-        autogenerate_column_names=read.autogenerate_column_names,
-        skip_rows=read.skip_rows,
-        block_size=read.block_size,
-        use_threads=False,
+        column_names=read.column_names, autogenerate_column_names=read.autogenerate_column_names,
+        skip_rows=read.skip_rows, block_size=read.block_size, use_threads=False,
     )
     p2 = pacsv.ParseOptions(
-        delimiter=parse.delimiter, quote_char=parse.quote_char, invalid_row_handler=handler
+        delimiter=parse.delimiter, quote_char=parse.quote_char, ignore_empty_lines=parse.ignore_empty_lines,
+        invalid_row_handler=handler,
     )
     try:
-        reader = pacsv.open_csv(path, read_options=serial, parse_options=p2, convert_options=convert)
-        for _ in reader:
+        for _ in pacsv.open_csv(source, read_options=serial, parse_options=p2, convert_options=convert):
             if found:
                 break
     except pa.ArrowInvalid:
         pass
-    if not found:
-        return None, ""
-    row = found[0]
-    return row.number, f"expected {row.expected_columns} fields, got {row.actual_columns}"
+    return found[0] if found and found[0].number is not None else None
 
 
-def translate_error(exc: pa.ArrowInvalid, path: Path, read, parse, convert) -> InputFileError:
-    """A pyarrow parse/convert error as an ``InputFileError`` naming file, line and column."""
+def translate_error(exc: pa.ArrowInvalid, path: Path, read, parse, convert,
+                    chunk: bytes | None = None, first_line: int = 1) -> InputFileError:
+    """A pyarrow parse/convert error as an ``InputFileError`` naming file, line and column.
+
+    ``chunk``: the text that failed when a file is parsed in chunks, its first line being
+    line ``first_line`` of the file; without it the whole file is the source."""
     msg = str(exc)
-    if "Empty CSV file" in msg:
+    if chunk is None and "Empty CSV file" in msg:
         return InputFileError(f"{path}: the file is empty; give a file with at least one row")
     if "Expected" in msg and "columns" in msg:
-        line, what = _ragged_line(path, read, parse, convert)
-        where = f"line {line}" if line is not None else "a line"
+        source = pa.BufferReader(chunk) if chunk is not None else str(path)
+        row = _first_ragged_row(source, read, parse, convert)
+        where = f"line {first_line + row.number - 1}" if row is not None else "a line"
+        what = f"expected {row.expected_columns} fields, got {row.actual_columns}" if row is not None else msg
         return InputFileError(
-            f"{path}: {where} has the wrong number of fields ({what or msg}); every row must have "
-            f"as many fields as the header (delimiter {parse.delimiter!r})"
+            f"{path}: {where} has the wrong number of fields ({what}); every row must have "
+            f"as many fields as the first line (delimiter {parse.delimiter!r})"
         )
     m = re.search(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): (.*)", msg)
     if m:
         col_i = int(m.group(1))
         names = read.column_names or []
         col = names[col_i] if col_i < len(names) else f"#{col_i}"
-        row = f" at line {m.group(2)}" if m.group(2) else ""
+        if m.group(2):
+            where = f" at line {first_line + int(m.group(2)) - 1}"
+        else:
+            where = f" in lines from {first_line}" if chunk is not None else ""
         return InputFileError(
-            f"{path}: column {col!r}{row}: value is not {m.group(3)} ({m.group(4)}); fix the value or "
+            f"{path}: column {col!r}{where}: value is not {m.group(3)} ({m.group(4)}); fix the value or "
             "declare the column's type"
         )
-    return InputFileError(f"{path}: could not be read as delimited text: {msg}")
+    near = f" near line {first_line}" if chunk is not None else ""
+    return InputFileError(f"{path}: could not be read as delimited text{near}: {msg}")
 
 
 def _check_rows(t: pa.Table, path: Path) -> pa.Table:
@@ -245,52 +249,11 @@ def _parse_chunks(path: Path, read, parse, convert, header: bool, chunk_bytes: i
         try:
             t = pacsv.read_csv(pa.py_buffer(buf), read_options=ro, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:
-            raise _chunk_error(exc, path, buf, line, ro, parse, convert) from None
+            raise translate_error(exc, path, ro, parse, convert, chunk=buf, first_line=line) from None
         if names is None:
             names = t.column_names
         first = False
         yield t
-
-
-def _chunk_error(exc, path: Path, buf: bytes, line: int, ro, parse, convert) -> InputFileError:
-    msg = str(exc)
-    if "Expected" in msg and "columns" in msg:
-        found: list = []
-
-        def handler(row):
-            found.append(row)
-            return "skip"
-
-        serial = pacsv.ReadOptions(
-            column_names=ro.column_names, autogenerate_column_names=ro.autogenerate_column_names,
-            skip_rows=ro.skip_rows, use_threads=False,
-        )
-        p2 = pacsv.ParseOptions(
-            delimiter=parse.delimiter, quote_char=parse.quote_char, ignore_empty_lines=parse.ignore_empty_lines,
-            invalid_row_handler=handler,
-        )
-        try:
-            pacsv.read_csv(pa.py_buffer(buf), read_options=serial, parse_options=p2, convert_options=convert)
-        except pa.ArrowInvalid:
-            pass
-        if found and found[0].number is not None:
-            r = found[0]
-            return InputFileError(
-                f"{path}: line {line + r.number - 1} has the wrong number of fields (expected "
-                f"{r.expected_columns} fields, got {r.actual_columns}); every row must have as many fields "
-                f"as the first (delimiter {parse.delimiter!r})"
-            )
-    m = re.search(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): (.*)", msg)
-    if m:
-        col_i = int(m.group(1))
-        names = ro.column_names or []
-        col = names[col_i] if col_i < len(names) else f"#{col_i}"
-        where = f" at line {line + int(m.group(2)) - 1}" if m.group(2) else f" in lines from {line}"
-        return InputFileError(
-            f"{path}: column {col!r}{where}: value is not {m.group(3)} ({m.group(4)}); fix the value or "
-            "declare the column's type"
-        )
-    return InputFileError(f"{path}: could not be read as delimited text near line {line}: {msg}")
 
 
 def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> Iterator[pa.RecordBatch]:
