@@ -232,13 +232,7 @@ def _prefetched(it: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:
     th = threading.Thread(target=work, daemon=True)
     th.start()
     try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        yield from _drain(q, done)
     finally:
         stop.set()
         while th.is_alive():
@@ -271,15 +265,21 @@ def _process_prefetched(stream: CTRStream, depth: int = 3) -> Iterator[tuple]:
     worker = ctx.Process(target=_produce, args=(stream, q), daemon=True)
     worker.start()
     try:
-        while True:
-            item = q.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        yield from _drain(q, None)
     finally:
         if worker.is_alive():
             worker.terminate()
         worker.join()
         q.close()
+
+
+def _drain(q, done):
+    """Items from a producer's queue until ``done``; an exception the producer put there is
+    raised here, in the consumer."""
+    while True:
+        item = q.get()
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
