@@ -13,6 +13,7 @@ import datetime
 import logging
 import os
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -124,6 +125,15 @@ def broadcast_object(obj, src: int = 0):
     return box[0]
 
 
+def gather_object(obj, dst: int = 0) -> list | None:
+    """[obj of rank 0, obj of rank 1, ...] on rank ``dst``, None elsewhere (picklable)."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * world_size() if rank() == dst else None
+    dist.gather_object(obj, out, dst=dst)
+    return out
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
@@ -173,3 +183,32 @@ def peer_error(wait_s: float = 1.0) -> str | None:
         return store.get(_ERROR_KEY).decode()
     except Exception:  # noqa: BLE001 - the store is gone with the launcher
         return None
+
+
+# ------------------------------------------------------------------ statistics over shards
+class ShardStats:
+    """Reductions over every rank's rows, NumPy in and out, for fitting transforms on the
+    union of the ranks' shards (``Preprocessor.fit(table, stats=ShardStats())``).
+
+    ``sum``/``min``/``max``: element-wise over ranks (float64); ``union``: the sorted
+    distinct values of every rank's array; ``gather``: every rank's array concatenated
+    (rank order). Outside a process group each is the local value.
+    """
+
+    def sum(self, a) -> np.ndarray:
+        t = torch.as_tensor(np.asarray(a, dtype=np.float64).copy())
+        return all_reduce_sum(t).numpy()
+
+    def max(self, a) -> np.ndarray:
+        t = torch.as_tensor(np.asarray(a, dtype=np.float64).copy())
+        return all_reduce_max(t).numpy()
+
+    def min(self, a) -> np.ndarray:
+        return -self.max(-np.asarray(a, dtype=np.float64))
+
+    def union(self, a) -> np.ndarray:
+        parts = all_gather_object(np.unique(np.asarray(a)))
+        return np.unique(np.concatenate(parts))
+
+    def gather(self, a) -> np.ndarray:
+        return np.concatenate(all_gather_object(np.asarray(a)))

@@ -3,6 +3,9 @@
 Each has ``fit(values) -> self``, ``transform(values, column, where) -> (n, K) float64``
 (``where(i)`` names row ``i`` in error messages), ``names(column) -> list[str]`` and
 JSON state. Missing values of a categorical column are the category ``""``.
+``fit(values, stats=...)`` fits on the union of several shards (see ``scaling``):
+categories and log buckets are the union of the shards' (``stats.union``), quantile
+edges are those of the gathered values (``stats.gather``), so all equal one process's.
 """
 from __future__ import annotations
 
@@ -31,8 +34,10 @@ class OneHotEncoder:
             raise ConfigError(f"prep.unknown {unknown!r} must be 'ignore' or 'error'")
         self.unknown = unknown
 
-    def fit(self, values: np.ndarray) -> "OneHotEncoder":
+    def fit(self, values: np.ndarray, stats=None) -> "OneHotEncoder":
         self.categories_ = np.unique(np.asarray(values, dtype=object).astype(str))
+        if stats is not None:
+            self.categories_ = stats.union(self.categories_).astype(str)
         return self
 
     def _codes(self, values: np.ndarray) -> np.ndarray:
@@ -70,8 +75,10 @@ class LogBucketer:
     def __init__(self, unknown: str = "ignore") -> None:
         self.unknown = unknown
 
-    def fit(self, v: np.ndarray) -> "LogBucketer":
+    def fit(self, v: np.ndarray, stats=None) -> "LogBucketer":
         self.ids_ = np.unique(log_bucket_ids(np.asarray(v, dtype=np.float64)))
+        if stats is not None:
+            self.ids_ = stats.union(self.ids_).astype(np.int64)
         return self
 
     def transform(self, v: np.ndarray, column: str = "x", where: Where = lambda i: f"row {i + 1}") -> np.ndarray:
@@ -105,9 +112,11 @@ class QuantileBucketer:
     def __init__(self, n_quantiles: int = 10) -> None:
         self.n_quantiles = int(n_quantiles)
 
-    def fit(self, v: np.ndarray) -> "QuantileBucketer":
+    def fit(self, v: np.ndarray, stats=None) -> "QuantileBucketer":
         v = np.asarray(v, dtype=np.float64)
         v = v[~np.isnan(v)]
+        if stats is not None:
+            v = stats.gather(v).astype(np.float64)
         qs = np.linspace(0, 1, self.n_quantiles + 1)[1:-1]
         self.edges_ = np.unique(np.quantile(v, qs)) if len(v) else np.zeros(0)
         return self

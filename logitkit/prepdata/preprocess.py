@@ -12,6 +12,11 @@ Output of ``transform``: float64 ``(n, d)``, columns in the order numeric (scale
 missing indicators, one-hot blocks and bucket blocks; ``feature_names_`` names them.
 With ``prep.hashing`` set use ``transform_indices`` (int64 bucket indices) instead.
 Default ``PrepSection()``: numeric columns pass through unchanged.
+
+``fit(table, stats=ShardStats())`` fits on the union of every rank's rows in a
+distributed run (``table`` is this rank's shard; the column types must agree): column
+roles from summed counts, every transform from reduced statistics (see ``scaling``,
+``encoding``), so the fitted state equals one process's on all the rows.
 """
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ from logitkit.loaddata.table import Table
 from logitkit.prepdata.encoding import LogBucketer, OneHotEncoder, QuantileBucketer
 from logitkit.prepdata.hashing import FeatureHasher
 from logitkit.prepdata.scaling import Imputer, MinMaxScaler, Standardizer
-from logitkit.prepdata.schema import check_no_nan, is_numeric_type, numeric_share, numeric_values, select_columns
+from logitkit.prepdata.schema import (check_no_nan, is_numeric_type, numeric_counts, numeric_share, numeric_values,
+                                      select_columns)
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +80,7 @@ class Preprocessor:
         self.fitted_ = False
 
     # -- fit ----------------------------------------------------------------------------------
-    def _roles(self, table: Table) -> dict[str, str]:
+    def _roles(self, table: Table, stats=None) -> dict[str, str]:
         s = self._s
         feats = table.feature_names
         log_cols = select_columns(feats, s["log_bucket"], key="prep.log_bucket") if s["log_bucket"] else []
@@ -92,16 +98,25 @@ class Preprocessor:
                 roles[c] = "one_hot"
             elif is_numeric_type(t) or pa.types.is_null(t):
                 roles[c] = "numeric"
-            elif s["one_hot"] is None and numeric_share(table.data.column(c)) < 0.5:
+            elif s["one_hot"] is None and self._share(table.data.column(c), stats) < 0.5:
                 roles[c] = "one_hot"
             else:
                 roles[c] = "numeric"  # numeric_values names the first non-number
         return roles
 
-    def fit(self, table: Table, refit: bool = False) -> "Preprocessor":
+    @staticmethod
+    def _share(col, stats) -> float:
+        if stats is None:
+            return numeric_share(col)
+        ok, n = stats.sum(np.array(numeric_counts(col), dtype=np.float64))
+        return float(ok) / n if n else 0.0
+
+    def fit(self, table: Table, refit: bool = False, stats=None) -> "Preprocessor":
         """Learn every transform's state from ``table`` (the training rows). Returns self.
 
         Fitting a fitted preprocessor again needs ``refit=True`` (a refit is never silent).
+        ``stats`` (e.g. ``logitkit._util.dist.ShardStats()``): ``table`` is one shard and
+        the state is fitted on the union of the shards.
         """
         if self.fitted_ and not refit:
             raise RuntimeError("Preprocessor is already fitted; pass refit=True to fit it again on new rows")
@@ -118,32 +133,32 @@ class Preprocessor:
             self.feature_names_ = self.hasher_.token_names()
             self.fitted_ = True
             return self
-        self.roles_ = self._roles(table)
+        self.roles_ = self._roles(table, stats)
         self.columns_ = list(self.roles_)
         self.numeric_ = [c for c, r in self.roles_.items() if r == "numeric"]
         X = self._numeric_block(table)
         self.imputer_ = None
         if s["impute"] is not None:
-            self.imputer_ = Imputer(s["impute"], s["impute_value"], s["missing_indicators"]).fit(X)
+            self.imputer_ = Imputer(s["impute"], s["impute_value"], s["missing_indicators"]).fit(X, stats)
             X = self.imputer_.transform(X)[:, : len(self.numeric_)]
         else:
             check_no_nan(X, self.numeric_, table)
         self.scaler_ = None
         if s["standardize"]:
-            self.scaler_ = Standardizer().fit(X)
+            self.scaler_ = Standardizer().fit(X, stats)
         elif s["minmax"]:
-            self.scaler_ = MinMaxScaler().fit(X)
+            self.scaler_ = MinMaxScaler().fit(X, stats)
         self.encoders_: dict[str, object] = {}
         for c, r in self.roles_.items():
             if r == "one_hot":
-                self.encoders_[c] = OneHotEncoder(s["unknown"]).fit(self._text(table, c))
+                self.encoders_[c] = OneHotEncoder(s["unknown"]).fit(self._text(table, c), stats)
             elif r == "log_bucket":
-                self.encoders_[c] = LogBucketer(s["unknown"]).fit(numeric_values(table, c))
+                self.encoders_[c] = LogBucketer(s["unknown"]).fit(numeric_values(table, c), stats)
             elif r == "quantile_bucket":
                 v = numeric_values(table, c)
                 if s["impute"] is None:
                     check_no_nan(v[:, None], [c], table)
-                self.encoders_[c] = QuantileBucketer(s["n_quantiles"]).fit(v)
+                self.encoders_[c] = QuantileBucketer(s["n_quantiles"]).fit(v, stats)
         self.feature_names_ = self._names()
         self.fitted_ = True
         log.info("prep: %d columns -> %d features", len(self.columns_), len(self.feature_names_))

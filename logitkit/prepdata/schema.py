@@ -35,12 +35,17 @@ def is_numeric_type(t: pa.DataType) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
 
-def numeric_share(col: pa.ChunkedArray | pa.Array) -> float:
-    """Fraction of the non-missing values of a text column that read as numbers."""
+def numeric_counts(col: pa.ChunkedArray | pa.Array) -> tuple[int, int]:
+    """(values that read as numbers, non-missing values) of a text column."""
     col = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
     ok = pc.match_substring_regex(col, _NUMBER)
-    n = len(col) - col.null_count
-    return float(pc.sum(ok).as_py() or 0) / n if n else 0.0
+    return int(pc.sum(ok).as_py() or 0), len(col) - col.null_count
+
+
+def numeric_share(col: pa.ChunkedArray | pa.Array) -> float:
+    """Fraction of the non-missing values of a text column that read as numbers."""
+    ok, n = numeric_counts(col)
+    return float(ok) / n if n else 0.0
 
 
 def numeric_values(table: Table, name: str) -> np.ndarray:
