@@ -6,18 +6,29 @@
 Memory is the weight table plus a batch, whatever the file sizes. The record holds the
 progressive (VW-style) loss, the loss of every pass, hash-collision statistics and the
 top weights named by their ``field=value`` tokens.
+
+Under torchrun every rank streams only its byte range of the training file (and of the
+test file; ``loaddata.shard``; a compressed file: every rank parses it and keeps
+batches r, r + W, ...), learns with ``DistributedHashedLogisticRegression`` (state
+changes added up every ``model.options.sync_every`` mini-batches, default 64, and at the
+end of each pass), and the test metrics are streaming accumulators summed over ranks.
+A holdout file is read whole by every rank (their models agree, so early stopping does).
+Rank 0 writes the run directory; ``record["distributed"]`` lists each rank's bytes and lines.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
+from logitkit._util import dist
 from logitkit._util.errors import ConfigError
 from logitkit.pipeline.config import Config
 from logitkit.pipeline.record import sha256_file
 
 #: config metric name -> streaming accumulator name
 STREAMED_METRICS = {"log_loss": "log_loss", "roc_auc": "auc", "ne": "ne", "calibration_ratio": "calibration_ratio"}
-_STREAM_OPTIONS = ("cache", "sketch_every", "dense", "prefetch", "holdout_path")
+_STREAM_OPTIONS = ("cache", "sketch_every", "dense", "prefetch", "holdout_path", "sync_every")
 
 
 def check(cfg: Config) -> None:
@@ -44,40 +55,95 @@ def fingerprints(cfg: Config) -> dict:
     return out
 
 
-def run(cfg: Config, device, work: Path, record: dict, timer) -> object:
-    """Fit over the training stream, score the test stream; fills ``record``; returns the model."""
+def _part(path: str, batch_rows: int):
+    """(reader of this rank's record batches of a Criteo file, what it reads), or (None, None) alone."""
+    import pyarrow as pa
+
+    from logitkit.loaddata.criteo import CRITEO_COLUMNS, stream_criteo
+    from logitkit.loaddata.shard import Part, byte_range, count_lines, is_compressed, stream_range_batches
+    from logitkit.predict.distributed import shard_batches
+
+    if not dist.is_distributed():
+        return None, None
+    if is_compressed(path):
+        part = Part(str(path), "batches", extra={"batches": f"{dist.rank()}::{dist.world_size()}",
+                                                  "note": "compressed: every rank parses the file"})
+        return (lambda: shard_batches(stream_criteo(path, batch_rows))), part
+    start, end = byte_range(path, dist.rank(), dist.world_size())
+    n_lines = count_lines(path, start, end)
+    counts = dist.all_gather_object(n_lines)
+    first = 1 + sum(counts[: dist.rank()])
+    types = {"label": pa.int8(), **{c: pa.int64() for c in CRITEO_COLUMNS[1:14]},
+             **{c: pa.string() for c in CRITEO_COLUMNS[14:]}}
+    part = Part(str(path), "bytes", n_lines, bytes=[start, end], lines=[first, first + n_lines - 1] if n_lines else None)
+    return (lambda: stream_range_batches(path, start, end, CRITEO_COLUMNS, batch_rows, types, first)), part
+
+
+def run(cfg: Config, device, work: Path | None, record: dict, timer) -> object:
+    """Fit over the training stream, score the test stream; fills ``record``; returns the model.
+
+    ``work`` is None on ranks > 0 of a distributed run (they write nothing)."""
     from logitkit.evaluate.streaming import StreamingMetrics
+    from logitkit.loaddata.criteo import CRITEO_COLUMNS
+    from logitkit.predict.distributed import DistributedHashedLogisticRegression, reduce_metrics
     from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
     from logitkit.predict.online.stream import CTRStream
     from logitkit.prepdata.hashing import FeatureHasher
 
     h = cfg.prep.hashing
-    hasher = FeatureHasher(n_bits=h.n_bits, seed=h.seed, fields=h.fields, crosses=list(h.crosses),
-                           numeric=h.numeric, label=cfg.data.label or "label")
+    label = cfg.data.label or "label"
+    distributed = dist.is_distributed()
+    fields = h.fields
+    if fields is None and distributed:  # a reader's stream: name the Criteo fields as one process does
+        fields = [c for c in CRITEO_COLUMNS if c != label]
+    hasher = FeatureHasher(n_bits=h.n_bits, seed=h.seed, fields=fields, crosses=list(h.crosses),
+                           numeric=h.numeric, label=label)
     opts = dict(cfg.model.options)
     stream_opts = {k: opts.pop(k) for k in _STREAM_OPTIONS if k in opts}
     m = cfg.model
-    model = HashedLogisticRegression(
-        n_bits=h.n_bits, learning_rate=m.learning_rate, batch_size=m.batch_size, dtype=m.dtype,
-        device=str(device), random_state=cfg.run.seed, checkpoint_dir=str(work / "model"), **opts,
-    )
-    label = cfg.data.label or "label"
+    kw = dict(n_bits=h.n_bits, learning_rate=m.learning_rate, batch_size=m.batch_size, dtype=m.dtype,
+              device=str(device), random_state=cfg.run.seed,
+              checkpoint_dir=str(work / "model") if work is not None else None, **opts)
+    if distributed:
+        model = DistributedHashedLogisticRegression(**kw, sync_every=int(stream_opts.get("sync_every", 64)))
+    else:
+        model = HashedLogisticRegression(**kw)
     common = dict(batch_rows=cfg.data.batch_rows, dense=stream_opts.get("dense"), label=label,
                   prefetch=stream_opts.get("prefetch", "thread"))
-    cache = work / "cache" / "train" if stream_opts.get("cache", True) else None
-    train = CTRStream(cfg.data.path, hasher, cache=cache, sketch_every=stream_opts.get("sketch_every", 16), **common)
+    scratch = Path(tempfile.mkdtemp(prefix="logitkit-cache-")) if work is None else None
+    cache = None
+    if stream_opts.get("cache", True):
+        cache = (work if work is not None else scratch) / "cache" / "train"
+    reader, part = _part(cfg.data.path, cfg.data.batch_rows)
+    train = CTRStream(cfg.data.path, hasher, cache=cache, sketch_every=stream_opts.get("sketch_every", 16),
+                      reader=reader, **common)
     holdout_path = stream_opts.get("holdout_path")
     holdout = CTRStream(holdout_path, hasher, sketch_every=0, **common) if holdout_path else None
-    with timer.stage("predict"):
-        model.fit(train, holdout=holdout)
-    names = tuple(STREAMED_METRICS[n] for n in cfg.evaluate.metrics)
-    metrics = {"train": {"progressive_log_loss": float(model.progressive_loss_)}}
-    if cfg.data.test_path:
-        with timer.stage("evaluate"):
-            acc = StreamingMetrics(names)
-            evaluate_stream(model, CTRStream(cfg.data.test_path, hasher, sketch_every=0, **common), [acc])
-            got = acc.result()
-            metrics["test"] = {name: float(got[STREAMED_METRICS[name]]) for name in cfg.evaluate.metrics}
+    try:
+        with timer.stage("predict"):
+            model.fit(train, holdout=holdout)
+        names = tuple(STREAMED_METRICS[n] for n in cfg.evaluate.metrics)
+        metrics = {"train": {"progressive_log_loss": float(model.progressive_loss_)}}
+        test_part = None
+        if cfg.data.test_path:
+            with timer.stage("evaluate"):
+                acc = StreamingMetrics(names)
+                test_reader, test_part = _part(cfg.data.test_path, cfg.data.batch_rows)
+                test = CTRStream(cfg.data.test_path, hasher, sketch_every=0, reader=test_reader, **common)
+                if distributed:
+                    _evaluate_part(model, test, acc)
+                    acc = reduce_metrics(acc)  # the accumulators' sums over every rank's rows
+                else:
+                    evaluate_stream(model, test, [acc])
+                got = acc.result()
+                metrics["test"] = {name: float(got[STREAMED_METRICS[name]]) for name in cfg.evaluate.metrics}
+        if distributed:
+            record["distributed"] = _shard_record(part, test_part, model)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if work is None:
+        return model
     record["metrics"] = metrics
     record["ctr"] = {
         "progressive_log_loss": float(model.progressive_loss_),
@@ -89,8 +155,6 @@ def run(cfg: Config, device, work: Path, record: dict, timer) -> object:
         "hasher": hasher.to_json(),
     }
     if (work / "cache").exists():
-        import shutil
-
         shutil.rmtree(work / "cache")  # the cache serves later passes of this run only
     model.save_checkpoint(str(work / "model"))
     if cfg.interpret.plots and len(model.pass_losses_) > 0:
@@ -99,3 +163,31 @@ def run(cfg: Config, device, work: Path, record: dict, timer) -> object:
         model_plots.loss_plot(list(model.pass_losses_), work / "plots" / "loss_curve.png",
                               validation_loss=list(getattr(model, "holdout_losses_", [])) or None)
     return model
+
+
+def _evaluate_part(model, stream, acc) -> None:
+    """Score this rank's part of the test stream into ``acc``; an empty part adds nothing."""
+    from logitkit._util.errors import DataError
+    from logitkit.predict.hashed import evaluate_stream
+
+    seen = [0]
+
+    def batches():
+        for b in stream:
+            seen[0] += 1
+            yield b
+
+    try:
+        evaluate_stream(model, batches(), [acc])
+    except DataError:
+        if seen[0]:
+            raise
+
+
+def _shard_record(part, test_part, model) -> dict:
+    import socket
+
+    mine = {"rank": dist.rank(), "host": socket.gethostname(), "train": part.describe() if part else None,
+            "test": test_part.describe() if test_part else None, "syncs": int(model.n_syncs_),
+            "comm_bytes": int(model.comm_bytes_)}
+    return {"world_size": dist.world_size(), "backend": dist.backend(), "shards": dist.all_gather_object(mine)}

@@ -113,11 +113,13 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
         streamed = cfg.model.kind == "hashed"  # the CTR run: files are streamed, never loaded whole
         with timer.stage("loaddata"):
             if streamed:
-                table = test_table = None
+                table = test_table = parts = None
                 fingerprints = stages.ctr_fingerprints(cfg)
             else:
-                table, test_table = stages.load(cfg)
+                table, test_table, parts = stages.load(cfg)  # under torchrun: this rank's part
                 fingerprints = {"train": table.fingerprint, "test": test_table.fingerprint if test_table else None}
+                if dist.is_distributed():  # the whole files' fingerprints, hashed by rank 0
+                    fingerprints = dist.broadcast_object(fingerprints)
         rid = run_id(resolved, fingerprints)
         final = out_dir / rid
         main = dist.is_main()
@@ -137,7 +139,7 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
             if streamed:
                 result = _streamed(cfg, device, timer, work, record)
             else:
-                result = _stages(cfg, table, test_table, device, timer, work, record)
+                result = _stages(cfg, table, test_table, parts, device, timer, work, record)
         except BaseException as exc:
             _failing = True
             exc = _peer_failure(exc) if isinstance(exc, Exception) else exc
@@ -165,52 +167,61 @@ def _finish(work: Path, final: Path, resolved: dict, record: dict, caught, repla
     work.rename(final)
 
 
-def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path | None, record: dict) -> RunResult:
-    """The stages after loading; ``work`` is None on ranks > 0 (they write nothing)."""
+def _stages(cfg: Config, table, test_table, parts, device, timer: Timer, work: Path | None, record: dict) -> RunResult:
+    """The stages after loading; ``work`` is None on ranks > 0 (they write nothing).
+
+    Under torchrun ``table`` is this rank's part of the input (``parts`` says which): the
+    split, the transforms' statistics, the fit and the inference statistics are computed
+    over every rank's rows; rank 0 receives the labels and predicted probabilities of all
+    rows (metrics, plots) and, only for cross-validation, the training rows.
+    """
     main = work is not None
     with timer.stage("prepdata"):
         train, test = stages.split(cfg, table, test_table)
         prep, X_train, y_train, names = stages.prepare(cfg, train)
         X_test = prep.transform(test) if test is not None else None
         y_test = test.labels() if test is not None else None
+    rows_train = stages.global_rows(train)
     with timer.stage("embed"):
-        embedder, Z_train, Z_test, znames = stages.embed(cfg, X_train, X_test, names)
-    lo, hi = dist.shard_range(Z_train.shape[0])  # this rank's training rows (all of them alone)
-    Z_fit, y_fit = Z_train[lo:hi], y_train[lo:hi]
+        embedder, Z_train, Z_test, znames = stages.embed(cfg, X_train, X_test, names, rows_train)
     with timer.stage("predict"):
         model = stages.build_model(cfg, device)
-        tuning = stages.tune(cfg, model, _named(Z_train, znames), y_train, train) if main else None
+        whole = stages.gather_train(cfg, Z_train, y_train, train)  # rank 0, for cross-validation only
+        tuning = stages.tune(cfg, model, _named(whole[0], znames), whole[1], whole[2]) if whole else None
         if dist.is_distributed():
             tuning = stages.share_tuning(model, tuning)
         if tuning is not None:
             record["tuning"] = tuning
-        model.fit(_named(Z_fit, znames), y_fit)
+        model.fit(_named(Z_train, znames), y_train)  # this rank's training rows (all of them alone)
     if dist.is_distributed():
-        record["distributed"] = stages.shard_record(cfg, table, lo, hi)
+        record["distributed"] = stages.shard_record(parts, train, test)
+    tot = stages.totals(train, test, y_train)  # over every rank
     record["data"]["summary"] = {
-        "n_train": int(X_train.shape[0]), "n_test": int(X_test.shape[0]) if X_test is not None else 0,
-        "features": names, "classes": [str(c) for c in model.classes_],
-        "class_counts_train": {str(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True))},
+        "n_train": tot["n_train"], "n_test": tot["n_test"], "features": names,
+        "classes": [str(c) for c in model.classes_], "class_counts_train": tot["class_counts_train"],
     }
     with timer.stage("evaluate"):
-        summary = stages.inference(cfg, model, _named(Z_fit, znames), y_fit, train)  # summed over ranks
+        summary = stages.inference(cfg, model, _named(Z_train, znames), y_train, train)  # summed over ranks
+        splits = {"train": (Z_train, y_train, rows_train)}
+        if Z_test is not None:
+            splits["test"] = (Z_test, y_test, stages.global_rows(test))
+        preds = stages.gather_predictions(model, splits, znames)  # rank 0: every row's (y, proba)
+        prevalence = stages.gather_prevalence(cfg, train, y_train)
         if not main:
             return RunResult(None, record, summary)
         model = stages.single_process(model)
         if dist.is_distributed():
-            stages.hosmer_lemeshow_full(cfg, model, _named(Z_train, znames), y_train, summary)
-        splits = {"train": (Z_train, y_train)}
-        if Z_test is not None:
-            splits["test"] = (Z_test, y_test)
-        record["metrics"] = {name: stages.metrics(cfg, model, _named(Z, znames), y) for name, (Z, y) in splits.items()}
+            stages.hosmer_lemeshow_full(cfg, model, preds["train"][0], preds["train"][1][:, -1], summary)
+        record["metrics"] = {name: stages.metrics(cfg, model, y, P) for name, (y, P) in preds.items()}
         if summary is not None:
             record["model_stats"] = summary.stats
             _write_coefficients(work / "coefficients.csv", summary.rows)
-        cv = stages.cross_validation(cfg, model, _named(Z_train, znames), y_train, train)
+        cv = stages.cross_validation(cfg, model, _named(whole[0], znames), whole[1], whole[2]) if whole else None
         if cv is not None:
             record["cv"] = cv
     with timer.stage("interpret"):
-        stages.interpret(cfg, work, model, train, X_train, y_train, splits, summary, znames, record)
+        stages.interpret(cfg, work, model, train.label, preds, prevalence, (Z_train[:8], y_train[:8]), summary,
+                         znames, record)
     from logitkit.embed.basis import basis_to_json
 
     save_model(work / "model", model, prep.to_json(), basis_to_json(embedder) if embedder is not None else None)
@@ -221,11 +232,13 @@ def _stages(cfg: Config, table, test_table, device, timer: Timer, work: Path | N
     return RunResult(work, record, summary)
 
 
-def _streamed(cfg: Config, device, timer: Timer, work: Path, record: dict) -> RunResult:
+def _streamed(cfg: Config, device, timer: Timer, work: Path | None, record: dict) -> RunResult:
     """The CTR run (``pipeline.ctr``): hashed model over the streamed file, streamed metrics."""
     from logitkit.pipeline import ctr
 
     ctr.run(cfg, device, work, record, timer)
+    if work is None:  # ranks > 0 write nothing
+        return RunResult(None, record, None)
     if cfg.interpret.report:
         with timer.stage("report"):
             record["timings"] = timer.seconds
