@@ -18,7 +18,7 @@ L1 term is handled by the solvers (OWL-QN, proximal steps) so that zeros are exa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +44,7 @@ class LogisticObjective:
     fit_intercept: bool = True
     alpha: float = 0.0
     l1_ratio: float = 0.0
+    _memo: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.d = self.X.d
@@ -76,7 +77,21 @@ class LogisticObjective:
         return torch.zeros(self.m, self.p, dtype=self.dtype, device=self.device)
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
-        """z = X Wᵀ + b, shape (n, m)."""
+        """z = X Wᵀ + b, shape (n, m).
+
+        The last (θ, z) pair is remembered: the solvers, the Hessian, the convergence
+        checks and the inference statistics all ask for z at the same θ, and each miss
+        is a pass over X. Callers must not modify the returned tensor in place."""
+        if theta.requires_grad:  # autograd needs the graph: no memo
+            return self._logits(theta)
+        memo = self._memo
+        if memo is not None and memo[0].shape == theta.shape and torch.equal(memo[0], theta):
+            return memo[1]
+        z = self._logits(theta)
+        self._memo = (theta.clone(), z)
+        return z
+
+    def _logits(self, theta: torch.Tensor) -> torch.Tensor:
         W = theta[:, : self.d]
         # all-zero weights (the usual start): z is the intercept alone, no pass over X
         z = self.X.linear(W) if bool(W.any()) else torch.zeros(self.X.n, self.m, dtype=theta.dtype, device=theta.device)
@@ -95,6 +110,11 @@ class LogisticObjective:
         if self.link == "softmax":
             return torch.softmax(z, dim=1) - self.Y1
         return torch.sigmoid(z) - self.Y1
+
+    def subset(self, idx: torch.Tensor) -> "LogisticObjective":
+        """The same objective (same class, penalty and weights) on the rows ``idx``:
+        the mean over those rows, as the subsampled Newton start uses it."""
+        return replace(self, X=self.X.rows(idx), Y=self.Y[idx], s=self.s[idx])
 
     def _sum(self, t: torch.Tensor) -> torch.Tensor:
         """Sum over rows; the distributed runner overrides it with an all-reduce."""

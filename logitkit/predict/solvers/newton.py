@@ -14,6 +14,7 @@ import torch
 
 from logitkit.predict.objective import LogisticObjective
 from logitkit.predict.solvers.common import SolverResult, log_progress, pseudo_gradient, soft_threshold
+from logitkit.predict.solvers import subsampled
 
 
 def _null_directions(obj: LogisticObjective) -> torch.Tensor:
@@ -101,8 +102,15 @@ def newton(
     max_iter: int = 100,
     tol: float = 1e-6,
     verbose: int = 0,
+    subsample: bool = True,
 ) -> SolverResult:
-    """Minimise ``obj`` by (proximal) Newton; stop when ‖pseudo-gradient‖∞ ≤ tol."""
+    """Minimise ``obj`` by (proximal) Newton; stop when ‖pseudo-gradient‖∞ ≤ tol.
+
+    Large smooth problems started from zero begin on a subsample and finish with
+    subsample-preconditioned quasi-Newton passes (``solvers.subsampled``), unless
+    ``subsample=False``."""
+    if subsample and subsampled.applies(obj, theta0):
+        return subsampled.subsampled_newton(obj, theta0, max_iter, tol, newton, _full_hessian, verbose)
     shape = theta0.shape
     lam = obj.l1
     mask = obj.penalty_mask
