@@ -10,11 +10,14 @@ the same sum as gather + sum, whose gathered weights the update reuses). It lear
 online, one mini-batch at a time, by a per-coordinate optimiser (FTRL-Proximal,
 Adagrad or VW-style adaptive normalised SGD, see ``logitkit.predict.online.optimizers``)
 on the summed log loss of the batch. Only the table rows a batch touches are read and
-written: the gradient is accumulated into a scratch buffer with ``scatter_add_``, the
-distinct touched rows are found without sorting (each position writes its own number
-into a scratch slot of its bucket; a position is its bucket's representative when the
-number read back is its own), and the optimiser runs on those rows alone. Memory is
-the table (+ optimiser slots) plus one mini-batch, whatever the size of the stream.
+written: the distinct touched rows are found without sorting (each position writes its
+own number into a scratch slot of its bucket; a position is its bucket's representative
+when the number read back is its own; a cumulative sum numbers the representatives),
+their weights are gathered once, the gradient is summed per distinct row in a small
+buffer with ``index_add_``, and the optimiser runs on those rows alone. Finding the rows
+needs only the indices, so on CPU a helper thread does it for the next mini-batch while
+this one is learned (same bits as inline). Memory is the table (+ optimiser slots), one
+int32 scratch table, plus one mini-batch, whatever the size of the stream.
 
 Progressive validation: each mini-batch is scored before it is learned, and the mean
 log loss of those scores over a pass is Vowpal Wabbit's "average loss".
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
+import threading
 import time
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -187,10 +192,10 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._bias_idx = torch.full((1,), m - 1, device=self._device, dtype=torch.int64)
         self._l1vec = torch.empty(0, device=self._device, dtype=self._dtype)
         self._pen_for = (0.0, 0.0)
-        self._gbuf = torch.zeros(m, device=self._device, dtype=self._dtype)
         # per bucket: the batch position that last claimed it (-1: never touched)
         self._owner = torch.full((m,), -1, device=self._device, dtype=torch.int32)
         self._arange = torch.arange(0, device=self._device, dtype=torch.int32)
+        self._next_plan = None  # set by partial_fit's helper thread for the next _learn
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, idx, y=None, dense=None):
@@ -210,7 +215,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
                     f"idx holds bucket {bad}, outside [0, 2^{self.n_bits}); hash with n_bits="
                     f"{self.n_bits} or set the model's n_bits to the hasher's"
                 )
-        idx_t = idx_t.long()
+        if idx_t.dtype != torch.int32:  # int32 (the cache's) is used as it is: no copy
+            idx_t = idx_t.long()
         if dense is None:
             if self.n_dense_in_:
                 raise DataError(f"the model was trained with {self.n_dense_in_} dense features; pass dense=(n, {self.n_dense_in_})")
@@ -243,29 +249,47 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
             out = out + dense @ self.dense_w_
         return out
 
+    def _plan(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What a mini-batch's update needs from its indices alone (not from the weights).
+
+        (n, T) indices -> ``rows`` (u,) int64: the u distinct table rows the mini-batch
+        touches, in order of first appearance, the intercept row last; ``inv`` (n·T + 1,)
+        int32: the slot in ``rows`` of every position of ``flat`` = [the tokens row by
+        row, the intercept]. Found without sorting: every position writes its own number
+        into its bucket's slot of ``_owner``; the positions that read their number back
+        are the representatives, numbered by a cumulative sum. On CPU ``partial_fit``
+        runs this a mini-batch ahead in a helper thread (it touches only ``_owner``).
+        """
+        flat = torch.cat([idx.reshape(-1), self._bias_idx])  # int64, also for int32 idx
+        if self._arange.shape[0] < flat.shape[0]:
+            self._arange = torch.arange(flat.shape[0], device=self._device, dtype=torch.int32)
+        pos = self._arange[: flat.shape[0]]
+        self._owner.index_copy_(0, flat, pos)
+        rep = self._owner.index_select(0, flat)  # the representative position of each position
+        first = rep == pos
+        inv = (first.cumsum(0, dtype=torch.int32) - 1).index_select(0, rep)
+        return inv, flat.index_select(0, first.nonzero().squeeze(1))
+
     def _learn(self, idx: torch.Tensor, y: torch.Tensor, dense: torch.Tensor | None) -> None:
         """Score one mini-batch (progressive loss), then one optimiser step on it."""
         n, t = idx.shape
-        flat = torch.cat([idx.reshape(-1), self._bias_idx])  # the tokens, then the intercept row
-        # the EmbeddingBag sum written as gather + sum (faster on CPU); the gathered weights
-        # of the distinct rows are reused by the update
-        w_flat = self._w.index_select(0, flat)
+        plan, self._next_plan = self._next_plan, None
+        inv, rows = plan if plan is not None else self._plan(idx)
+        u = rows.shape[0]
+        # the EmbeddingBag sum written as gathers + sum (faster on CPU): the distinct rows'
+        # weights once (reused by the update), then spread to the positions
+        w_u = self._w.index_select(0, rows)
+        w_flat = w_u.index_select(0, inv)
         logits = w_flat[:-1].view(n, t).sum(1) + w_flat[-1]
         if dense is not None and dense.shape[1]:
             logits = logits + dense @ self.dense_w_
         self._pass_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
         r = torch.sigmoid(logits) - y  # d(summed loss)/d(logit), shape (n,)
-        if self._arange.shape[0] < flat.shape[0]:
-            self._arange = torch.arange(flat.shape[0], device=self._device, dtype=torch.int32)
-        pos = self._arange[: flat.shape[0]]
-        # distinct touched rows, without sorting: the position whose number its bucket keeps
-        self._owner.index_copy_(0, flat, pos)
-        sel = (self._owner.index_select(0, flat) == pos).nonzero().squeeze(1)
-        rows = flat.index_select(0, sel)
-        src = torch.cat([r.repeat_interleave(t), r.sum().reshape(1)])
-        self._gbuf.scatter_add_(0, flat, src)  # (faster than index_add_ on CPU)
-        g = self._gbuf.index_select(0, rows)
-        self._gbuf.index_fill_(0, rows, 0.0)
+        # per distinct row: Σ of r over its positions, in position order; the intercept
+        # (the last row, one position) gets Σ r
+        g = torch.zeros(u, device=self._device, dtype=self._dtype)
+        g.index_add_(0, inv[:-1], r.repeat_interleave(t))
+        g[-1] = r.sum()
         # VW's global normaliser: rows seen / Σ_rows ‖x/s‖² (tokens and intercept count 1 each)
         self._norm_sum += n * (t + 1)
         if dense is not None and dense.shape[1]:
@@ -276,9 +300,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self.n_rows_seen_ += n
         lr_scale = self.n_rows_seen_ / self._norm_sum
         l1, l2 = float(self.l1), float(self.l2)
-        pen1, pen2 = self._row_penalties(rows.shape[0], l1, l2)
+        pen1, pen2 = self._row_penalties(u, l1, l2)
         state = {k: v.index_select(0, rows) for k, v in self._slots.items()}
-        w_new, st_new = self._opt.update(w_flat.index_select(0, sel), state, g, None, pen1, pen2, lr_scale)
+        w_new, st_new = self._opt.update(w_u, state, g, None, pen1, pen2, lr_scale)
         self._w.index_copy_(0, rows, w_new)
         for k, v in st_new.items():
             self._slots[k].index_copy_(0, rows, v)
@@ -318,9 +342,14 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
             self.sketch_.update(*vocab)
         n, bs = idx_t.shape[0], int(self.batch_size)
         order = torch.randperm(n, generator=self._gen).to(self._device) if self.shuffle else None
-        for start in range(0, n, bs):
-            sel = slice(start, start + bs) if order is None else order[start : start + bs]
-            self._learn(idx_t[sel], y_t[sel], None if dense_t is None else dense_t[sel])
+        parts = [slice(s, s + bs) if order is None else order[s : s + bs] for s in range(0, n, bs)]
+        if self._device.type == "cpu" and len(parts) > 1:
+            planned = _planned(self, idx_t, parts)
+        else:
+            planned = ((idx_t[sel], None) for sel in parts)
+        for sel, (idx_mb, plan) in zip(parts, planned):
+            self._next_plan = plan
+            self._learn(idx_mb, y_t[sel], None if dense_t is None else dense_t[sel])
         self._pass_rows += n
         return self
 
@@ -541,6 +570,44 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         _, meta = load_checkpoint(directory)
         model = cls(**{**meta["params"], "device": device})
         return model.load_checkpoint(directory)
+
+
+def _planned(model: HashedLogisticRegression, idx: torch.Tensor, parts: list) -> Iterator[tuple]:
+    """(mini-batch indices, ``model._plan`` of them) for each of ``parts``, made by a helper
+    thread one or two mini-batches ahead of the learner (torch releases the GIL in its
+    kernels, so the plan of the next mini-batch is found while this one is learned).
+
+    The results are the bits of the inline loop: the plans are made in the same order on
+    the same buffer (``_owner``), which the learner itself never touches.
+    """
+    q: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for sel in parts:
+                if stop.is_set():
+                    return
+                mb = idx[sel]
+                q.put((mb, model._plan(mb)))
+        except BaseException as exc:  # re-raised by the learner
+            q.put(exc)
+
+    th = threading.Thread(target=work, daemon=True, name="logitkit-plan")
+    th.start()
+    try:
+        for _ in parts:
+            item = q.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while th.is_alive():  # unblock a helper waiting on a full queue, then let it end
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(0.01)
 
 
 def evaluate_stream(model: HashedLogisticRegression, batches: Iterable, accumulators: Iterable = ()) -> dict[str, float]:
