@@ -238,6 +238,28 @@ def model_stats(model, X, y, sample_weight=None, obj=None, theta=None) -> dict:
     }
 
 
+def _rank_groups(p: np.ndarray, groups: int) -> np.ndarray:
+    """Group of each row when the rows, in stable ascending order of p, are cut into
+    ``groups`` consecutive parts of (almost) equal size (the first n mod groups parts one
+    row larger, as ``np.array_split``). A partial sort (``argpartition`` at the cut points)
+    instead of a full one; rows tied at a cut point are ordered by row index, as a stable
+    sort orders them."""
+    n = p.shape[0]
+    sizes = np.full(groups, n // groups)
+    sizes[: n % groups] += 1
+    cuts = np.cumsum(sizes)[:-1]
+    order = np.argpartition(p, cuts)
+    g = np.empty(n, dtype=np.int64)
+    g[order] = np.repeat(np.arange(groups), sizes)
+    for lo, c in zip(np.concatenate([[0], cuts[:-1]]), cuts):
+        v = p[order[c]]
+        if p[order[lo:c]].max() == v:  # a tie spans this cut: rank the tied rows by index
+            tied = np.flatnonzero(p == v)
+            ranks = int((p < v).sum()) + np.arange(tied.size)
+            g[tied] = np.searchsorted(cuts, ranks, side="right")
+    return g
+
+
 def hosmer_lemeshow(y_true, p_pred, groups: int = 10) -> dict:
     """Hosmer–Lemeshow goodness-of-fit test for a binary model.
 
@@ -245,20 +267,19 @@ def hosmer_lemeshow(y_true, p_pred, groups: int = 10) -> dict:
     equal size; HL = Σ_g (O_g − E_g)² / (E_g (1 − E_g / n_g)) with O_g the observed and
     E_g the expected positives; under a well-fitting model HL ~ χ²(groups − 2).
     """
-    y = torch.as_tensor(np.asarray(y_true, dtype=np.float64))
-    p = torch.as_tensor(np.asarray(p_pred, dtype=np.float64))
+    y = np.asarray(y_true.cpu() if isinstance(y_true, torch.Tensor) else y_true, dtype=np.float64).reshape(-1)
+    p = np.asarray(p_pred.cpu() if isinstance(p_pred, torch.Tensor) else p_pred, dtype=np.float64).reshape(-1)
     if y.shape != p.shape:
         raise DataError(f"y_true has {y.shape[0]} values but p_pred has {p.shape[0]}")
     if groups < 3 or groups > y.shape[0]:
         raise ConfigError(f"groups={groups} must be between 3 and the number of rows ({y.shape[0]})")
-    order = torch.argsort(p, stable=True)
-    stat = 0.0
-    for idx in torch.tensor_split(order, groups):
-        n_g = idx.numel()
-        obs, exp = float(y[idx].sum()), float(p[idx].sum())
-        denom = exp * (1 - exp / n_g)
-        if denom > 0:
-            stat += (obs - exp) ** 2 / denom
+    g = _rank_groups(p, groups)
+    n_g = np.bincount(g, minlength=groups)
+    obs = np.bincount(g, weights=y, minlength=groups)
+    exp = np.bincount(g, weights=p, minlength=groups)
+    denom = exp * (1 - exp / n_g)
+    ok = denom > 0
+    stat = float(((obs - exp)[ok] ** 2 / denom[ok]).sum())
     df = groups - 2
     return {"hl_stat": stat, "hl_df": df, "hl_groups": groups, "hl_pvalue": float(stats.chi2.sf(stat, df))}
 

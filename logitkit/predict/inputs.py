@@ -115,6 +115,12 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         classes = np.flatnonzero(present).astype(y.dtype)
         index = (np.cumsum(present) - 1)[y]
         return classes, index
+    if y.dtype.kind in "biuf":
+        # numeric labels: the set of classes without sorting all rows (hash-based
+        # unique), then each row's class by binary search among the few classes
+        classes = np.unique(y)
+        if classes.size <= 4096:
+            return classes, np.searchsorted(classes, y)
     return np.unique(y, return_inverse=True)
 
 

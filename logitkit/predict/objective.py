@@ -151,9 +151,10 @@ class LogisticObjective:
         """[X 1]ᵀ diag(v) [X 1], shape (p, p)."""
         d = self.d
         H = torch.empty(self.p, self.p, dtype=self.dtype, device=self.device)
-        H[:d, :d] = self.X.gram(v)
-        if self.fit_intercept:
-            c = self.X.column_sums(v)
+        if not self.fit_intercept:
+            H[:d, :d] = self.X.gram(v)
+        else:
+            H[:d, :d], c = self.X.gram(v, sums=True)
             H[:d, d] = c
             H[d, :d] = c
             H[d, d] = v.sum()
