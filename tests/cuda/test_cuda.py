@@ -14,11 +14,14 @@ CPU-only CI skips it. Tolerances (why each is what it is):
   float32 gradients carry ~1e-7 relative rounding, which bounds how close a solver gets.
 - stochastic solvers: the same seeded order on every device (the permutation is drawn
   on the CPU); the device's float64 reductions sum in another order, so the iterates
-  drift apart by rounding only: objective within 1e-6 of the CPU fit's.
+  drift apart by rounding only; each stops within ~1e-6 of the optimum, so the
+  objectives agree to 2e-6.
 - hashed online models: float64 tables equal the CPU's to 1e-8 (relative) — the
   updates are the same per-coordinate arithmetic, only summation order differs; float32
   tables to 1e-4 relative / 1e-5 absolute (the rounding of ~1e-7 per update compounds
   over a few hundred updates per coordinate).
+- L1 zeros: the same coordinates are exactly zero on both devices, except one sitting
+  on the threshold, which rounding may leave at a tiny value (< 1e-6) on one of them.
 - statistics (standard errors, tests) against statsmodels: 1e-6 relative, as on the CPU.
 """
 from __future__ import annotations
@@ -159,6 +162,13 @@ def rel(a, b) -> float:
     return abs(a - b) / abs(b)
 
 
+def assert_same_zeros(a, b, small: float) -> None:
+    """Exact zeros in the same places; a coordinate sitting at the L1 threshold may be 0
+    on one device and tiny (< ``small``) on the other by rounding alone."""
+    differ = (a == 0) != (b == 0)
+    assert np.all(np.abs(a[differ]) + np.abs(b[differ]) < small), (int(differ.sum()), np.abs(a[differ] - b[differ]).max())
+
+
 def assert_numpy_outputs(model, X):
     """predict / predict_proba / decision_function / coef_ come back as CPU NumPy, as on CPU fits."""
     for out in (model.predict(X), model.predict_proba(X), model.decision_function(X), model.coef_, model.intercept_):
@@ -191,9 +201,9 @@ def test_cuda_full_batch_fit_float64_matches_cpu(request, data, solver, penalty,
     assert dev.solver_ == cpu.solver_ and dev.link_ == cpu.link_
     assert_numpy_outputs(dev, X)
     np.testing.assert_allclose(dev.predict_proba(X), cpu.predict_proba(X), atol=1e-6)
-    if penalty in ("l1", "elasticnet"):  # exact zeros, the same ones
+    if penalty in ("l1", "elasticnet"):  # exact zeros, the same ones (up to a coefficient at the threshold)
         assert (dev.coef_ == 0).sum() > 0
-        np.testing.assert_array_equal(dev.coef_ == 0, cpu.coef_ == 0)
+        assert_same_zeros(dev.coef_, cpu.coef_, 1e-6)
 
 
 def test_cuda_binary_l2_matches_sklearn(cancer):
@@ -213,7 +223,7 @@ def test_cuda_stochastic_solvers_match_cpu(cancer, solver):
     cpu = LogisticRegression(**kw, device="cpu").fit(X, y)
     dev = LogisticRegression(**kw, device=DEV).fit(X, y)
     f_cpu, f_dev = objective_value(cpu, X, y), objective_value(dev, X, y)
-    assert rel(f_dev, f_cpu) <= 1e-6, (f_dev, f_cpu)
+    assert rel(f_dev, f_cpu) <= 2e-6, (f_dev, f_cpu)  # each stops within ~1e-6 of the optimum
     opt = objective_value(LogisticRegression(alpha=0.01, solver="newton", tol=1e-10, device="cpu").fit(X, y), X, y)
     assert rel(f_dev, opt) <= 1e-3
     assert_numpy_outputs(dev, X)
@@ -541,9 +551,8 @@ def test_cuda_hashed_partial_fit_matches_cpu(optimizer, l1, dtype):
     for out in (dev.coef_, dev.intercept_, dev.predict(idx, dense), dev.decision_function(idx, dense)):
         assert isinstance(out, np.ndarray)
     if l1 and dtype == "float64":  # FTRL's L1: exact zeros, the same ones as on the CPU
-        zeros = dev.coef_ == 0
-        assert zeros.sum() > 0
-        np.testing.assert_array_equal(zeros, cpu.coef_ == 0)
+        assert (dev.coef_ == 0).sum() > 0
+        assert_same_zeros(dev.coef_, cpu.coef_, 1e-8)
 
 
 def test_cuda_hashed_device_tensors_in(tmp_path):
@@ -600,7 +609,8 @@ def test_cuda_hashed_fit_over_a_criteo_stream_matches_cpu_and_partial_fit(ctr_fi
     got_cpu = evaluate_stream(cpu, _ctr_stream(ctr_files, "test.tsv", sketch_every=0))
     assert got_dev["log_loss"] == pytest.approx(got_cpu["log_loss"], rel=1e-8)
     if optimizer == "ftrl":
-        assert (dev.coef_ == 0).sum() > 0 and np.array_equal(dev.coef_ == 0, cpu.coef_ == 0)
+        assert (dev.coef_ == 0).sum() > 0
+        assert_same_zeros(dev.coef_, cpu.coef_, 1e-8)
 
 
 def test_cuda_hashed_checkpoint_saved_on_device_resumes_on_cpu(ctr_files, tmp_path):
@@ -751,3 +761,26 @@ def test_cuda_distributed_one_rank_newton_equals_logistic_regression(one_rank_gr
     total = reduce_metrics(acc)
     for k, v in acc.result().items():
         assert total.result()[k] == pytest.approx(v, rel=1e-12), k
+
+
+@pytest.mark.parametrize("optimizer", ["ftrl", "adagrad"])
+def test_cuda_distributed_hashed_one_rank_forced_sync_equals_plain_model(one_rank_group, monkeypatch, optimizer):
+    """The hashed model's synchronisation (an all-reduce of the whole table's change —
+    NCCL on the GPU) run in a world of one: θ_sync + Δ must be the plain model's state."""
+    import torch.distributed as tdist
+
+    from logitkit import HashedLogisticRegression
+    from logitkit._util import dist
+    from logitkit.predict.distributed import DistributedHashedLogisticRegression
+
+    monkeypatch.setattr(dist, "is_distributed", lambda: tdist.is_initialized())
+    idx, y, dense = hashed_data(n=2000)
+    batches = [(idx[i : i + 500], y[i : i + 500], dense[i : i + 500]) for i in range(0, 2000, 500)]
+    kw = dict(n_bits=N_BITS, optimizer=optimizer, batch_size=100, l1=0.2 if optimizer == "ftrl" else 0.0, l2=0.5,
+              dtype="float64")
+    dd = DistributedHashedLogisticRegression(**kw, device=DEV, sync_every=3).fit(batches)
+    ref = HashedLogisticRegression(**kw, device="cpu").fit(batches)
+    assert dd.n_syncs_ > 0 and dd.comm_bytes_ > 0
+    np.testing.assert_allclose(dd.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(dd.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
+    assert dd.pass_losses_ == pytest.approx(ref.pass_losses_, rel=1e-8)
