@@ -243,13 +243,65 @@ class DistributedHashedLogisticRegression(HashedLogisticRegression):
         if self._synced is None:
             self._synced = now.clone()
         flags = torch.tensor([float(running)], dtype=now.dtype, device=now.device)
-        total = dist.all_reduce_sum(torch.cat([flags, (now - self._synced) * float(include)]))
-        self._synced = self._synced + total[1:]
-        parts = self._synced.split([int(np.prod(sh)) for sh in shapes])
-        self._load_tensors({k: v.reshape(sh) for k, v, sh in zip(keys, parts, shapes)})
+        root = self._root_slots(keys, shapes, now)
+        base = self._synced
+        if root is not None:  # FTRL: the changes of √n add up (see _ftrl_weights)
+            now, base = torch.where(root, now.sqrt(), now), torch.where(root, base.sqrt(), base)
+        total = dist.all_reduce_sum(torch.cat([flags, (now - base) * float(include)]))
+        new = base + total[1:]
+        if root is not None:
+            new = torch.where(root, new.square(), new)
+        parts = new.split([int(np.prod(sh)) for sh in shapes])
+        state = {k: v.reshape(sh) for k, v, sh in zip(keys, parts, shapes)}
+        self._load_tensors(self._ftrl_weights(state))
+        self._synced = self._flat_state()[2].clone()
         self.n_syncs_ += 1
         self.comm_bytes_ += total.numel() * total.element_size()
         return int(round(float(total[0])))
+
+    def _root_slots(self, keys, shapes, like: torch.Tensor) -> torch.Tensor | None:
+        """FTRL: a mask of the flat state's n-slot positions (None for other optimisers)."""
+        from logitkit.predict.online.optimizers import FTRL
+
+        if not isinstance(self._opt, FTRL):
+            return None
+        mask = torch.zeros(like.shape[0], dtype=torch.bool, device=like.device)
+        at = 0
+        for k, sh in zip(keys, shapes):
+            size = int(np.prod(sh))
+            if k.endswith("slot.n"):
+                mask[at:at + size] = True
+            at += size
+        return mask
+
+    def _ftrl_weights(self, state: dict) -> dict:
+        """FTRL's weights are a function of its accumulators, w = −(z − sign(z)·l1)⁺ /
+        ((β + √n)/α + l2) (intercept: l1 = l2 = 0), not a sum of changes: after the
+        accumulators are combined the weights are derived from them (a coordinate one
+        rank alone touched gets exactly that rank's weight). The ranks add up their
+        changes of z and of √n (not of n): each step adds σ = Δ√n/α to the denominator
+        and −σ·w to z, so adding the √n changes keeps z and the denominator consistent —
+        a coordinate at its optimum stays there — where adding the n changes would
+        inflate every shared weight by (Σσ)/(Δ√(Σ Δn)/α) > 1 at each synchronisation.
+        Other optimisers: as is."""
+        from logitkit.predict.online.optimizers import FTRL
+
+        opt = self._opt
+        if not isinstance(opt, FTRL):
+            return state
+        l1, l2 = float(self.l1), float(self.l2)
+
+        def weights(z: torch.Tensor, n: torch.Tensor, pen: torch.Tensor | float) -> torch.Tensor:
+            shrunk = (z.abs() - l1 * pen).clamp_min(0.0)
+            return (torch.copysign(shrunk, -z) / ((n.sqrt() + opt.beta) / opt.alpha + l2 * pen)).add_(0.0)
+
+        pen = torch.ones_like(state["w"])
+        pen[-1] = 0.0  # the intercept (the table's last row) is not penalised
+        state = dict(state)
+        state["w"] = weights(state["slot.z"], state["slot.n"], pen)
+        if state["dense_w"].numel():
+            state["dense_w"] = weights(state["dense_slot.z"], state["dense_slot.n"], 1.0)
+        return state
 
     def sync_pass(self) -> None:
         """Synchronise once more, then keep joining (with no change) until every rank is done."""
