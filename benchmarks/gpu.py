@@ -5,7 +5,7 @@ training throughput against the same training on the host CPU, all in one run.
     python benchmarks/gpu.py                          # 1,000,000 x 100 fits, 1,000,000 x 50 inference, 1,000,000 CTR rows
     python benchmarks/gpu.py --quick --device cpu     # small sizes: a smoke run on a laptop
 
-One JSON line per measurement (``"what"`` names it); lines starting with ``#`` are prose.
+One JSON line per measurement (``"what"`` names it); lines starting with ``#`` sum them up.
 
 - ``bandwidth``: a large device-to-device copy; bytes read + written per second.
 - ``dense_fit``: L2 with C = 1 (alpha = 1/n), as ``benchmarks/dense_fit.py`` (its data
@@ -124,6 +124,8 @@ def dense_case(n: int, d: int, dtype: str, dev: torch.device, bw: float) -> None
     emit("dense_fit", case=f"{n}x{d} {dtype}", device=str(dev), optimum=f_opt, results=results,
          best_seconds_to_target=best, gradient_passes_per_s=round(passes, 2),
          bandwidth_bound_passes_per_s=round(bound, 2), fraction_of_bound=round(passes / bound, 3))
+    print(f"# dense {n}x{d} {dtype} on {dev}: {best:.3f} s to 1e-6; {passes:.1f} gradient passes/s = "
+          f"{passes / bound:.0%} of the bandwidth bound ({bound:.1f}/s)", flush=True)
     del X_dev, obj
     if dev.type == "cuda":
         torch.cuda.empty_cache()
@@ -155,6 +157,8 @@ def inference_case(n: int, d: int, dev: torch.device) -> None:
              statsmodels_cpu_s=round(theirs, 3), statsmodels_cpu_cpu_s=round(theirs_cpu, 3),
              speedup=round(theirs / ours, 2), max_rel_diff_std_err=se_rel,
              max_coef_diff_in_std_errs=coef_rel, agree_1e6=bool(se_rel < 1e-6))
+        print(f"# inference {n}x{d} {cov}: logitkit on {dev} {ours:.2f} s, statsmodels on the CPU {theirs:.2f} s "
+              f"({theirs / ours:.1f}x); std. errors agree to {se_rel:.1e}", flush=True)
 
 
 # ----------------------------------------------------------------------------- CTR
@@ -176,7 +180,8 @@ def ctr_case(rows: int, dev: torch.device, n_bits: int, workdir: Path) -> None:
     t = clock(torch.device("cpu"))
     n = sum(len(b[1]) for b in CTRStream(path, hasher, batch_rows=65536, sketch_every=0))
     wall, cpu = since(torch.device("cpu"), t)
-    emit("ctr_parse_hash", rows=n, seconds=round(wall, 3), cpu_seconds=round(cpu, 3), rows_per_s=round(n / wall))
+    parse_rate = round(n / wall)
+    emit("ctr_parse_hash", rows=n, seconds=round(wall, 3), cpu_seconds=round(cpu, 3), rows_per_s=parse_rate)
     out = {}
     for name, where in (("device", dev), ("cpu", torch.device("cpu"))):
         if name == "cpu" and dev.type == "cpu":
@@ -191,6 +196,8 @@ def ctr_case(rows: int, dev: torch.device, n_bits: int, workdir: Path) -> None:
         emit("ctr_train", rows=model.n_rows_seen_, n_bits=n_bits, **out[name])
         del model
     if "cpu" in out:
+        print(f"# CTR {rows} rows: {out['device']['rows_per_s']:,} rows/s on {dev}, {out['cpu']['rows_per_s']:,} on the CPU "
+              f"(parse + hash alone: {parse_rate:,} rows/s)", flush=True)
         emit("ctr_ratio", device=str(dev), device_over_cpu_rows_per_s=round(out["device"]["rows_per_s"] / out["cpu"]["rows_per_s"], 3),
              progressive_log_loss_rel_diff=abs(out["device"]["progressive_log_loss"] - out["cpu"]["progressive_log_loss"])
              / out["cpu"]["progressive_log_loss"])
@@ -219,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     Xw, yw = dense_data(2000, 10, np.float64)
     for solver in ("newton", "lbfgs"):
         logitkit.LogisticRegression(solver=solver, device=str(dev)).fit(Xw, yw)
-    bw = bandwidth(dev, (1 << 26) if args.quick else (1 << 32))
+    bw = bandwidth(dev, (1 << 26) if args.quick else (1 << 32) if dev.type == "cuda" else (1 << 29))
     emit("bandwidth", device=str(dev), copy_GBps_read_plus_write=round(bw, 1))
     if "dense" in args.only:
         sizes = [(50_000, 20, "float32"), (50_000, 20, "float64")] if args.quick else \

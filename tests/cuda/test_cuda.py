@@ -467,8 +467,9 @@ def test_cuda_mlp_same_seed_same_fit_as_cpu(digits, solver):
     with _no_fail():
         dev = MLPClassifier(**kw, device=DEV).fit(X, y)
         cpu = MLPClassifier(**kw, device="cpu").fit(X, y)
-    # same initial weights (drawn on the CPU), same order; only rounding differs
-    np.testing.assert_allclose(dev.predict_proba(X), cpu.predict_proba(X), atol=1e-6)
+    # same initial weights (drawn on the CPU), same order; only rounding differs, which 40
+    # steps on a non-convex objective may amplify a little
+    np.testing.assert_allclose(dev.predict_proba(X), cpu.predict_proba(X), atol=1e-5)
     assert_numpy_outputs(dev, X)
     assert next(dev.network_.parameters()).device.type == torch.device(DEV).type
     feats = dev.features(X)
