@@ -226,6 +226,10 @@ def main(argv: list[str] | None = None) -> None:
     Xw, yw = dense_data(2000, 10, np.float64)
     for solver in ("newton", "lbfgs"):
         logitkit.LogisticRegression(solver=solver, device=str(dev)).fit(Xw, yw)
+    from logitkit.evaluate import summary
+
+    for cov in ("nonrobust", "HC0"):
+        summary(logitkit.LogisticRegression(penalty=None, device=str(dev)).fit(Xw, yw), Xw, yw, cov_type=cov)
     bw = bandwidth(dev, (1 << 26) if args.quick else (1 << 32) if dev.type == "cuda" else (1 << 29))
     emit("bandwidth", device=str(dev), copy_GBps_read_plus_write=round(bw, 1))
     if "dense" in args.only:
