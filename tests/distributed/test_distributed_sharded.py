@@ -1,6 +1,7 @@
 """``torchrun --nproc_per_node=2 -m logitkit run`` where each rank reads only its part of the
 input (a CSV file by bytes, a Parquet directory by files, a Parquet file by row groups, a
-Criteo file by bytes for the hashed model): the same run as one process."""
+Criteo file by bytes for the hashed model; a built-in data set by rows): the same run as
+one process, written by rank 0 alone. All runs share one launch (a launch costs seconds)."""
 import csv
 import json
 import sys
@@ -41,6 +42,16 @@ prep: {standardize: true, impute: constant, log_bucket: [k]}
 model: {penalty: l2, alpha: 0.01, solver: newton}
 """,
 }
+BUILT_IN = """\
+run: {seed: 0}
+data:
+  dataset: breast_cancer
+  split: {method: none}
+prep: {standardize: true}
+model: {penalty: l2, alpha: 0.01, solver: newton}
+evaluate: {metrics: [accuracy, log_loss, roc_auc], inference: true, cov_type: HC1}
+interpret: {plots: false, report: false, graph: false}
+"""
 CTR = """\
 run: {seed: 0}
 data: {path: DIR/train.tsv, test_path: DIR/test.tsv, format: criteo, label: label, batch_rows: 1024,
@@ -79,7 +90,7 @@ def runs(tmp_path_factory):
     write_criteo(ctr.data.slice(0, 10_000), d / "train.tsv")
     write_criteo(ctr.data.slice(10_000), d / "test.tsv")
     configs = []
-    for name, body in {**{k: COMMON + v for k, v in CONFIGS.items()}, "ctr": CTR}.items():
+    for name, body in {**{k: COMMON + v for k, v in CONFIGS.items()}, "bc": BUILT_IN, "ctr": CTR}.items():
         p = d / f"{name}.yaml"
         p.write_text(body.replace("DIR", str(d)))
         configs.append(p)
@@ -91,7 +102,7 @@ def runs(tmp_path_factory):
         (run,) = list(folder.iterdir())  # rank 0 alone wrote; nothing partial is left
         return run
 
-    return {name: (only(d / "one" / name), only(d / "two" / name)) for name in [*CONFIGS, "ctr"]}
+    return {name: (only(d / "one" / name), only(d / "two" / name)) for name in [*CONFIGS, "bc", "ctr"]}
 
 
 def _failure(stderr: str) -> str:
@@ -125,7 +136,7 @@ def record(run_dir: Path) -> dict:
     return json.loads((run_dir / "record.json").read_text())
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("name", [*CONFIGS, "bc"])
 def test_sharded_reads_give_the_one_process_run(runs, name):
     one, two = runs[name]
     assert two.name == one.name  # same run id: same config, same data fingerprints
@@ -152,6 +163,8 @@ def test_the_record_lists_what_each_rank_read(runs):
     assert [s["train"]["files"] for s in shards["dir"]] == [["part-0.parquet", "part-2.parquet"], ["part-1.parquet"]]
     assert [s["train"]["row_groups"] for s in shards["parquet"]] == [[0, 2, 4, 6, 8], [1, 3, 5, 7]]
     assert [s["test"]["read"] for s in shards["parquet"]] == ["bytes", "bytes"]
+    assert [s["train"]["row_range"] for s in shards["bc"]] == [[0, 285], [285, 569]]  # built-in: rows dealt out
+    assert [s["train_rows"] for s in shards["bc"]] == [285, 284]
     assert sum(s["train"]["rows"] for s in shards["ctr"]) == 10_000
     assert sum(s["test"]["rows"] for s in shards["ctr"]) == 2_000
 
