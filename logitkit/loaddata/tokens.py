@@ -47,18 +47,24 @@ def log_bucket_code(v: float | None) -> str:
     return code_of_id(int(log_bucket_ids(np.array([v], dtype=np.float64))[0]))
 
 
-_INT_HI = 1 << 16
+INT_HI = 1 << 16
 _INT_TABLE: np.ndarray | None = None
+
+
+def int_code_table() -> np.ndarray:
+    """Code ids of the integers SMALL_MIN..INT_HI (index v - SMALL_MIN); below SMALL_MIN the
+    code is that of SMALL_MIN, above INT_HI use ``log_bucket_ids``."""
+    global _INT_TABLE
+    if _INT_TABLE is None:
+        _INT_TABLE = log_bucket_ids(np.arange(SMALL_MIN, INT_HI + 1, dtype=np.float64))
+    return _INT_TABLE
 
 
 def log_bucket_ids_int(v: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
     """``log_bucket_ids`` for int64 values (missing rows flagged by ``missing`` get N_CODES),
-    through a lookup table for values in [-1000, 65535]; larger values take the log path."""
-    global _INT_TABLE
-    if _INT_TABLE is None:
-        _INT_TABLE = log_bucket_ids(np.arange(SMALL_MIN, _INT_HI + 1, dtype=np.float64))
-    ids = _INT_TABLE[np.clip(v, SMALL_MIN, _INT_HI) - SMALL_MIN]
-    big = v > _INT_HI
+    through a lookup table for values in [-1000, 65536]; larger values take the log path."""
+    ids = int_code_table()[np.clip(v, SMALL_MIN, INT_HI) - SMALL_MIN]
+    big = v > INT_HI
     if big.any():
         ids[big] = log_bucket_ids(v[big].astype(np.float64))
     if missing is not None:

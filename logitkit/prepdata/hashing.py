@@ -21,6 +21,7 @@ log-bucket codes. No Python loop runs per row.
 """
 from __future__ import annotations
 
+import threading
 from typing import Iterable
 
 import numpy as np
@@ -28,7 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
-from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_code, log_bucket_ids, log_bucket_ids_int
+from logitkit.loaddata.tokens import (
+    INT_HI, N_CODES, SMALL_MIN, code_of_id, int_code_table, log_bucket_code, log_bucket_ids, log_bucket_ids_int,
+)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -51,11 +54,39 @@ def _seed_key(seed: int) -> np.uint64:
         return _mix(np.array([seed], dtype=np.uint64) + _GOLDEN)[0]
 
 
+def _mix_(z: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """``_mix`` in place (``tmp``: scratch of z's shape): 8 passes, no temporaries."""
+    np.right_shift(z, np.uint64(30), out=tmp)
+    z ^= tmp
+    z *= _M1
+    np.right_shift(z, np.uint64(27), out=tmp)
+    z ^= tmp
+    z *= _M2
+    np.right_shift(z, np.uint64(31), out=tmp)
+    z ^= tmp
+    return z
+
+
+def valid_mask(arr: pa.Array) -> np.ndarray:
+    """(n,) bool: True where ``arr`` is not null (its validity bitmap unpacked)."""
+    n = len(arr)
+    bitmap = arr.buffers()[0]
+    if bitmap is None or arr.null_count == 0:
+        return np.ones(n, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
+    return bits[arr.offset : arr.offset + n].view(bool)
+
+
 def hash_strings(strings: pa.Array, key) -> np.ndarray:
     """``H(t, key)``: 64-bit hashes (uint64, shape (n,)) of the UTF-8 bytes of each string (null = empty).
 
-    ``key``: one uint64 for all strings, or one per string (shape (n,)).
+    ``key``: one uint64 for all strings, or one per string (shape (n,)). Vectorised over
+    the strings: word j of every string still that long is read at once, as an unaligned
+    little-endian uint64 view of the data buffer at ``offset + 8j`` (bytes past the
+    string's end masked off).
     """
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
     if pa.types.is_large_string(strings.type) or pa.types.is_large_binary(strings.type):
         off_dtype = np.int64
     else:
@@ -64,24 +95,45 @@ def hash_strings(strings: pa.Array, key) -> np.ndarray:
         off_dtype = np.int32
     n = len(strings)
     bufs = strings.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=off_dtype)[strings.offset : strings.offset + n + 1].astype(np.int64)
+    offsets = np.frombuffer(bufs[1], dtype=off_dtype)[strings.offset : strings.offset + n + 1] if n else np.zeros(1, off_dtype)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    starts = offsets[:-1].astype(np.int64)
     lens = np.diff(offsets)
-    nwords = (lens + 7) // 8
+    if strings.null_count:
+        lens *= valid_mask(strings)
+    # the data padded by 8 zero bytes; when every string starts at a multiple of 8 (ids
+    # of 8 or 16 characters, say) its words are read as aligned uint64s, else through an
+    # unaligned uint64 view at every byte (slower)
+    padded = np.zeros((len(data) + 15) // 8 * 8, np.uint8)
+    padded[: len(data)] = data
+    if n and not (starts & 7).any():
+        words, starts = padded.view("<u8"), starts >> 3
+        step = 1
+    else:
+        words = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+        step = 8
     with np.errstate(over="ignore"):
-        keys = np.broadcast_to(np.asarray(key, dtype=np.uint64), (n,))
-        h = _mix(keys ^ (lens.astype(np.uint64) * _GOLDEN))
-        # pad the byte buffer so that every 8-byte read stays inside it
-        padded = np.concatenate([data, np.zeros(8, np.uint8)])
-        starts = offsets[:-1]
+        h = lens.astype(np.uint64)
+        h *= _GOLDEN
+        h ^= np.asarray(key, dtype=np.uint64)
+        tmp = np.empty_like(h)
+        _mix_(h, tmp)
+        nwords = (lens + 7) // 8
         for j in range(int(nwords.max()) if n else 0):
-            live = np.nonzero(nwords > j)[0]
-            pos = starts[live] + 8 * j
-            idx = pos[:, None] + np.arange(8)
-            byts = padded[idx]
-            byts[np.arange(8)[None, :] >= (lens[live] - 8 * j)[:, None]] = 0
-            w = byts.view("<u8").reshape(-1)
-            h[live] = _mix(h[live] ^ w)
+            everyone = j == 0 and bool(nwords.min() >= 1)
+            live = slice(None) if everyone else np.nonzero(nwords > j)[0]
+            w = words.take(starts[live] + step * j)
+            rem = lens[live] - 8 * j
+            short = np.nonzero(rem < 8)[0]
+            if len(short):  # keep the string's own bytes only (little-endian: the low ones)
+                sh = (64 - 8 * rem[short]).astype(np.uint64)
+                w[short] = (w[short] << sh) >> sh
+            if everyone:
+                h ^= w
+                _mix_(h, tmp)
+            else:
+                hl = h[live] ^ w
+                h[live] = _mix_(hl, np.empty_like(hl))
     return h
 
 
@@ -139,6 +191,17 @@ class FeatureHasher:
         self._code_luts: dict[str, np.ndarray] = {}
         self._code_known: dict[str, np.ndarray] = {}
         self._keys: dict[str, np.uint64] = {}
+        self._int_luts: dict[str, np.ndarray] = {}
+        self._tls = threading.local()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_tls", None)  # per-thread scratch: not copied, not pickled
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._tls = threading.local()
 
     @property
     def n_buckets(self) -> int:
@@ -210,7 +273,7 @@ class FeatureHasher:
         key = self._key(field)
         lut = np.empty(len(dictionary) + 1, dtype=np.uint64)
         lut[:-1] = hash_strings(dictionary, key)
-        lut[-1] = _hash1("", key)
+        lut[-1] = self._code_hashes(field, np.zeros(0, np.int64))[N_CODES]  # H("", key), cached
         return lut
 
     def _code_hashes(self, field: str, ids: np.ndarray) -> np.ndarray:
@@ -221,7 +284,7 @@ class FeatureHasher:
             lut[N_CODES], known[N_CODES] = _hash1("", self._key(field)), True
             self._code_luts[field], self._code_known[field] = lut, known
         lut, known = self._code_luts[field], self._code_known[field]
-        if not known.all():
+        if len(ids) and not known.all():
             seen = np.zeros(N_CODES + 1, dtype=bool)
             seen[ids] = True
             new = np.nonzero(seen & ~known)[0]
@@ -254,6 +317,19 @@ class FeatureHasher:
         dictionary, codes = self._encoded(arr)
         return self._string_hashes(f, dictionary), codes
 
+    def _row_hashes(self, batch, f: str) -> np.ndarray:
+        """Field ``f``'s 64-bit token hash of every row (uint64, shape (n,)).
+
+        Plain string columns are hashed row by row (one vectorised pass, cheaper than
+        finding the distinct values first); dictionary columns through their dictionary;
+        counts through their log-bucket codes."""
+        arr = batch.column(f)
+        t = arr.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            return hash_strings(arr, self._key(f))
+        lut, codes = self._field_hashes(batch, f)
+        return lut[codes]
+
     def _resolve_fields(self, names: list[str]) -> None:
         if self.fields is None:
             self.fields = [c for c in names if c != self.label]
@@ -275,44 +351,99 @@ class FeatureHasher:
         batch = self._columns(batch)
         if batch.num_rows == 0:
             return np.zeros((0, self.n_tokens), dtype=np.uint64)
-        cols = [lut[codes] for lut, codes in (self._field_hashes(batch, f) for f in self.fields)]
+        cols = [self._row_hashes(batch, f) for f in self.fields]
         by_field = dict(zip(self.fields, cols))
         for a, b in self.crosses:
             for f in (a, b):
                 if f not in by_field:
-                    lut, codes = self._field_hashes(batch, f)
-                    by_field[f] = lut[codes]
+                    by_field[f] = self._row_hashes(batch, f)
             cols.append(cross_hash(by_field[a], by_field[b]))
         if not cols:
             return np.zeros((batch.num_rows, 0), np.uint64)
         return np.ascontiguousarray(np.stack(cols).T)
 
-    def transform(self, batch) -> np.ndarray:
-        """Bucket indices, int64 of shape (n_rows, n_tokens), each in [0, 2**n_bits).
+    def _int_buckets(self, field: str) -> np.ndarray:
+        """Bucket (int64) of each integer value v in [SMALL_MIN, INT_HI] at [v - SMALL_MIN], then
+        the bucket of a missing value: the whole log-bucket path of a count as one lookup."""
+        tab = self._int_luts.get(field)
+        if tab is None:
+            lut = self._code_hashes(field, np.arange(N_CODES + 1))  # every code hashed once
+            ids = np.append(int_code_table(), N_CODES)
+            tab = self._int_luts[field] = (lut[ids] & self._mask).astype(np.int64)
+        return tab
 
-        Per field only the distinct values are hashed; rows are gathered into a
+    def _bucket_column(self, batch, f: str, out: np.ndarray) -> None:
+        """Write field ``f``'s bucket of every row into ``out`` (shape (n,))."""
+        arr = batch.column(f)
+        t = arr.type
+        if pa.types.is_integer(t) and self.numeric == "log_bucket":
+            arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+            if t != pa.int64():
+                arr = arr.cast(pa.int64())
+            v = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr)]
+            tab = self._int_buckets(f)
+            pos = np.clip(v, SMALL_MIN, INT_HI)
+            pos -= SMALL_MIN
+            valid = valid_mask(arr) if arr.null_count else None
+            if valid is not None:
+                pos[~valid] = len(tab) - 1
+            np.take(tab, pos, out=out)
+            big = np.nonzero(v > INT_HI)[0]
+            if len(big) and valid is not None:
+                big = big[valid[big]]
+            if len(big):
+                ids = log_bucket_ids(v[big].astype(np.float64))
+                out[big] = self._code_hashes(f, ids)[ids] & self._mask
+            return
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            np.bitwise_and(hash_strings(arr, self._key(f)), self._mask, out=out, casting="unsafe")
+            return
+        lut, codes = self._field_hashes(batch, f)
+        np.take((lut & self._mask).astype(out.dtype), codes, out=out)
+
+    def transform(self, batch, dtype=np.int64) -> np.ndarray:
+        """Bucket indices of shape (n_rows, n_tokens), each in [0, 2**n_bits), C-contiguous.
+
+        ``dtype``: int64 (default) or int32 (n_bits <= 31; half the bytes, what
+        ``CTRStream`` and its cache use). Per string field only the distinct values are
+        hashed; a count field is one lookup in a per-field table of buckets (its
+        log-bucket code hashed once per value); rows are gathered into a reused
         (n_tokens, n_rows) block and transposed once.
         """
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.int64), np.dtype(np.int32)):
+            raise ConfigError(f"FeatureHasher.transform dtype={dtype} must be int64 or int32")
+        if dtype == np.int32 and self.n_bits > 31:
+            raise ConfigError(f"int32 bucket indices need n_bits <= 31; this hasher has n_bits={self.n_bits}")
         batch = self._columns(batch)
         n = batch.num_rows
         if n == 0:
-            return np.zeros((0, self.n_tokens), dtype=np.int64)
-        out = np.empty((self.n_tokens, n), dtype=np.int64)
+            return np.zeros((0, self.n_tokens), dtype=dtype)
+        out = self._block(n, dtype)
         mask = self._mask
         need64 = {f for ab in self.crosses for f in ab}
         full: dict[str, np.ndarray] = {}
         for j, f in enumerate(self.fields):
-            lut, codes = self._field_hashes(batch, f)
             if f in need64:
-                full[f] = lut[codes]
-            np.take((lut & mask).astype(np.int64), codes, out=out[j])
+                full[f] = self._row_hashes(batch, f)
+                np.bitwise_and(full[f], mask, out=out[j], casting="unsafe")
+            else:
+                self._bucket_column(batch, f, out[j])
         for k, (a, b) in enumerate(self.crosses):
             for f in (a, b):
                 if f not in full:
-                    lut, codes = self._field_hashes(batch, f)
-                    full[f] = lut[codes]
-            out[len(self.fields) + k] = (cross_hash(full[a], full[b]) & mask).astype(np.int64)
-        return np.ascontiguousarray(out.T)
+                    full[f] = self._row_hashes(batch, f)
+            np.bitwise_and(cross_hash(full[a], full[b]), mask, out=out[len(self.fields) + k], casting="unsafe")
+        return out.T.copy()  # a C-ordered copy (never a view of the scratch block)
+
+    def _block(self, n: int, dtype: np.dtype) -> np.ndarray:
+        """A (n_tokens, n) scratch block, reused by the calls of one thread (never returned)."""
+        key = (n, dtype.str)
+        blk = getattr(self._tls, "block", None)
+        if blk is None or blk[0] != key:
+            blk = (key, np.empty((self.n_tokens, n), dtype=dtype))
+            self._tls.block = blk
+        return blk[1]
 
     def transform_vw(self, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Hash a VW batch (``loaddata.load_vw``/``stream_vw`` columns) into variable-length bags.

@@ -150,7 +150,8 @@ class CTRStream:
         return _prefetched(it) if self.prefetch else it
 
     def _convert(self, b: int, batch: pa.RecordBatch) -> tuple:
-        idx = self.hasher.transform(batch)
+        # int32 indices (what the cache stores and the learner takes without a copy)
+        idx = self.hasher.transform(batch, dtype=np.int32 if self.hasher.n_bits <= 31 else np.int64)
         ycol = batch.column(self.label)
         if ycol.null_count:
             raise DataError(f"{self.path}: a row of batch {b} (rows {b * self.batch_rows + 1}..) has no label; every row needs 0 or 1")
