@@ -785,3 +785,19 @@ def test_cuda_distributed_hashed_one_rank_forced_sync_equals_plain_model(one_ran
     np.testing.assert_allclose(dd.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(dd.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
     assert dd.pass_losses_ == pytest.approx(ref.pass_losses_, rel=1e-8)
+
+
+@pytest.mark.parametrize("multiclass", ["softmax", "ovr"])
+def test_cuda_newton_with_collinear_features_reaches_the_optimum(mixed, multiclass):
+    """An unpenalised fit whose Hessian is singular (a column is the sum of two others):
+    the coefficients are not unique but the optimum value is; Newton's fallback solve
+    (least squares when Cholesky fails) must reach it on the device too."""
+    X, y = mixed
+    X = np.column_stack([X, X[:, 0] + X[:, 1]])
+    kw = dict(penalty=None, solver="newton", multiclass=multiclass, tol=1e-8, max_iter=200)
+    with _no_fail():
+        cpu = LogisticRegression(**kw, device="cpu").fit(X, y)
+        dev = LogisticRegression(**kw, device=DEV).fit(X, y)
+    assert np.isfinite(dev.coef_).all()
+    assert rel(objective_value(dev, X, y), objective_value(cpu, X, y)) <= 1e-8
+    np.testing.assert_allclose(dev.predict_proba(X), cpu.predict_proba(X), atol=1e-6)
