@@ -23,7 +23,8 @@ shared coordinates (intercept, frequent tokens) it adds both ranks' steps, and t
 optimisers' accumulators (FTRL's n, Adagrad's Σg²) are summed the same way, so their
 per-coordinate rates shrink as if one process had seen both shards. (Plain averaging,
 VW's allreduce mode, halves every bucket only one rank touched and loses most of the
-benefit on sparse data.) A dense exchange of the whole table costs 2^b·(1 + slots)
+benefit on sparse data.) FTRL's weights are not summed but derived from the summed
+accumulators (w is a function of z and n). A dense exchange of the whole table costs 2^b·(1 + slots)
 numbers (in the model's dtype) per synchronisation, so ``sync_every`` trades staleness
 for traffic. Ranks
 with fewer batches keep joining the synchronisations (with no change) until every
@@ -243,15 +244,8 @@ class DistributedHashedLogisticRegression(HashedLogisticRegression):
         if self._synced is None:
             self._synced = now.clone()
         flags = torch.tensor([float(running)], dtype=now.dtype, device=now.device)
-        root = self._root_slots(keys, shapes, now)
-        base = self._synced
-        if root is not None:  # FTRL: the changes of √n add up (see _ftrl_weights)
-            now, base = torch.where(root, now.sqrt(), now), torch.where(root, base.sqrt(), base)
-        total = dist.all_reduce_sum(torch.cat([flags, (now - base) * float(include)]))
-        new = base + total[1:]
-        if root is not None:
-            new = torch.where(root, new.square(), new)
-        parts = new.split([int(np.prod(sh)) for sh in shapes])
+        total = dist.all_reduce_sum(torch.cat([flags, (now - self._synced) * float(include)]))
+        parts = (self._synced + total[1:]).split([int(np.prod(sh)) for sh in shapes])
         state = {k: v.reshape(sh) for k, v, sh in zip(keys, parts, shapes)}
         self._load_tensors(self._ftrl_weights(state))
         self._synced = self._flat_state()[2].clone()
@@ -259,31 +253,13 @@ class DistributedHashedLogisticRegression(HashedLogisticRegression):
         self.comm_bytes_ += total.numel() * total.element_size()
         return int(round(float(total[0])))
 
-    def _root_slots(self, keys, shapes, like: torch.Tensor) -> torch.Tensor | None:
-        """FTRL: a mask of the flat state's n-slot positions (None for other optimisers)."""
-        from logitkit.predict.online.optimizers import FTRL
-
-        if not isinstance(self._opt, FTRL):
-            return None
-        mask = torch.zeros(like.shape[0], dtype=torch.bool, device=like.device)
-        at = 0
-        for k, sh in zip(keys, shapes):
-            size = int(np.prod(sh))
-            if k.endswith("slot.n"):
-                mask[at:at + size] = True
-            at += size
-        return mask
-
     def _ftrl_weights(self, state: dict) -> dict:
         """FTRL's weights are a function of its accumulators, w = −(z − sign(z)·l1)⁺ /
-        ((β + √n)/α + l2) (intercept: l1 = l2 = 0), not a sum of changes: after the
-        accumulators are combined the weights are derived from them (a coordinate one
-        rank alone touched gets exactly that rank's weight). The ranks add up their
-        changes of z and of √n (not of n): each step adds σ = Δ√n/α to the denominator
-        and −σ·w to z, so adding the √n changes keeps z and the denominator consistent —
-        a coordinate at its optimum stays there — where adding the n changes would
-        inflate every shared weight by (Σσ)/(Δ√(Σ Δn)/α) > 1 at each synchronisation.
-        Other optimisers: as is."""
+        ((β + √n)/α + l2) (intercept: l1 = l2 = 0), not a running sum: once the ranks'
+        changes of z and n are added up, the weights are derived from them (a coordinate
+        one rank alone touched gets exactly that rank's weight; adding the ranks' weight
+        changes instead double-counts every shared coordinate's step, which on dense
+        CTR data ran the predictions far off). Other optimisers: w is their state; as is."""
         from logitkit.predict.online.optimizers import FTRL
 
         opt = self._opt
