@@ -129,3 +129,19 @@ def test_sample_and_class_weights_match_sklearn():
     skb = SkLR(C=C, solver="newton-cholesky", tol=1e-12, class_weight="balanced").fit(X, y)
     lkb = logitkit.LogisticRegression(alpha=1 / (C * len(y)), class_weight="balanced", tol=1e-10).fit(X, y)
     np.testing.assert_allclose(lkb.coef_, skb.coef_, atol=1e-5)
+
+
+@pytest.mark.parametrize("K,multiclass", [(2, "softmax"), (3, "softmax"), (3, "ovr")])
+def test_newton_with_collinear_columns_reaches_the_same_optimum(K, multiclass):
+    """A column that is the sum of two others spans no new direction: the unpenalised
+    optimum (value and probabilities) is that of the data without it, although the
+    Hessian is singular and the coefficients are not unique."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((600, 4))
+    y = rng.integers(0, K, 600)  # labels unrelated to X: no separation
+    Xc = np.column_stack([X, X[:, 0] + X[:, 1]])
+    kw = dict(penalty=None, solver="newton", multiclass=multiclass, tol=1e-9, max_iter=200)
+    base = logitkit.LogisticRegression(**kw).fit(X, y)
+    coll = logitkit.LogisticRegression(**kw).fit(Xc, y)
+    assert np.isfinite(coll.coef_).all()
+    np.testing.assert_allclose(coll.predict_proba(Xc), base.predict_proba(X), atol=1e-6)

@@ -40,11 +40,17 @@ def _full_hessian(obj: LogisticObjective, theta: torch.Tensor) -> torch.Tensor:
 
 
 def _solve(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """H⁻¹ g by Cholesky; falls back to least squares when H is singular."""
+    """H⁻¹ g by Cholesky. When H is singular (collinear features, an unpenalised fit),
+    the minimum-norm solution H⁺ g from the eigendecomposition, with eigenvalues below
+    p·eps·λ_max treated as zero; the same on every device (CUDA's least-squares solver
+    assumes full rank)."""
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) == 0:
         return torch.cholesky_solve(g[:, None], L)[:, 0]
-    return torch.linalg.lstsq(H, g[:, None]).solution[:, 0]
+    w, V = torch.linalg.eigh(H)
+    cutoff = H.shape[0] * torch.finfo(H.dtype).eps * float(w.abs().max())
+    inv = torch.where(w > cutoff, 1.0 / w, torch.zeros_like(w))
+    return V @ (inv * (V.T @ g))
 
 
 def _fista(S, g, x0, lam_vec, gnorm: float, iters: int = 5000):
