@@ -75,10 +75,12 @@ def _loss_of(model, X, y, names: dict) -> torch.Tensor:
         names.update({id(p): n for n, p in model.named_parameters()})
         p = next(model.parameters(), None)
         dtype = p.dtype if p is not None else torch.get_default_dtype()
-        out = model(torch.as_tensor(np.asarray(X), dtype=dtype))
+        device = p.device if p is not None else None
+        Xt = X.detach() if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
+        out = model(Xt.to(dtype=dtype, device=device))
         if y is None:
             return out
-        yt = torch.as_tensor(np.asarray(y))
+        yt = (y.detach() if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))).to(out.device)
         if out.ndim == 1 or out.shape[-1] == 1:
             return nn.functional.binary_cross_entropy_with_logits(out.reshape(-1), yt.to(out.dtype))
         return nn.functional.cross_entropy(out, yt.long())

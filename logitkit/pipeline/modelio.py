@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from logitkit._util.errors import InputFileError
@@ -60,6 +62,13 @@ def load_model(directory: Path):
     name = meta.get("estimator")
     if name not in classes:
         raise InputFileError(f"{meta_path}: key 'estimator' is {name!r}; this logitkit knows {sorted(classes)}")
+    params = meta.get("params") or {}
+    device = params.get("device")
+    if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
+        # tensors are stored on the CPU; a model fitted on a GPU predicts anywhere
+        warnings.warn(f"{meta_path}: the model was fitted with device={device!r}; torch sees no GPU "
+                      "here, so it runs on the CPU", UserWarning, stacklevel=2)
+        params["device"] = "cpu"
     model = classes[name]._from_state(load_file(str(tensor_path)), meta)
     prep = json.loads((directory / "prep.json").read_text()) if (directory / "prep.json").is_file() else None
     embed = json.loads((directory / "embed.json").read_text()) if (directory / "embed.json").is_file() else None
