@@ -386,10 +386,15 @@ def load_shard(data, base_dir: Path):
 
     if data.dataset is not None:
         table, test = load_from_config(data, base_dir)
-        lo, hi = dist.shard_range(table.n_rows)
-        part = Part(data.dataset, "rows", hi - lo, row_range=[lo, hi],
-                    extra={"note": "built-in data set: read whole by every rank, rows dealt out"})
-        return table.take(np.arange(lo, hi)), None, {"train": part, "test": None}
+        parts = {"train": None, "test": None}
+        for key, t in (("train", table), ("test", test)):
+            if t is not None:
+                lo, hi = dist.shard_range(t.n_rows)
+                parts[key] = Part(t.fingerprint.get("path", data.dataset), "rows", hi - lo, row_range=[lo, hi],
+                                  extra={"note": "read whole by every rank (built-in data set), rows dealt out"})
+        if test is not None:
+            test = test.take(np.arange(*parts["test"].row_range))
+        return table.take(np.arange(*parts["train"].row_range)), test, parts
     if data.path is None:
         raise ConfigError("data: set either data.dataset (a built-in name) or data.path (a file)")
     table, part = read_part(data.path, data, base_dir)

@@ -22,25 +22,28 @@ from logitkit.pipeline.cli import main  # noqa: E402
 HERE = Path(__file__).parent
 COMMON = """\
 run: {seed: 3}
-evaluate: {metrics: [accuracy, log_loss, roc_auc, brier], inference: true, cov_type: HC1}
-interpret: {plots: false, report: false, graph: false}
 """
+EVALUATE = "evaluate: {metrics: [accuracy, log_loss, roc_auc, brier], inference: true, cov_type: HC1}\n"
+QUIET = "interpret: {plots: false, report: false, graph: false}\n"
 CONFIGS = {
-    # one CSV file cut into two byte ranges; stratified split; mean imputation, z-scores, one-hot
+    # one CSV file cut into two byte ranges; stratified split; mean imputation, z-scores,
+    # one-hot; cross-validation (on rank 0's gathered rows), plots and the graph
     "csv": """data: {path: DIR/d.csv, label: y, split: {method: stratified, test_size: 0.25}}
 prep: {standardize: true, impute: mean}
 model: {penalty: l2, alpha: 0.01, solver: newton}
+evaluate: {metrics: [accuracy, log_loss, roc_auc, brier], inference: true, cov_type: HC1, cv: {folds: 3}}
+interpret: {plots: true, report: false, graph: true}
 """,
     # a directory of 3 Parquet files (rank 0 reads 2, rank 1 one); random split; medians, min-max, quantiles
     "dir": """data: {path: DIR/parts, label: y, split: {method: random, test_size: 0.3}}
 prep: {minmax: true, impute: median, quantile_bucket: [k], n_quantiles: 4}
 model: {penalty: l2, alpha: 0.03, solver: newton}
-""",
+""" + EVALUATE + QUIET,
     # one Parquet file by row groups (interleaved over ranks), a separate CSV test file by bytes
     "parquet": """data: {path: DIR/d.parquet, test_path: DIR/test.csv, label: y, split: {method: none}}
 prep: {standardize: true, impute: constant, log_bucket: [k]}
 model: {penalty: l2, alpha: 0.01, solver: newton}
-""",
+""" + EVALUATE + QUIET,
 }
 BUILT_IN = """\
 run: {seed: 0}
@@ -111,18 +114,18 @@ def _failure(stderr: str) -> str:
     return "\n".join(lines[-40:])
 
 
-def same_state(a, b) -> None:
-    """Saved transform states equal: structure and text exactly, numbers to rounding."""
+def same_state(a, b, rel: float = 1e-9) -> None:
+    """Saved states equal: structure and text exactly, numbers to ``rel``."""
     if isinstance(a, dict):
         assert list(a) == list(b)
         for k in a:
-            same_state(a[k], b[k])
+            same_state(a[k], b[k], rel)
     elif isinstance(a, list):
         assert len(a) == len(b)
         for u, v in zip(a, b):
-            same_state(u, v)
+            same_state(u, v, rel)
     elif isinstance(a, float):
-        assert a == pytest.approx(b, rel=1e-9, abs=1e-12)
+        assert a == pytest.approx(b, rel=rel, abs=1e-12)
     else:
         assert a == b
 
@@ -150,6 +153,11 @@ def test_sharded_reads_give_the_one_process_run(runs, name):
             assert rb["metrics"][split][k] == pytest.approx(v, rel=1e-6, abs=1e-9), (split, k)
     for k in ("llf", "llnull", "n_obs", "hl_stat"):
         assert rb["model_stats"][k] == pytest.approx(ra["model_stats"][k], rel=1e-8)
+    if "cv" in ra:
+        cv = [{k: v for k, v in r["cv"].items() if k != "fit_seconds"} for r in (rb, ra)]
+        same_state(*cv, rel=1e-6)  # cross-validation on rank 0's gathered rows
+        assert sorted(p.name for p in (two / "plots").iterdir()) == sorted(p.name for p in (one / "plots").iterdir())
+        assert (two / "graph.dot").is_file()
     same_state(*(json.loads((r / "model" / "prep.json").read_text()) for r in (two, one)))
 
 
