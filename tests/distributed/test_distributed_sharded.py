@@ -1,6 +1,7 @@
 """``torchrun --nproc_per_node=2 -m logitkit run`` where each rank reads only its part of the
 input (a CSV file by bytes, a Parquet directory by files, a Parquet file by row groups, a
-Criteo file by bytes for the hashed model; a built-in data set by rows): the same run as
+Criteo file by bytes for the hashed model; a built-in data set by rows), with stratified,
+group and random splits: the same run as
 one process, written by rank 0 alone. All runs share one launch (a launch costs seconds)."""
 import csv
 import json
@@ -34,8 +35,8 @@ model: {penalty: l2, alpha: 0.01, solver: newton}
 evaluate: {metrics: [accuracy, log_loss, roc_auc, brier], inference: true, cov_type: HC1, cv: {folds: 3}}
 interpret: {plots: true, report: false, graph: true}
 """,
-    # a directory of 3 Parquet files (rank 0 reads 2, rank 1 one); random split; medians, min-max, quantiles
-    "dir": """data: {path: DIR/parts, label: y, split: {method: random, test_size: 0.3}}
+    # a directory of 3 Parquet files (rank 0 reads 2, rank 1 one); split by group; medians, min-max, quantiles
+    "dir": """data: {path: DIR/parts, label: y, split: {method: group, group_column: g, test_size: 0.3}}
 prep: {minmax: true, impute: median, quantile_bucket: [k], n_quantiles: 4}
 model: {penalty: l2, alpha: 0.03, solver: newton}
 """ + EVALUATE + QUIET,
@@ -49,7 +50,7 @@ BUILT_IN = """\
 run: {seed: 0}
 data:
   dataset: breast_cancer
-  split: {method: none}
+  split: {method: random, test_size: 0.25}
 prep: {standardize: true}
 model: {penalty: l2, alpha: 0.01, solver: newton}
 evaluate: {metrics: [accuracy, log_loss, roc_auc], inference: true, cov_type: HC1}
@@ -76,7 +77,8 @@ def _table(n: int, seed: int) -> pa.Table:
     z = X @ np.array([0.8, -0.5, 0.3]) + 0.1 * k + (c == "b") - 0.5
     y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
     X[rng.random((n, 3)) < 0.05] = np.nan  # missing values to impute
-    return pa.table({"x1": X[:, 0], "x2": X[:, 1], "x3": X[:, 2], "k": k, "c": c, "y": y})
+    g = rng.integers(0, 40, n)  # a group column (split by group)
+    return pa.table({"x1": X[:, 0], "x2": X[:, 1], "x3": X[:, 2], "k": k, "c": c, "g": g, "y": y})
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +174,7 @@ def test_the_record_lists_what_each_rank_read(runs):
     assert [s["train"]["row_groups"] for s in shards["parquet"]] == [[0, 2, 4, 6, 8], [1, 3, 5, 7]]
     assert [s["test"]["read"] for s in shards["parquet"]] == ["bytes", "bytes"]
     assert [s["train"]["row_range"] for s in shards["bc"]] == [[0, 285], [285, 569]]  # built-in: rows dealt out
-    assert [s["train_rows"] for s in shards["bc"]] == [285, 284]
+    assert sum(s["train_rows"] for s in shards["bc"]) == 569 - 143  # random split: ceil(0.25 n) test rows
     assert sum(s["train"]["rows"] for s in shards["ctr"]) == 10_000
     assert sum(s["test"]["rows"] for s in shards["ctr"]) == 2_000
 
