@@ -14,7 +14,7 @@ written: the distinct touched rows are found without sorting (each position writ
 own number into a scratch slot of its bucket; a position is its bucket's representative
 when the number read back is its own; a cumulative sum numbers the representatives),
 their weights are gathered once, the gradient is summed per distinct row in a small
-buffer with ``index_add_``, and the optimiser runs on those rows alone. Finding the rows
+buffer with ``scatter_add_``, and the optimiser runs on those rows alone. Finding the rows
 needs only the indices, so on CPU a helper thread does it for the next mini-batch while
 this one is learned (same bits as inline). Memory is the table (+ optimiser slots), one
 int32 scratch table, plus one mini-batch, whatever the size of the stream.
@@ -254,7 +254,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
 
         (n, T) indices -> ``rows`` (u,) int64: the u distinct table rows the mini-batch
         touches, in order of first appearance, the intercept row last; ``inv`` (n·T + 1,)
-        int32: the slot in ``rows`` of every position of ``flat`` = [the tokens row by
+        int64: the slot in ``rows`` of every position of ``flat`` = [the tokens row by
         row, the intercept]. Found without sorting: every position writes its own number
         into its bucket's slot of ``_owner``; the positions that read their number back
         are the representatives, numbered by a cumulative sum. On CPU ``partial_fit``
@@ -267,7 +267,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._owner.index_copy_(0, flat, pos)
         rep = self._owner.index_select(0, flat)  # the representative position of each position
         first = rep == pos
-        inv = (first.cumsum(0, dtype=torch.int32) - 1).index_select(0, rep)
+        inv = (first.cumsum(0) - 1).index_select(0, rep)  # int64: scatter_add_'s index
         return inv, flat.index_select(0, first.nonzero().squeeze(1))
 
     def _learn(self, idx: torch.Tensor, y: torch.Tensor, dense: torch.Tensor | None) -> None:
@@ -288,7 +288,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         # per distinct row: Σ of r over its positions, in position order; the intercept
         # (the last row, one position) gets Σ r
         g = torch.zeros(u, device=self._device, dtype=self._dtype)
-        g.index_add_(0, inv[:-1], r.repeat_interleave(t))
+        g.scatter_add_(0, inv[:-1], r.repeat_interleave(t))  # (in position order; faster than index_add_)
         g[-1] = r.sum()
         # VW's global normaliser: rows seen / Σ_rows ‖x/s‖² (tokens and intercept count 1 each)
         self._norm_sum += n * (t + 1)

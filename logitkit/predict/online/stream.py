@@ -166,12 +166,17 @@ class CTRStream:
         return idx, y, dense, vocab
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
-        return self.reader() if self.reader is not None else stream_criteo(self.path, self.batch_rows)
+        if self.reader is not None:
+            return self.reader()
+        # 2 MiB text chunks: a few are parsed ahead, so this bounds the reader's memory
+        return stream_criteo(self.path, self.batch_rows, chunk_bytes=2 << 20)
 
     def _parse_and_cache(self) -> Iterator[tuple]:
         if self.cache is None:
             for b, batch in enumerate(self._batches()):
-                yield self._convert(b, batch)
+                item = self._convert(b, batch)
+                del batch  # not held while the consumer has the item
+                yield item
             return
         self.cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = {s: Path(str(self.cache) + s + ".tmp") for s in _SUFFIXES}
@@ -180,10 +185,11 @@ class CTRStream:
         try:
             for b, batch in enumerate(self._batches()):
                 item = self._convert(b, batch)
+                del batch
                 idx, y, dense, _ = item
                 if self.hasher.n_bits > 31:
                     raise DataError(f"the cache stores int32 indices; hasher n_bits={self.hasher.n_bits} needs <= 31")
-                idx.astype("<i4").tofile(files[".idx"])
+                np.asarray(idx, dtype="<i4").tofile(files[".idx"])
                 y.astype(np.uint8).tofile(files[".y"])
                 if dense is not None:
                     dense.astype("<f4", copy=False).tofile(files[".dense"])
