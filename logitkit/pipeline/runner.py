@@ -24,6 +24,7 @@ import logging
 import shutil
 import signal
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,18 @@ def _peer_failure(exc: BaseException) -> BaseException:
     return dist.RankFailedError(peer)
 
 
+@contextmanager
+def _peer_failures():
+    """A collective broken by another rank's failure raises that rank's error instead."""
+    try:
+        yield
+    except Exception as exc:
+        peer = _peer_failure(exc)
+        if peer is exc:
+            raise
+        raise peer from exc
+
+
 def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     global _failing
     _failing = False
@@ -111,7 +124,7 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         streamed = cfg.model.kind == "hashed"  # the CTR run: files are streamed, never loaded whole
-        with timer.stage("loaddata"):
+        with timer.stage("loaddata"), _peer_failures():
             if streamed:
                 table = test_table = parts = None
                 fingerprints = stages.ctr_fingerprints(cfg)
