@@ -15,9 +15,12 @@ all arithmetic modulo 2**64. With ``s = mix(seed + 0x9e3779b97f4a7c15)``, the to
 the empty value), its bucket is that hash ``& (2**n_bits - 1)``. A cross of tokens a
 and b hashes ``mix(mix(h(a) ^ 0x632be59bd9b4e019) ^ h(b))``.
 
-Speed: per column only the *distinct* values are hashed (``dictionary_encode``), then
-gathered by the dictionary indices; numeric columns go through a small lookup table of
-log-bucket codes. No Python loop runs per row.
+Speed: a plain string column is hashed row by row by one vectorised pass per 8-byte
+word (``hash_strings``: aligned uint64 reads when every value starts at a multiple of 8
+bytes, as hex ids do), which costs less than finding its distinct values first;
+dictionary columns hash their dictionary once and gather; a count column is one lookup
+in a per-field table of buckets (each log-bucket code hashed once). No Python loop runs
+per row. ``transform(batch, dtype=np.int32)`` halves the output's bytes.
 """
 from __future__ import annotations
 
