@@ -88,10 +88,23 @@ def test_unify_types():
     assert unify_types([pa.bool_(), pa.bool_(), pa.null()]) == pa.bool_()
 
 
-@pytest.mark.parametrize("kind", ["csv", "parquet", "dir"])
+@pytest.mark.parametrize("kind", ["csv", "tsv", "criteo", "parquet", "dir"])
 def test_load_shard_in_one_process_is_load_from_config(tmp_path, kind):
     p, whole = _csv(tmp_path)
-    if kind == "parquet":
+    if kind == "criteo":
+        from logitkit.loaddata import make_ctr
+
+        ctr = make_ctr(300, seed=2)[0].data
+        p = write_criteo(ctr, tmp_path / "c.tsv")
+        data = DataSection(path=str(p), format="criteo")
+        a, _ = load_from_config(data, tmp_path)
+        b, _, parts = load_shard(data, tmp_path)
+        assert b.data.equals(a.data) and b.fingerprint == a.fingerprint and parts["train"].lines == [1, 300]
+        return
+    if kind == "tsv":
+        pacsv.write_csv(whole, tmp_path / "d.tsv", write_options=pacsv.WriteOptions(delimiter="\t"))
+        p = tmp_path / "d.tsv"
+    elif kind == "parquet":
         pq.write_table(whole, tmp_path / "d.parquet", row_group_size=50)
         p = tmp_path / "d.parquet"
     elif kind == "dir":
