@@ -270,9 +270,7 @@ def _read_text(p: Path, fmt: str, data) -> tuple[pa.Table, np.ndarray, int, Part
                  **{c: pa.string() for c in CRITEO_COLUMNS[14:]}}
         opts = dict(quoting=False, check_utf8=False)
     else:
-        suffixes = [x.lower() for x in p.suffixes]
-        tab = fmt == "tsv" or ".tsv" in suffixes or ".tab" in suffixes  # as load_csv decides
-        delim = data.delimiter if data.delimiter is not None else ("\t" if tab else ",")
+        delim = data.delimiter if data.delimiter is not None else ("\t" if fmt == "tsv" else ",")  # as load_file
         header = data.header
         names = header_names(p, delim, header, data.column_names)
         fixed, label, opts = None, None, {}
