@@ -415,9 +415,9 @@ class FeatureHasher:
         """
         dtype = np.dtype(dtype)
         if dtype not in (np.dtype(np.int64), np.dtype(np.int32)):
-            raise ConfigError(f"FeatureHasher.transform dtype={dtype} must be int64 or int32")
+            raise ConfigError(f"FeatureHasher.transform dtype={dtype} must be np.int64 or np.int32")
         if dtype == np.int32 and self.n_bits > 31:
-            raise ConfigError(f"int32 bucket indices need n_bits <= 31; this hasher has n_bits={self.n_bits}")
+            raise ConfigError(f"int32 bucket indices need n_bits <= 31; this hasher has n_bits={self.n_bits}: use dtype=np.int64")
         batch = self._columns(batch)
         n = batch.num_rows
         if n == 0:

@@ -107,6 +107,9 @@ def test_criteo_round_trip_against_pandas(tmp_path, ctr, name):
     # stream (small chunks, so several parse chunks and re-cut batches) == load
     streamed = pa.Table.from_batches(list(stream_delimited(p, 500, chunk_bytes=40_000, **_criteo_opts())))
     assert streamed.equals(got.data.combine_chunks())
+    for threads in (1, 3):  # chunks parsed side by side come back in file order
+        again = pa.Table.from_batches(list(stream_delimited(p, 500, chunk_bytes=20_000, parse_threads=threads, **_criteo_opts())))
+        assert again.equals(streamed)
     assert sum(b.num_rows for b in stream_criteo(p, batch_rows=777)) == len(ref)
 
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from scipy.stats import chisquare
 
-from logitkit._util.errors import DataError
+from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata import make_ctr
 from logitkit.prepdata import FeatureHasher
 
@@ -160,3 +160,34 @@ def test_vw_bags_match_table_tokens(tmp_path):
         assert (val[off[i] : off[i + 1]] == 1.0).all()
     r = vw.data.slice(5, 1).to_pylist()[0]
     assert idx[off[5]] == ref_bucket(r["namespace"][0], r["feature"][0], 2, 20)
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string(), pa.binary()])
+def test_row_wise_hash_paths_match_reference(kind):
+    """Aligned words (8-character ids), unaligned (mixed lengths), nulls, sliced arrays,
+    chunked columns, int32 output, and counts outside the lookup table's range."""
+    rng = np.random.default_rng(3)
+    ids = [f"{v:08x}" for v in rng.integers(0, 2**32, 300)]
+    ids = [None if i % 7 == 0 else ("" if i % 11 == 0 else v) for i, v in enumerate(ids)]
+    mixed = ["a" * (i % 19) if i % 5 else None for i in range(300)]
+    counts = [None if i % 9 == 0 else int(v) for i, v in enumerate(rng.choice([-5000, -3, 0, 2, 70, 65536, 65537, 10**9], 300))]
+    t = pa.table({"c": pa.array(ids, kind), "m": pa.array(mixed, kind), "n": pa.array(counts, pa.int64())})
+    h = FeatureHasher(n_bits=31, seed=5, label=None)
+    whole = h.transform(t)
+    chunked = h.transform(pa.concat_tables([t.slice(0, 100), t.slice(100)]))
+    sliced = h.transform(t.slice(37, 150), dtype=np.int32)
+    assert sliced.dtype == np.int32 and sliced.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(whole, chunked)
+    np.testing.assert_array_equal(whole[37:187], sliced)
+    for i in range(300):
+        exp = [ref_bucket("c", ids[i] or "", 5, 31), ref_bucket("m", mixed[i] or "", 5, 31),
+               ref_bucket("n", ref_log_code(counts[i]), 5, 31)]
+        assert whole[i].tolist() == exp
+
+
+def test_int32_output_needs_31_bits():
+    b = pa.record_batch({"s": pa.array(["a"])})
+    with pytest.raises(ConfigError, match="int32 bucket indices need n_bits <= 31.*use dtype=np.int64"):
+        FeatureHasher(n_bits=40, label=None).transform(b, dtype=np.int32)
+    with pytest.raises(ConfigError, match="dtype=float32 must be np.int64 or np.int32"):
+        FeatureHasher(label=None).transform(b, dtype=np.float32)
