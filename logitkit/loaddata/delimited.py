@@ -179,25 +179,30 @@ def rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.R
         yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
 
 
-def _text_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """(chunk of whole lines, line number of its first line): the file cut at newlines."""
+def _text_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[memoryview, int]]:
+    """(chunk of whole lines, line number of its first line): the file cut at newlines.
+
+    Each chunk is read straight into its own buffer after the previous chunk's partial
+    last line, and handed on as a view (no copy of the text)."""
     with pa.input_stream(str(path), compression="detect") as f:
         rest = b""
         line = 1
         while True:
-            data = f.read(chunk_bytes)
-            if not data:
+            buf = bytearray(len(rest) + chunk_bytes)
+            buf[: len(rest)] = rest
+            got = f.readinto(memoryview(buf)[len(rest) :])
+            end = len(rest) + got
+            if got == 0:
                 if rest:
-                    yield rest, line
+                    yield memoryview(buf)[:end], line
                 return
-            buf = rest + data if rest else data
-            cut = buf.rfind(b"\n") + 1
+            cut = buf.rfind(b"\n", 0, end) + 1
             if cut == 0:
-                rest = buf
+                rest = bytes(buf[:end])
                 continue
-            yield buf[:cut], line
+            yield memoryview(buf)[:cut], line
             line += buf.count(b"\n", 0, cut)
-            rest = buf[cut:]
+            rest = bytes(buf[cut:end])
 
 
 def prefetch(it: Iterator, depth: int = 2) -> Iterator:
