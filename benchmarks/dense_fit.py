@@ -5,8 +5,9 @@ optimum, logitkit against scikit-learn's lbfgs and newton-cholesky, in the same 
     python benchmarks/dense_fit.py --quick    # 100,000 x 50 and 20,000 x 10
 
 L2 with C = 1 (alpha = 1/n). Each solver is run with a tolerance; if its objective is not
-within 1e-6 of the best objective any solver reached, the tolerance is tightened 100x and
-it is run again; the time of the first run that reaches it is reported. It also reports
+within 1e-6 of the optimum, the tolerance is tightened 100x and it is run again; the
+reported time is the best of two runs at the first tolerance that reaches it (after one
+warm-up fit of every solver on small data). It also reports
 gradient passes per second of logitkit's objective against the memory-bandwidth bound
 (one pass reads X once: bytes(X) / bandwidth).
 """
@@ -59,12 +60,22 @@ def fitters(n: int, dtype: str):
 
 
 def time_to_target(make, X, y, f_opt_ref, alpha, tols=(1e-4, 1e-6, 1e-8, 1e-10)):
+    """Seconds of the first tolerance whose fit is within 1e-6 of the optimum: the best of
+    two runs at that tolerance (every solver alike)."""
     for tol in tols:
         model, seconds = timed(make(tol).fit, X, y)
         f = objective(X, y, model.coef_, model.intercept_, alpha)
         if (f - f_opt_ref) <= 1e-6 * abs(f_opt_ref):
-            return seconds, tol, f
+            _, again = timed(make(tol).fit, X, y)
+            return min(seconds, again), tol, f
     return float("nan"), tols[-1], f
+
+
+def warm_up() -> None:
+    """First calls (imports, thread pools, allocator) are not what is compared."""
+    Xw, yw = make_data(5000, 10, np.float64, seed=1)
+    for make in fitters(5000, "float64").values():
+        make(1e-4).fit(Xw, yw)
 
 
 def case(n: int, d: int, dtype: str, bandwidth: float) -> dict:
@@ -99,6 +110,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = ap.parse_args()
     bw = bandwidth_gbs()
+    warm_up()
     print(json.dumps({"memory_bandwidth_GBps": round(bw, 2), "torch_threads": torch.get_num_threads()}))
     sizes = [(100_000, 50, "float32"), (20_000, 10, "float64")] if args.quick else \
         [(1_000_000, 100, "float32"), (1_000_000, 100, "float64"), (100_000, 10, "float64")]

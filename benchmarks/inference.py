@@ -3,6 +3,10 @@
 
     python benchmarks/inference.py            # 1,000,000 x 50
     python benchmarks/inference.py --quick    # 100,000 x 20
+
+Both are first run once on small data (imports, thread pools, first-call set-up), then
+each measurement is the best of ``--repeats`` runs (default 2) of the whole job: fit,
+covariance, the coefficient table and the model statistics.
 """
 from __future__ import annotations
 
@@ -29,7 +33,18 @@ def make_data(n: int, d: int, seed: int = 0):
     return X, y
 
 
-def run(n: int, d: int) -> dict:
+def best_of(fn, repeats: int):
+    best = None
+    for _ in range(repeats):
+        out, seconds = timed(fn)
+        best = (out, seconds) if best is None or seconds < best[1] else best
+    return best
+
+
+def run(n: int, d: int, repeats: int = 2) -> dict:
+    Xw, yw = make_data(2000, 5, seed=1)  # warm-up: first-call costs are not what is compared
+    summary(logitkit.LogisticRegression(penalty=None, solver="newton").fit(Xw, yw), Xw, yw)
+    sm.Logit(yw, sm.add_constant(Xw)).fit(disp=0, method="newton")
     X, y = make_data(n, d)
     Xc = sm.add_constant(X, prepend=False)
     out = {"case": f"{n}x{d}"}
@@ -41,8 +56,8 @@ def run(n: int, d: int) -> dict:
         def theirs():
             return sm.Logit(y, Xc).fit(disp=0, method="newton", tol=1e-8, cov_type=cov)
 
-        s, t_lk = timed(ours)
-        r, t_sm = timed(theirs)
+        s, t_lk = best_of(ours, repeats)
+        r, t_sm = best_of(theirs, repeats)
         se_rel = float(np.max(np.abs(s.column("std_err") / np.asarray(r.bse) - 1)))
         coef_rel = float(np.max(np.abs(s.column("coef") - np.asarray(r.params)) / np.abs(np.asarray(r.bse))))
         out[cov] = {"logitkit_s": round(t_lk, 3), "statsmodels_s": round(t_sm, 3),
@@ -54,9 +69,10 @@ def run(n: int, d: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=2, help="best of this many runs for each side")
     args = ap.parse_args()
     n, d = (100_000, 20) if args.quick else (1_000_000, 50)
-    out = run(n, d)
+    out = run(n, d, args.repeats)
     print(json.dumps(out))
     for cov in ("nonrobust", "HC0"):
         o = out[cov]
