@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/distributed.py            # dense 400,000 x 50; hashed 1,000,000 rows
     .venv/bin/python benchmarks/distributed.py --quick    # dense 40,000 x 50; hashed 100,000 rows
+    .venv/bin/python benchmarks/distributed.py --pipeline [--quick]   # `logitkit run` on a CSV file
 
 Dense: ``LogisticRegression`` (1 process) against ``DistributedLogisticRegression``
 (each rank holds half of the rows), solvers newton and lbfgs, L2 penalty, to the same
@@ -15,6 +16,13 @@ all-reduce (payload bytes per rank) and is printed next to the figure computed f
 model's size: newton m·p² + m·p + 1 numbers per iteration (+1 per line-search trial),
 lbfgs m·p + 1 per function evaluation, hashed 2^b·(1 + slots) table numbers per
 synchronisation. Printed: one JSON line per run and one with the speed-ups.
+
+``--pipeline``: ``logitkit run`` of one CSV file (1,000,000 x 20 numeric + 1 text column;
+``--quick`` 100,000) with a stratified split, imputation, z-scores, one-hot and a Newton
+fit with HC1 standard errors, on one process and under ``torchrun --nproc_per_node=2``
+(each rank reads its byte range). Printed per run: wall seconds, the CPU seconds of the
+launcher's children, rank 0's stage timings from ``record.json``, each rank's bytes
+read; then the speed-up and the largest coefficient difference.
 """
 from __future__ import annotations
 
@@ -137,6 +145,63 @@ def spawn(args, world: int) -> list[dict]:
     return rows
 
 
+def pipeline_bench(quick: bool) -> None:
+    """``logitkit run`` of one CSV file on 1 process and on 2 ranks (see the docstring)."""
+    import csv
+    import resource
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    n, d = (100_000, 20) if quick else (1_000_000, 20)
+    folder = Path(tempfile.mkdtemp(prefix="logitkit-dist-bench-"))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d))
+    z = X @ (rng.normal(size=d) / np.sqrt(d))
+    cols = {f"x{j}": X[:, j] for j in range(d)}
+    cols["c"] = rng.choice(["a", "b", "c", "d"], n)
+    cols["y"] = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int64)
+    pacsv.write_csv(pa.table(cols), folder / "d.csv")
+    (folder / "c.yaml").write_text(
+        f"data: {{path: {folder}/d.csv, label: y, split: {{method: stratified, test_size: 0.25}}}}\n"
+        "prep: {standardize: true, impute: mean}\n"
+        "model: {penalty: l2, alpha: 0.0001, solver: newton, tol: 1.0e-10}\n"
+        "evaluate: {metrics: [log_loss, roc_auc], inference: true, cov_type: HC1}\n"
+        "interpret: {plots: false, report: false, graph: false}\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    launch = {1: [sys.executable, "-m", "logitkit", "run"],
+              2: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                  "-m", "logitkit", "run"]}
+    coefs = {}
+    seconds = {}
+    for world, cmd in launch.items():
+        out = folder / f"runs{world}"
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([*cmd, str(folder / "c.yaml"), "--out", str(out)], env=env, check=True,
+                       stdout=subprocess.DEVNULL, cwd=ROOT)
+        seconds[world] = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        (run_dir,) = list(out.iterdir())
+        record = json.loads((run_dir / "record.json").read_text())
+        with open(run_dir / "coefficients.csv", newline="") as f:
+            coefs[world] = np.array([float(r["coef"]) for r in csv.DictReader(f)])
+        shards = record.get("distributed", {}).get("shards", [])
+        n_iter = json.loads((run_dir / "model" / "model.json").read_text()).get("n_iter")
+        print(json.dumps({"path": "pipeline-csv", "world": world, "rows": n, "file_bytes": (folder / "d.csv").stat().st_size,
+                          "seconds": seconds[world], "n_iter": n_iter,
+                          "cpu_seconds": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+                          "stage_seconds_rank0": record["timings"],
+                          "bytes_read": [s["train"]["bytes"] for s in shards] or None}))
+    print(json.dumps({"summary": {"pipeline-csv": {
+        "speedup_2_ranks": seconds[1] / seconds[2],
+        "max_coef_diff": float(np.max(np.abs(coefs[1] - coefs[2]))), "load_average": os.getloadavg()}}}))
+    import shutil
+
+    shutil.rmtree(folder)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -144,7 +209,11 @@ def main() -> None:
     ap.add_argument("--bits", type=int, default=18)
     ap.add_argument("--tokens", type=int, default=20)
     ap.add_argument("--sync-every", type=int, default=64)
+    ap.add_argument("--pipeline", action="store_true", help="logitkit run of a CSV file, 1 process vs 2 ranks")
     args = ap.parse_args()
+    if args.pipeline:
+        pipeline_bench(args.quick)
+        return
     args.dense_rows, args.hashed_rows = (40_000, 100_000) if args.quick else (400_000, 1_000_000)
     args.dense_features = 50
     if args.worker:
