@@ -11,11 +11,15 @@ The directory is built under a temporary name and renamed when complete, so a ru
 that fails never leaves a directory that looks complete: it is renamed
 ``<run-id>.failed`` with ``"status": "failed"`` and the error in its record.
 
-Under ``torchrun`` (see docs/distributed.md) every rank runs the stages; the model is
-fitted on each rank's shard of the training rows with all-reduced full-batch solvers,
-the inference statistics are summed over the shards, and only rank 0 writes the run
-directory (``record["distributed"]`` lists which rank read what). A failure on any rank
-is published to the others, so rank 0 marks the run failed with that rank's message.
+Under ``torchrun`` (see docs/distributed.md) every rank runs the stages on its own part
+of the input (a byte range of a text file, Parquet row groups or files; ``loaddata.shard``):
+the split follows the rows' indices in the whole input, the transforms are fitted from
+statistics reduced over the ranks, the model is fitted with all-reduced solvers, the
+inference statistics are summed over the shards, rank 0 receives every row's label and
+predicted probabilities for the metrics and plots, and only rank 0 writes the run
+directory (``record["distributed"]`` lists which rank read what) — the run one process
+writes, with the same run id. A failure on any rank is published to the others, so
+rank 0 marks the run failed with that rank's message.
 """
 from __future__ import annotations
 
