@@ -292,10 +292,16 @@ def main() -> None:
     bw = memory_bandwidth()
     cores = len(os.sched_getaffinity(0))
 
-    def idle(prefix: str) -> float:  # the least wall a phase can take on `cores` idle cores
-        return max(lk[prefix + "main_thread_cpu_seconds"], lk[prefix + "cpu_seconds"] / cores)
+    def idle(r: dict, prefix: str) -> float:  # the least wall a phase can take on `cores` idle cores
+        return max(r[prefix + "main_thread_cpu_seconds"], r[prefix + "cpu_seconds"] / cores)
 
-    first_idle, cache_idle = idle("cache_writing_pass_"), idle("cache_pass_")
+    first_idle, cache_idle = idle(lk, "cache_writing_pass_"), idle(lk, "cache_pass_")
+    lk_runs = runs["logitkit"]
+    speedups = {  # per run: the cache speed-up by the wall clock, by CPU, on idle cores
+        "wall": [r["cache_writing_pass_seconds"] / r["cache_pass_seconds"] for r in lk_runs],
+        "cpu": [r["cache_writing_pass_cpu_seconds"] / r["cache_pass_cpu_seconds"] for r in lk_runs],
+        "idle_cores": [idle(r, "cache_writing_pass_") / idle(r, "cache_pass_") for r in lk_runs],
+    }
     summary = {
         "summary": "logitkit / vw",
         "train_throughput_ratio": lk["train_rows_per_s"] / vw["train_rows_per_s"],
@@ -306,6 +312,7 @@ def main() -> None:
         "first_pass_over_cache_pass": lk["cache_writing_pass_seconds"] / lk["cache_pass_seconds"],
         "first_pass_over_cache_pass_cpu": lk["cache_writing_pass_cpu_seconds"] / lk["cache_pass_cpu_seconds"],
         "first_pass_over_cache_pass_idle_cores": first_idle / cache_idle,
+        "first_pass_over_cache_pass_runs": speedups,
         "compared_pass_over_cache_pass": lk["train_seconds"] / lk["cache_pass_seconds"],
         "memory_read_bandwidth_GBps": bw / 1e9,
         "cache_pass_bound_seconds": lk["cache_bytes"] / bw,
@@ -328,6 +335,9 @@ def main() -> None:
           f"{summary['first_pass_over_cache_pass_cpu']:.2f}x CPU, {summary['first_pass_over_cache_pass_idle_cores']:.2f}x "
           f"on {cores} idle cores (each pass's least wall: max(learner thread, all CPU / {cores}) = "
           f"{first_idle:.2f} s / {cache_idle:.2f} s); load average {summary['load_average']:.1f}")
+    if len(lk_runs) > 1:
+        print("# cache speed-up per run: " + "; ".join(
+            f"{k} " + ", ".join(f"{v:.2f}x" for v in vs) for k, vs in speedups.items()))
     print(f"# bandwidth bound of a cached pass: {lk['cache_bytes'] / 1e6:.0f} MB of indices + labels at "
           f"{bw / 1e9:.1f} GB/s = {summary['cache_pass_bound_seconds']:.3f} s ({n / summary['cache_pass_bound_seconds']:,.0f} rows/s); "
           f"reading the cache alone took {lk['cache_read_only_seconds']:.3f} s, learning from it "
