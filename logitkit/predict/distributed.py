@@ -82,10 +82,10 @@ class DistributedLogisticRegression(LogisticRegression):
         classes = np.unique(np.concatenate(dist.all_gather_object(local)))
         return classes, np.searchsorted(classes, y)
 
-    def _class_counts(self, y_idx: np.ndarray) -> tuple[int, np.ndarray]:
-        counts = np.bincount(y_idx, minlength=len(self.classes_)).astype(np.float64)
+    def _class_counts(self, y_idx: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        counts = np.bincount(y_idx, weights=weights, minlength=len(self.classes_)).astype(np.float64)
         counts = dist.all_reduce_sum(torch.as_tensor(counts)).numpy()
-        return int(counts.sum()), counts
+        return float(counts.sum()), counts
 
     def _objective(self, design: Design, Y: torch.Tensor, sw: np.ndarray, link: str, m: int,
                    dtype: torch.dtype, device: torch.device) -> LogisticObjective:
@@ -289,8 +289,9 @@ class DistributedHashedLogisticRegression(HashedLogisticRegression):
 
     def _end_pass(self, holdout, seconds: float) -> bool:
         self.sync_pass()
-        tot = dist.all_reduce_sum(torch.stack([self._pass_loss.to(_F64).reshape(()),
-                                               torch.tensor(float(self._pass_rows), dtype=_F64)]))
+        loss = self._pass_loss.to(_F64).reshape(())
+        tot = dist.all_reduce_sum(torch.stack([loss, torch.tensor(float(self._pass_rows), dtype=_F64,
+                                                                  device=loss.device)]))
         self._pass_loss.fill_(float(tot[0]))
         self._pass_rows = int(round(float(tot[1])))
         return super()._end_pass(holdout, seconds)

@@ -64,6 +64,9 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         Hessian is cheap then), else lbfgs.
     fit_intercept : bool, default True
     class_weight : None, dict or "balanced"
+        Multiplies each row's weight by its class's weight. "balanced" gives class k the
+        weight total / (K · total_k), totals of ``sample_weight`` (row counts without it),
+        as scikit-learn does.
     max_iter : int, default 100
         Iterations (Newton). L-BFGS and the stochastic solvers (epochs) get 10 × this
         budget since their steps are cheap; all stop early once converged.
@@ -184,8 +187,11 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
                 raise DataError(f"sample_weight has a negative value at row {i} ({sw[i]}); weights must be >= 0")
         cw = self.class_weight
         if cw == "balanced":
-            n_all, counts = self._class_counts(y_idx)
-            sw = sw * (n_all / (len(self.classes_) * counts))[y_idx]
+            # as scikit-learn: total weight / (classes · the class's weight), so with
+            # sample weights the classes' weighted totals are balanced
+            total, counts = self._class_counts(y_idx, None if sample_weight is None else sw)
+            factor = np.divide(total, len(self.classes_) * counts, out=np.zeros_like(counts), where=counts > 0)
+            sw = sw * factor[y_idx]
         elif isinstance(cw, dict):
             unknown = [k for k in cw if k not in set(self.classes_.tolist())]
             if unknown:
@@ -204,9 +210,11 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         """(sorted classes, index of each row's class)."""
         return encode_labels(y)
 
-    def _class_counts(self, y_idx: np.ndarray) -> tuple[int, np.ndarray]:
-        """(rows, rows per class) for class_weight="balanced"."""
-        return y_idx.shape[0], np.bincount(y_idx, minlength=len(self.classes_)).astype(np.float64)
+    def _class_counts(self, y_idx: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(total, total per class) of the rows, or of their ``weights``, for
+        class_weight="balanced"."""
+        counts = np.bincount(y_idx, weights=weights, minlength=len(self.classes_)).astype(np.float64)
+        return float(counts.sum()), counts
 
     def _objective(self, design: Design, Y: torch.Tensor, sw: np.ndarray, link: str, m: int,
                    dtype: torch.dtype, device: torch.device) -> LogisticObjective:

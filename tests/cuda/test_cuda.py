@@ -135,8 +135,9 @@ def objective_value(model, X, y, sample_weight=None) -> float:
     y_idx = np.searchsorted(classes, np.asarray(y))
     K = len(classes)
     sw = np.ones(len(y_idx)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if model.class_weight == "balanced":
-        sw = sw * (len(y_idx) / (K * np.bincount(y_idx, minlength=K)))[y_idx]
+    if model.class_weight == "balanced":  # weighted class totals, as scikit-learn
+        counts = np.bincount(y_idx, weights=sw, minlength=K)
+        sw = sw * (counts.sum() / (K * counts))[y_idx]
     elif isinstance(model.class_weight, dict):
         sw = sw * np.array([model.class_weight.get(c, 1.0) for c in classes])[y_idx]
     link, m = model.link_, (1 if K == 2 else K)
@@ -276,12 +277,14 @@ def test_cuda_sample_and_class_weights(cancer, class_weight):
     dev = LogisticRegression(**kw, device=DEV).fit(X, y, sample_weight=sw)
     cpu = LogisticRegression(**kw, device="cpu").fit(X, y, sample_weight=sw)
     assert rel(objective_value(dev, X, y, sw), objective_value(cpu, X, y, sw)) <= 1e-8
-    # scikit-learn with C = 1/(alpha n_w), n_w the sum of the effective weights. logitkit's
-    # "balanced" is n / (K n_k) from row counts; scikit-learn >= 1.6 counts sample weights
-    # instead when they are given, so it gets the count-based weights as a dict here.
-    cw = {k: len(y) / (2 * np.sum(y == k)) for k in (0, 1)} if class_weight == "balanced" else class_weight
-    eff = sw * (np.array([cw[0], cw[1]])[y] if cw else 1.0)
-    sk = SkLR(C=1 / (0.01 * eff.sum()), class_weight=cw, tol=1e-10, max_iter=10_000).fit(X, y, sample_weight=sw)
+    # scikit-learn with C = 1/(alpha n_w), n_w the sum of the effective weights ("balanced":
+    # weighted class totals in both, so the effective weights sum to Σ sw)
+    if class_weight == "balanced":
+        eff = sw
+    else:
+        eff = sw * (np.array([class_weight[0], class_weight[1]])[y] if class_weight else 1.0)
+    sk = SkLR(C=1 / (0.01 * eff.sum()), class_weight=class_weight, tol=1e-10, max_iter=10_000).fit(
+        X, y, sample_weight=sw)
     np.testing.assert_allclose(dev.predict_proba(X), sk.predict_proba(X), atol=1e-5)
 
 

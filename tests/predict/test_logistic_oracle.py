@@ -129,6 +129,13 @@ def test_sample_and_class_weights_match_sklearn():
     skb = SkLR(C=C, solver="newton-cholesky", tol=1e-12, class_weight="balanced").fit(X, y)
     lkb = logitkit.LogisticRegression(alpha=1 / (C * len(y)), class_weight="balanced", tol=1e-10).fit(X, y)
     np.testing.assert_allclose(lkb.coef_, skb.coef_, atol=1e-5)
+    # "balanced" with sample weights balances the classes' weighted totals (scikit-learn >= 1.8);
+    # the per-row weights then sum to Σ sw, which sets alpha
+    skw = SkLR(C=C, solver="newton-cholesky", tol=1e-12, class_weight="balanced").fit(X, y, sample_weight=sw)
+    lkw = logitkit.LogisticRegression(alpha=1 / (C * sw.sum()), class_weight="balanced", tol=1e-10).fit(
+        X, y, sample_weight=sw)
+    np.testing.assert_allclose(lkw.coef_, skw.coef_, atol=1e-5)
+    np.testing.assert_allclose(lkw.predict_proba(X), skw.predict_proba(X), atol=1e-6)
 
 
 @pytest.mark.parametrize("K,multiclass", [(2, "softmax"), (3, "softmax"), (3, "ovr")])
