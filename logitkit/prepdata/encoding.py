@@ -109,17 +109,30 @@ class LogBucketer:
 class QuantileBucketer:
     """One-hot of the bucket between training quantiles: bucket j holds edges[j-1] <= x < edges[j]."""
 
-    def __init__(self, n_quantiles: int = 10) -> None:
+    def __init__(self, n_quantiles: int = 10, impute: str | None = None, value: float = 0.0) -> None:
         self.n_quantiles = int(n_quantiles)
+        self.impute, self.value = impute, float(value)
 
     def fit(self, v: np.ndarray, stats=None) -> "QuantileBucketer":
+        """Edges from the training values (NaN left out; gathered over ranks with ``stats``).
+        With ``impute`` ('mean' | 'median' | 'constant'), ``fill_`` is the training value
+        that missing entries take at transform time (the configured imputer's rule)."""
         v = np.asarray(v, dtype=np.float64)
         v = v[~np.isnan(v)]
         if stats is not None:
             v = stats.gather(v).astype(np.float64)
         qs = np.linspace(0, 1, self.n_quantiles + 1)[1:-1]
         self.edges_ = np.unique(np.quantile(v, qs)) if len(v) else np.zeros(0)
+        if self.impute in ("mean", "median") and len(v):
+            self.fill_ = float(np.mean(v) if self.impute == "mean" else np.median(v))
+        else:
+            self.fill_ = self.value
         return self
+
+    def fill(self, v: np.ndarray) -> np.ndarray:
+        """Missing entries replaced by the training ``fill_``."""
+        v = np.asarray(v, dtype=np.float64)
+        return np.where(np.isnan(v), self.fill_, v)
 
     def transform(self, v: np.ndarray, column: str = "x", where: Where = lambda i: f"row {i + 1}") -> np.ndarray:
         codes = np.searchsorted(self.edges_, np.asarray(v, dtype=np.float64), side="right")
@@ -129,10 +142,12 @@ class QuantileBucketer:
         return [f"{column}=q{j}" for j in range(len(self.edges_) + 1)]
 
     def to_json(self) -> dict:
-        return {"kind": "QuantileBucketer", "n_quantiles": self.n_quantiles, "edges": self.edges_.tolist()}
+        return {"kind": "QuantileBucketer", "n_quantiles": self.n_quantiles, "edges": self.edges_.tolist(),
+                "impute": self.impute, "fill": self.fill_}
 
     @classmethod
     def from_json(cls, d: dict) -> "QuantileBucketer":
-        obj = cls(d["n_quantiles"])
+        obj = cls(d["n_quantiles"], d.get("impute"))
         obj.edges_ = np.asarray(d["edges"], dtype=np.float64)
+        obj.fill_ = float(d.get("fill", 0.0))
         return obj

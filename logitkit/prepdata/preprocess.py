@@ -158,7 +158,7 @@ class Preprocessor:
                 v = numeric_values(table, c)
                 if s["impute"] is None:
                     check_no_nan(v[:, None], [c], table)
-                self.encoders_[c] = QuantileBucketer(s["n_quantiles"]).fit(v, stats)
+                self.encoders_[c] = QuantileBucketer(s["n_quantiles"], s["impute"], s["impute_value"]).fit(v, stats)
         self.feature_names_ = self._names()
         self.fitted_ = True
         log.info("prep: %d columns -> %d features", len(self.columns_), len(self.feature_names_))
@@ -219,8 +219,8 @@ class Preprocessor:
             else:
                 v = numeric_values(table, c)
                 if isinstance(enc, QuantileBucketer):
-                    if self.imputer_ is not None:
-                        v = np.where(np.isnan(v), np.nanmedian(v) if (~np.isnan(v)).any() else 0.0, v)
+                    if self.imputer_ is not None:  # the training value, never the rows at hand
+                        v = enc.fill(v)
                     else:
                         check_no_nan(v[:, None], [c], table)
                 blocks.append(enc.transform(v, c, table.where))

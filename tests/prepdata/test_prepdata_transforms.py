@@ -86,6 +86,26 @@ def test_quantile_buckets_match_sklearn():
     np.testing.assert_array_equal(p.transform(t), kb.transform(x[:, None]))
 
 
+@pytest.mark.parametrize("impute", ["median", "mean", "constant"])
+def test_quantile_bucket_missing_values_take_the_training_fill(impute):
+    """With prep.impute, a missing value of a quantile-bucketed column is the imputer's
+    training value (sklearn's SimpleImputer fitted on train), whatever rows are transformed."""
+    rng = np.random.default_rng(1)
+    x = rng.exponential(2.0, 300)
+    x[::7] = np.nan
+    t = Table(pa.table({"x": x, "y": (rng.random(300) < 0.5).astype(int)}), "y", "q")
+    p = Preprocessor(PrepSection(quantile_bucket=["x"], n_quantiles=4, impute=impute, impute_value=9.0)).fit(t)
+    imp = SimpleImputer(strategy=impute, fill_value=9.0).fit(x[:, None])
+    filled = imp.transform(np.array([[np.nan]]))[0, 0]
+    edges = p.encoders_["x"].edges_
+    for rows in ([np.nan], [np.nan, 100.0], [np.nan, -5.0, 0.0]):
+        one = Table(pa.table({"x": np.array(rows), "y": np.zeros(len(rows), dtype=int)}), "y", "new")
+        Z = p.transform(one)
+        assert int(np.argmax(Z[0])) == int(np.searchsorted(edges, filled, side="right"))
+    again = Preprocessor.from_json(json.loads(json.dumps(p.to_json())))
+    np.testing.assert_array_equal(again.transform(t), p.transform(t))
+
+
 def test_log_buckets_follow_formula():
     v = np.array([-5, 0, 1, 2, 3, 7, 20, 1000, np.nan, 3])
     lb = LogBucketer().fit(v)
