@@ -131,7 +131,7 @@ def run_logitkit(args) -> dict:
     hasher = FeatureHasher(n_bits=args.bits)
     prefetch = False if args.prefetch == "none" else args.prefetch
     rows = args.stream_rows
-    sketch_every = max(1, 16 * 65536 // rows)  # sketch 1/16 of the rows, whatever the batch
+    sketch_every = 16  # the token sketch sees every 16th batch: 1/16 of the rows, whatever the batch size
     model = HashedLogisticRegression(
         n_bits=args.bits, optimizer="ftrl", learning_rate=args.alpha, beta=1.0, l1=args.l1, l2=args.l2,
         batch_size=args.batch_size, sketch_size=100_000,
