@@ -330,7 +330,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         """Learn from one batch: (n, T) bucket indices, (n,) 0/1 labels, optional (n, d) dense.
 
         The rows are split into mini-batches of ``batch_size`` (visited in a seeded random
-        order when ``shuffle``); each is scored, then learned. ``vocab`` = (tokens, buckets,
+        order when ``shuffle``); each is scored, then learned. On CPU a helper thread finds the
+        distinct rows of the next mini-batch while one is learned (``_plan``; same bits
+        as inline). int32 indices are used without a copy. ``vocab`` = (tokens, buckets,
         counts) feeds the token sketch. ``classes`` is accepted for scikit-learn
         compatibility and must be [0, 1] when given.
         """
