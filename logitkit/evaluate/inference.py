@@ -133,7 +133,13 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
         raise ConfigError("cov_type='cluster' needs groups=: one cluster label per row")
     obj, theta, _ = _objective(model, X, y, sample_weight)
     n = obj.n_total
-    H = obj.hessian(theta) * n                     # Hessian of the total penalised NLL
+    robust = cov_type in ("HC0", "HC1")
+    if robust and obj.link != "softmax":  # Hessian and meat from one sweep over X per class
+        H, meat = _hessian_and_meat(obj, theta)
+    else:
+        H = obj.hessian(theta)
+        meat = _score_outer(obj, theta) if robust else None
+    H = H * n                                      # Hessian of the total penalised NLL
     K, p = len(model.classes_), obj.p
     if obj.link == "softmax" and model._alpha() > 0:
         warnings.warn("inference for a penalised softmax model uses the unpenalised "
@@ -143,7 +149,6 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
     # cluster sums need the per-row scores; HC0/HC1 only need Σ g_i g_iᵀ, computed as
     # weighted Gram matrices without materialising the (n, m, p) scores
     S = obj.scores(theta) if cov_type == "cluster" else None
-    meat = _score_outer(obj, theta) if cov_type in ("HC0", "HC1") else None
     if obj.link == "softmax":
         beta, H, S = _reduce_softmax(theta, H, S, K, p)
         if meat is not None:
@@ -177,6 +182,19 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
             V = Hinv @ B @ Hinv
         out.append((beta, V))
     return out, obj, theta
+
+
+def _hessian_and_meat(obj: LogisticObjective, theta: torch.Tensor):
+    """``obj.hessian(θ)`` and ``_score_outer(obj, θ)`` for binary and ovr links, the two
+    weighted Gram matrices of each class (weights s·p(1−p)/n and r²) from one sweep."""
+    P = torch.sigmoid(obj.logits(theta))
+    V = (obj.s / obj.n_total)[:, None] * P * (1 - P)
+    R = obj.s[:, None] * (P - obj.Y1)
+    ridge = torch.diag(obj.l2 * obj.penalty_mask[0])
+    pairs = [obj._sum(obj._gram(torch.stack([V[:, k], R[:, k] ** 2], 1))) for k in range(obj.m)]
+    H = torch.stack([G[0] + ridge for G in pairs])
+    meat = torch.stack([G[1] for G in pairs])
+    return (H[0] if obj.link == "binary" else H), meat
 
 
 def _score_outer(obj: LogisticObjective, theta: torch.Tensor) -> torch.Tensor:
@@ -241,20 +259,19 @@ def model_stats(model, X, y, sample_weight=None, obj=None, theta=None) -> dict:
 def _rank_groups(p: np.ndarray, groups: int) -> np.ndarray:
     """Group of each row when the rows, in stable ascending order of p, are cut into
     ``groups`` consecutive parts of (almost) equal size (the first n mod groups parts one
-    row larger, as ``np.array_split``). A partial sort (``argpartition`` at the cut points)
-    instead of a full one; rows tied at a cut point are ordered by row index, as a stable
-    sort orders them."""
+    row larger, as ``np.array_split``). Only the cut values are needed (a sort of the
+    values, no permutation); rows tied at a cut point are ordered by row index, as a
+    stable sort orders them."""
     n = p.shape[0]
     sizes = np.full(groups, n // groups)
     sizes[: n % groups] += 1
     cuts = np.cumsum(sizes)[:-1]
-    order = np.argpartition(p, cuts)
-    g = np.empty(n, dtype=np.int64)
-    g[order] = np.repeat(np.arange(groups), sizes)
-    for lo, c in zip(np.concatenate([[0], cuts[:-1]]), cuts):
-        v = p[order[c]]
-        if p[order[lo:c]].max() == v:  # a tie spans this cut: rank the tied rows by index
-            tied = np.flatnonzero(p == v)
+    cut_values = np.sort(p)[cuts]  # the values at the cut ranks (NumPy's vectorised sort)
+    # a value seen once: its group is the number of cut values <= it
+    g = torch.bucketize(torch.from_numpy(p), torch.from_numpy(cut_values), right=True).numpy()
+    for v in np.unique(cut_values):
+        tied = np.flatnonzero(p == v)
+        if tied.size > 1:  # a tie at a cut: the tied rows take ranks in row order
             ranks = int((p < v).sum()) + np.arange(tied.size)
             g[tied] = np.searchsorted(cuts, ranks, side="right")
     return g

@@ -84,8 +84,13 @@ def _check_finite(M, name: str) -> None:
             i, j = (int(v) for v in torch.nonzero(bad)[0])
             raise DataError(_nonfinite_message(name, i, j, float(data[i, j])))
         return
-    if data.dtype.kind == "f" and np.isfinite(np.add.reduce(data, axis=None)):
-        return  # one read of X and no temporary; a NaN or inf anywhere makes the sum non-finite
+    if data.dtype.kind == "f":
+        # one read of X and no temporary (torch's sum uses every intra-op thread); a NaN
+        # or inf anywhere makes the sum non-finite
+        total = float(torch.from_numpy(data).sum()) if data.size >= 1 << 20 and all(
+            st >= 0 for st in data.strides) else float(np.add.reduce(data, axis=None))
+        if np.isfinite(total):
+            return
     if np.isfinite(data).all():
         return  # the sum overflowed on large finite values
     if sp.issparse(M):

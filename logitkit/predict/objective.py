@@ -148,17 +148,20 @@ class LogisticObjective:
         return v + self.l1 * (theta * self.penalty_mask).abs().sum()
 
     def _gram(self, v: torch.Tensor) -> torch.Tensor:
-        """[X 1]ᵀ diag(v) [X 1], shape (p, p)."""
+        """[X 1]ᵀ diag(v) [X 1], shape (p, p); for v of shape (n, k), (k, p, p) from one
+        sweep over X."""
         d = self.d
-        H = torch.empty(self.p, self.p, dtype=self.dtype, device=self.device)
+        many = v.dim() == 2
+        V = v if many else v[:, None]
+        H = torch.empty(V.shape[1], self.p, self.p, dtype=self.dtype, device=self.device)
         if not self.fit_intercept:
-            H[:d, :d] = self.X.gram(v)
+            H[:, :d, :d] = self.X.gram(V)
         else:
-            H[:d, :d], c = self.X.gram(v, sums=True)
-            H[:d, d] = c
-            H[d, :d] = c
-            H[d, d] = v.sum()
-        return H
+            H[:, :d, :d], c = self.X.gram(V, sums=True)
+            H[:, :d, d] = c
+            H[:, d, :d] = c
+            H[:, d, d] = V.sum(0)
+        return H if many else H[0]
 
     def hessian(self, theta: torch.Tensor) -> torch.Tensor:
         """Exact Hessian of the smooth part.
