@@ -9,7 +9,8 @@ within 1e-6 of the optimum, the tolerance is tightened 100x and it is run again;
 reported time is the best of two runs at the first tolerance that reaches it (after one
 warm-up fit of every solver on small data). It also reports
 gradient passes per second of logitkit's objective against the memory-bandwidth bound
-(one pass reads X once: bytes(X) / bandwidth).
+(a pass must read X at least once: bandwidth / bytes(X) passes per second; logitkit's
+pass reads it twice, z = X wᵀ then rᵀ X, the second time partly from cache).
 """
 from __future__ import annotations
 
