@@ -15,7 +15,7 @@ own number into a scratch slot of its bucket; a position is its bucket's represe
 when the number read back is its own; a cumulative sum numbers the representatives),
 their weights are gathered once, the gradient is summed per distinct row in a small
 buffer with ``scatter_add_``, and the optimiser runs on those rows alone. Finding the rows
-needs only the indices, so on CPU a helper thread does it for the next mini-batch while
+needs only the indices, so on CPU, when a core is free, a helper thread does it for the next mini-batch while
 this one is learned (same bits as inline). Memory is the table (+ optimiser slots), one
 int32 scratch table, plus one mini-batch, whatever the size of the stream.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -196,6 +197,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._owner = torch.full((m,), -1, device=self._device, dtype=torch.int32)
         self._arange = torch.arange(0, device=self._device, dtype=torch.int32)
         self._next_plan = None  # set by partial_fit's helper thread for the next _learn
+        self._last_call = None  # (wall, process CPU, thread CPU) at the last partial_fit
+        self._helper_cpu = 0.0  # CPU seconds of the helper threads since then
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, idx, y=None, dense=None):
@@ -325,6 +328,29 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
             self._l1vec, self._l2vec, self._pen_for = l1 * pen, l2 * pen, (l1, l2)
         return self._l1vec[-u:], self._l2vec[-u:]
 
+    #: plan mini-batches ahead in a helper thread: True, False, or "auto" (when a core is free)
+    _plan_ahead: bool | str = "auto"
+
+    def _helper_has_a_core(self) -> bool:
+        """Whether this ``partial_fit`` call finds the next mini-batch's rows in a helper thread.
+
+        "auto": when a core was free over the previous call, i.e. the process's other
+        threads (the stream's parsers and hasher, say) used at most cores − 1.5 of them,
+        the learner's own thread and its helper not counted. So the helper runs in a pass
+        over a binary cache (the learner alone) and on many cores, but not while a text
+        file is parsed and hashed on 2 cores, where it would only compete with those
+        threads (the same work, plus its hand-offs). The bits are the same either way.
+        """
+        if self._plan_ahead != "auto":
+            return bool(self._plan_ahead)
+        now = (time.perf_counter(), time.process_time(), time.thread_time())
+        last, self._last_call = self._last_call, now
+        helper, self._helper_cpu = self._helper_cpu, 0.0
+        if last is None:
+            return True
+        others = (now[1] - last[1]) - (now[2] - last[2]) - helper
+        return others <= (_n_cores() - 1.5) * (now[0] - last[0])
+
     # ------------------------------------------------------------------ API
     def partial_fit(self, idx, y, dense=None, vocab=None, classes=None) -> "HashedLogisticRegression":
         """Learn from one batch: (n, T) bucket indices, (n,) 0/1 labels, optional (n, d) dense.
@@ -332,7 +358,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         The rows are split into mini-batches of ``batch_size`` (visited in a seeded random
         order when ``shuffle``); each is scored, then learned. On CPU a helper thread finds the
         distinct rows of the next mini-batch while one is learned (``_plan``; same bits
-        as inline). int32 indices are used without a copy. ``vocab`` = (tokens, buckets,
+        as inline) when a core is free for it (``_helper_has_a_core``). int32 indices are used without a copy. ``vocab`` = (tokens, buckets,
         counts) feeds the token sketch. ``classes`` is accepted for scikit-learn
         compatibility and must be [0, 1] when given.
         """
@@ -346,7 +372,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         n, bs = idx_t.shape[0], int(self.batch_size)
         order = torch.randperm(n, generator=self._gen).to(self._device) if self.shuffle else None
         parts = [slice(s, s + bs) if order is None else order[s : s + bs] for s in range(0, n, bs)]
-        if self._device.type == "cpu" and len(parts) > 1:
+        if self._device.type == "cpu" and len(parts) > 1 and self._helper_has_a_core():
             planned = _planned(self, idx_t, parts)
         else:
             planned = ((idx_t[sel], None) for sel in parts)
@@ -575,6 +601,11 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         return model.load_checkpoint(directory)
 
 
+def _n_cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _planned(model: HashedLogisticRegression, idx: torch.Tensor, parts: list) -> Iterator[tuple]:
     """(mini-batch indices, ``model._plan`` of them) for each of ``parts``, made by a helper
     thread one or two mini-batches ahead of the learner (torch releases the GIL in its
@@ -595,6 +626,8 @@ def _planned(model: HashedLogisticRegression, idx: torch.Tensor, parts: list) ->
                 q.put((mb, model._plan(mb)))
         except BaseException as exc:  # re-raised by the learner
             q.put(exc)
+        finally:
+            model._helper_cpu += time.thread_time()  # (this thread's own CPU seconds)
 
     th = threading.Thread(target=work, daemon=True, name="logitkit-plan")
     th.start()

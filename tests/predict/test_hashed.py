@@ -147,6 +147,24 @@ def test_partial_fit_over_batches_equals_fit_over_stream():
     assert torch.equal(fitted.w_, manual.w_) and torch.equal(fitted.dense_w_, manual.dense_w_)
 
 
+@pytest.mark.parametrize("optimizer", ["ftrl", "sgd"])
+def test_helper_thread_plans_give_the_bits_of_inline_plans(optimizer):
+    # the distinct rows of the next mini-batch found a mini-batch ahead in a helper thread
+    # (partial_fit's choice when a core is free) or inline: the same weights, slots, loss
+    idx, y, dense = make_data(n=3000, n_dense=2)
+    runs = []
+    for ahead in (True, False, "auto"):
+        model = HashedLogisticRegression(n_bits=N_BITS, optimizer=optimizer, batch_size=100, shuffle=True, l1=0.5, l2=1.0)
+        model._plan_ahead = ahead
+        for b in batches(idx, y, 700, dense):
+            model.partial_fit(*b)
+        runs.append(model)
+    ref = runs[0]._tensors()
+    for other in runs[1:]:
+        assert all(torch.equal(v, other._tensors()[k]) for k, v in ref.items())
+        assert other.progressive_loss_ == runs[0].progressive_loss_
+
+
 def test_same_seed_same_bits_other_seed_differs():
     idx, y, _ = make_data(n=2000)
     runs = [
