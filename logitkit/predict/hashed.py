@@ -292,7 +292,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         # per distinct row: Σ of r over its positions, in position order; the intercept
         # (the last row, one position) gets Σ r
         g = torch.zeros(u, device=self._device, dtype=self._dtype)
-        g.scatter_add_(0, inv[:-1], r.repeat_interleave(t))  # (in position order; faster than index_add_)
+        g.scatter_add_(0, inv[:-1], r.unsqueeze(1).expand(n, t).reshape(-1))  # (in position order; faster than index_add_)
         g[-1] = r.sum()
         # VW's global normaliser: rows seen / Σ_rows ‖x/s‖² (tokens and intercept count 1 each)
         self._norm_sum += n * (t + 1)
@@ -307,9 +307,10 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         pen1, pen2 = self._row_penalties(u, l1, l2)
         state = {k: v.index_select(0, rows) for k, v in self._slots.items()}
         w_new, st_new = self._opt.update(w_u, state, g, None, pen1, pen2, lr_scale)
-        self._w.index_copy_(0, rows, w_new)
+        # the rows are distinct: scatter_ writes what index_copy_ would, faster on CPU
+        self._w.scatter_(0, rows, w_new)
         for k, v in st_new.items():
-            self._slots[k].index_copy_(0, rows, v)
+            self._slots[k].scatter_(0, rows, v)
         if dense is not None and dense.shape[1]:  # dense block: numeric features
             gd = dense.T @ r
             self.dense_w_, self.dense_slots_ = self._opt.update(
