@@ -136,6 +136,7 @@ def run_logitkit(args) -> dict:
         n_bits=args.bits, optimizer="ftrl", learning_rate=args.alpha, beta=1.0, l1=args.l1, l2=args.l2,
         batch_size=args.batch_size, sketch_size=100_000,
     )
+    model._plan_ahead = {"auto": "auto", "thread": True, "inline": False}[args.plan_ahead]
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # peak RSS := current RSS: the interpreter, torch, sklearn, pyarrow
     base_rss = rss_mb()
@@ -244,6 +245,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (VW learns on one)")
     ap.add_argument("--prefetch", choices=["thread", "process", "none"], default="thread",
                     help="parse + hash ahead in a thread, a forked process, or inline")
+    ap.add_argument("--plan-ahead", choices=["thread", "auto", "inline"], default="thread",
+                    help="the learner's distinct-rows helper thread: always (the model's default), when a core is free, never")
     ap.add_argument("--cache-passes", type=int, default=2)
     ap.add_argument("--stream-rows", type=int, default=16384,
                     help="rows per parsed + hashed batch (memory: a few of them are in flight)")
@@ -269,7 +272,8 @@ def main() -> None:
     base = [sys.executable, __file__, "--train", str(train), "--test", str(test), "--vw-train", str(vw_train),
             "--vw-test", str(vw_test), "--workdir", args.workdir, "--bits", str(args.bits), "--threads", str(args.threads),
             "--alpha", str(args.alpha), "--l1", str(args.l1), "--l2", str(args.l2), "--batch-size", str(args.batch_size),
-            "--cache-passes", str(args.cache_passes), "--stream-rows", str(args.stream_rows), "--vw-args", args.vw_args, "--prefetch", args.prefetch]
+            "--cache-passes", str(args.cache_passes), "--stream-rows", str(args.stream_rows), "--vw-args", args.vw_args, "--prefetch", args.prefetch,
+            "--plan-ahead", args.plan_ahead]
     runs: dict[str, list[dict]] = {"logitkit": [], "vw": []}
     for _ in range(args.repeat):  # alternate, so both see the same (shared) machine
         for system in ("logitkit", "vw"):

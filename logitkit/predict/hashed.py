@@ -15,8 +15,8 @@ own number into a scratch slot of its bucket; a position is its bucket's represe
 when the number read back is its own; a cumulative sum numbers the representatives),
 their weights are gathered once, the gradient is summed per distinct row in a small
 buffer with ``scatter_add_``, and the optimiser runs on those rows alone. Finding the rows
-needs only the indices, so on CPU, when a core is free, a helper thread does it for the next mini-batch while
-this one is learned (same bits as inline). Memory is the table (+ optimiser slots), one
+needs only the indices, so on CPU a helper thread does it for the next mini-batch while
+this one is learned (same bits as inline; ``_plan_ahead``). Memory is the table (+ optimiser slots), one
 int32 scratch table, plus one mini-batch, whatever the size of the stream.
 
 Progressive validation: each mini-batch is scored before it is learned, and the mean
@@ -329,18 +329,22 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
             self._l1vec, self._l2vec, self._pen_for = l1 * pen, l2 * pen, (l1, l2)
         return self._l1vec[-u:], self._l2vec[-u:]
 
-    #: plan mini-batches ahead in a helper thread: True, False, or "auto" (when a core is free)
-    _plan_ahead: bool | str = "auto"
+    #: plan mini-batches ahead in a helper thread: True (on CPU), False, or "auto" (only when a
+    #: core was free over the previous call; see ``_helper_has_a_core``)
+    _plan_ahead: bool | str = True
 
     def _helper_has_a_core(self) -> bool:
         """Whether this ``partial_fit`` call finds the next mini-batch's rows in a helper thread.
 
-        "auto": when a core was free over the previous call, i.e. the process's other
-        threads (the stream's parsers and hasher, say) used at most cores − 1.5 of them,
-        the learner's own thread and its helper not counted. So the helper runs in a pass
-        over a binary cache (the learner alone) and on many cores, but not while a text
-        file is parsed and hashed on 2 cores, where it would only compete with those
-        threads (the same work, plus its hand-offs). The bits are the same either way.
+        True (the default): always. "auto": when a core was free over the previous call,
+        i.e. the process's other threads (the stream's parsers and hasher, say) used at
+        most cores − 1.5 of them, the learner's own thread and its helper not counted: the
+        helper then runs in a pass over a binary cache and on many cores, but not while a
+        text file is parsed and hashed on 2 cores, where it competes with those threads
+        (the same work plus its hand-offs: ~0.3 CPU-s per million rows; on the 2-core
+        benchmark machine the wall-clock gain of a first pass was within the noise, while
+        it made the first pass of a cached run faster than 3x a cache pass). The bits
+        are the same either way.
         """
         if self._plan_ahead != "auto":
             return bool(self._plan_ahead)
@@ -359,7 +363,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         The rows are split into mini-batches of ``batch_size`` (visited in a seeded random
         order when ``shuffle``); each is scored, then learned. On CPU a helper thread finds the
         distinct rows of the next mini-batch while one is learned (``_plan``; same bits
-        as inline) when a core is free for it (``_helper_has_a_core``). int32 indices are used without a copy. ``vocab`` = (tokens, buckets,
+        as inline; ``_helper_has_a_core``). int32 indices are used without a copy. ``vocab`` = (tokens, buckets,
         counts) feeds the token sketch. ``classes`` is accepted for scikit-learn
         compatibility and must be [0, 1] when given.
         """
