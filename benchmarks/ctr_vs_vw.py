@@ -245,8 +245,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (VW learns on one)")
     ap.add_argument("--prefetch", choices=["thread", "process", "none"], default="thread",
                     help="parse + hash ahead in a thread, a forked process, or inline")
-    ap.add_argument("--plan-ahead", choices=["thread", "auto", "inline"], default="thread",
-                    help="the learner's distinct-rows helper thread: always (the model's default), when a core is free, never")
+    ap.add_argument("--plan-ahead", choices=["auto", "thread", "inline"], default="auto",
+                    help="the learner's distinct-rows helper thread: when a core is free (the model's default), always, never")
     ap.add_argument("--cache-passes", type=int, default=2)
     ap.add_argument("--stream-rows", type=int, default=16384,
                     help="rows per parsed + hashed batch (memory: a few of them are in flight)")

@@ -329,22 +329,21 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
             self._l1vec, self._l2vec, self._pen_for = l1 * pen, l2 * pen, (l1, l2)
         return self._l1vec[-u:], self._l2vec[-u:]
 
-    #: plan mini-batches ahead in a helper thread: True (on CPU), False, or "auto" (only when a
-    #: core was free over the previous call; see ``_helper_has_a_core``)
-    _plan_ahead: bool | str = True
+    #: plan mini-batches ahead in a helper thread: "auto" (on CPU, when a core was free over
+    #: the previous call; see ``_helper_has_a_core``), True (always), False (never)
+    _plan_ahead: bool | str = "auto"
 
     def _helper_has_a_core(self) -> bool:
         """Whether this ``partial_fit`` call finds the next mini-batch's rows in a helper thread.
 
-        True (the default): always. "auto": when a core was free over the previous call,
-        i.e. the process's other threads (the stream's parsers and hasher, say) used at
-        most cores − 1.5 of them, the learner's own thread and its helper not counted: the
-        helper then runs in a pass over a binary cache and on many cores, but not while a
-        text file is parsed and hashed on 2 cores, where it competes with those threads
-        (the same work plus its hand-offs: ~0.3 CPU-s per million rows; on the 2-core
-        benchmark machine the wall-clock gain of a first pass was within the noise, while
-        it made the first pass of a cached run faster than 3x a cache pass). The bits
-        are the same either way.
+        "auto" (the default): when a core was free over the previous call, i.e. the
+        process's other threads (the stream's parsers and hasher, say) used at most
+        cores − 1.5 of them, the learner's own thread and its helper not counted. So the
+        helper runs in a pass over a binary cache (the learner alone) and on many cores,
+        but not while a text file is parsed and hashed on 2 cores, where it competes with
+        those threads: the same work plus its hand-offs, ~0.4-0.9 more CPU-s per million
+        rows and a first pass ~10% slower on the 2-core benchmark machine. True: always;
+        False: never. The bits are the same either way.
         """
         if self._plan_ahead != "auto":
             return bool(self._plan_ahead)
