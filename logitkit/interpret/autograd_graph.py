@@ -107,11 +107,16 @@ def graph(model_or_loss, X=None, y=None, *, names: dict[str, torch.Tensor] | Non
         raise DataError("the tensor has no autograd graph (grad_fn is None): compute it from tensors "
                         "with requires_grad=True, outside torch.no_grad()")
     lines = ["digraph autograd {", '  rankdir=TB;', '  node [fontname="Helvetica", fontsize=11];']
+    # nodes are told apart by id(); every node object met is kept alive until the end, so
+    # that no id is freed and reused by another node while the graph is walked
     seen: dict[int, str] = {}
-    stack = [loss.grad_fn]
+    alive: list = []
+    root_fn = loss.grad_fn
+    stack = [root_fn]
     edges: list[tuple[str, str]] = []
     while stack:
         fn = stack.pop()
+        alive.append(fn)
         if id(fn) in seen:
             continue
         key = seen[id(fn)] = f"n{len(seen)}"
@@ -121,7 +126,7 @@ def graph(model_or_loss, X=None, y=None, *, names: dict[str, torch.Tensor] | Non
             style = 'shape=box, style="rounded,filled", fillcolor="#cfe2ff"'
         else:
             label = _op_name(fn)
-            root = fn is loss.grad_fn
+            root = fn is root_fn
             style = f'shape=ellipse, style=filled, fillcolor="{"#ffd8a8" if root else "#eeeeee"}"'
         lines.append(f'  {key} [label="{label}", {style}];')
         for child, _ in fn.next_functions:
