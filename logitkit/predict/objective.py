@@ -59,6 +59,8 @@ class LogisticObjective:
             self.Y1 = self.Y.to(self.dtype)
         else:
             self.Y1 = self.Y.to(self.dtype)[:, None]
+        # all weights 1 (no sample or class weights): the passes skip multiplying by s
+        self.unit_weights = bool((self.s == 1).all())
         mask = torch.ones(self.m, self.p, dtype=self.dtype, device=self.device)
         if self.fit_intercept:
             mask[:, -1] = 0
@@ -127,14 +129,17 @@ class LogisticObjective:
         The weighted NLL sum comes from torch's fused loss kernels (one sweep over z)."""
         z = self.logits(theta)
         w = theta * self.penalty_mask
+        unit = self.unit_weights
         if self.link == "softmax":
-            nll_sum = torch.dot(self.s, F.cross_entropy(z, self.y_index, reduction="none"))
+            ce = F.cross_entropy(z, self.y_index, reduction="sum" if unit else "none")
+            nll_sum = ce if unit else torch.dot(self.s, ce)
         else:
-            nll_sum = F.binary_cross_entropy_with_logits(z, self.Y1, weight=self.s[:, None], reduction="sum")
+            nll_sum = F.binary_cross_entropy_with_logits(z, self.Y1, weight=None if unit else self.s[:, None],
+                                                         reduction="sum")
         value = self._sum(nll_sum) / self.n_total + 0.5 * self.l2 * (w * w).sum()
         if not grad:
             return value, None
-        R = self.residual(z).mul_(self.s[:, None])
+        R = self.residual(z) if unit else self.residual(z).mul_(self.s[:, None])
         g = torch.empty_like(theta)
         g[:, : self.d] = self.X.adjoint(R)
         if self.fit_intercept:

@@ -4,9 +4,9 @@ A Newton iteration on all n rows costs a Hessian, O(n·p²), which on large data
 times a gradient pass. Most of that is wasted far from the optimum. So, for n ≥
 ``MIN_ROWS`` (and no L1 term):
 
-1. **Subsample.** Newton on a seeded random subset of n_s = max(n/32, 64·m·p) rows
+1. **Subsample.** Newton on a seeded random subset of n_s = max(n/16, 64·m·p) rows
    (the same objective, weights and penalty; mean over those rows). Its optimum θ_s is
-   within O(1/√n_s) of the full one, for 1/32 of the cost per Hessian.
+   within O(1/√n_s) of the full one, for 1/16 of the cost per Hessian.
 2. **Full data, preconditioned L-BFGS.** From θ_s, quasi-Newton steps on the full
    objective with the subsample's Hessian H_s (Cholesky, float64) as the initial
    inverse-Hessian approximation, corrected by the L-BFGS pairs of the full-data
@@ -30,7 +30,7 @@ from logitkit.predict.objective import LogisticObjective
 from logitkit.predict.solvers.common import SolverResult, log_progress
 
 MIN_ROWS = 200_000
-FRACTION = 32
+FRACTION = 16
 SEED = 0
 
 
