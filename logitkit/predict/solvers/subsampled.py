@@ -4,9 +4,13 @@ A Newton iteration on all n rows costs a Hessian, O(n·p²), which on large data
 times a gradient pass. Most of that is wasted far from the optimum. So, for n ≥
 ``MIN_ROWS`` (and no L1 term):
 
-1. **Subsample.** Newton on a seeded random subset of n_s = max(n/16, 64·m·p) rows
-   (the same objective, weights and penalty; mean over those rows). Its optimum θ_s is
-   within O(1/√n_s) of the full one, for 1/16 of the cost per Hessian.
+1. **Subsample.** Newton on a seeded random subset of n_s rows (the same objective,
+   weights and penalty; mean over those rows). Its optimum θ_s is within O(1/√n_s) of
+   the full one. n_s = 3n/(m·p), kept within [n/64, n/16] and at least 64·m·p: one
+   subsample Hessian (n_s·(m·p)² work) then costs about 1.5 gradient passes on all rows
+   (2·n·m·p), so wider problems take a smaller share of the rows (1/16 at 51
+   coefficients, 1/34 at 101: the faster of 1/16 and 1/32 in benchmarks/inference.py and
+   benchmarks/dense_fit.py respectively).
 2. **Full data, preconditioned L-BFGS.** From θ_s, quasi-Newton steps on the full
    objective with the subsample's Hessian H_s (Cholesky, float64) as the initial
    inverse-Hessian approximation, corrected by the L-BFGS pairs of the full-data
@@ -30,19 +34,26 @@ from logitkit.predict.objective import LogisticObjective
 from logitkit.predict.solvers.common import SolverResult, log_progress
 
 MIN_ROWS = 200_000
-FRACTION = 16
+MIN_ROWS_PER_COEF = 64
 SEED = 0
+
+
+def subsample_rows(n: int, k: int) -> int:
+    """n_s for n rows and k = m·p coefficients (see the module docstring)."""
+    return int(max(MIN_ROWS_PER_COEF * k, min(max(3 * n / k, n / 64), n / 16)))
 
 
 def applies(obj: LogisticObjective, theta0: torch.Tensor) -> bool:
     """Large smooth problems started from zero (a user's warm start goes straight to Newton)."""
-    rows = FRACTION * 64 * obj.m * obj.p
-    return obj.l1 == 0 and obj.n_total >= max(MIN_ROWS, rows) and not bool(theta0.any())
+    k = obj.m * obj.p
+    n = obj.n_total
+    return (obj.l1 == 0 and n >= MIN_ROWS and subsample_rows(int(n), k) <= n / 4
+            and not bool(theta0.any()))
 
 
 def _subsample(obj: LogisticObjective) -> LogisticObjective:
     n = obj.X.n
-    k = max(n // FRACTION, min(n, 64 * obj.m * obj.p))
+    k = min(n, subsample_rows(n, obj.m * obj.p))
     idx = np.sort(np.random.default_rng(SEED).choice(n, size=k, replace=False))
     return obj.subset(torch.as_tensor(idx, device=obj.device))
 
