@@ -62,6 +62,31 @@ def _read(path: str, data, base_dir: Path) -> Table:
     return load_file(p, data.format, data.label, data.header, data.column_names, data.delimiter, data.n_features)
 
 
+def finish_tables(table: Table, test: Table | None, data, keep: list[str], positive=_positive):
+    """The steps after reading, shared by ``load_from_config`` and ``shard.load_shard``:
+    select the columns (``keep``: split columns that ride along), check that the test
+    table has the training features, encode ``data.positive_class`` with ``positive``,
+    and record the files' fingerprints and the column types."""
+    table = _select(table, data, keep)
+    if test is not None:
+        test = _select(test, data, [])
+        missing = [c for c in table.feature_names if c not in test.data.column_names and c not in keep]
+        if missing:
+            raise DataError(f"{test.name} (data.test_path) lacks column {missing[0]!r} that {table.name} has")
+    if data.positive_class is not None:
+        table = positive(table, data.positive_class)
+        if test is not None:
+            test = positive(test, data.positive_class)
+    files = {table.fingerprint.get("path", table.name): table.fingerprint.get("sha256", table.fingerprint.get("version"))}
+    if test is not None:
+        files[test.fingerprint.get("path", test.name)] = test.fingerprint.get("sha256")
+    table.fingerprint["files"] = files
+    table.fingerprint["schema"] = {f.name: str(f.type) for f in table.data.schema}
+    if test is not None:
+        test.fingerprint["schema"] = {f.name: str(f.type) for f in test.data.schema}
+    return table, test
+
+
 def load_from_config(data, base_dir: Path) -> tuple[Table, Table | None]:
     """(table, test table or None) as the ``data`` section (a ``DataSection``) says.
 
@@ -88,23 +113,7 @@ def load_from_config(data, base_dir: Path) -> tuple[Table, Table | None]:
     split = data.split
     # the split column rides along (split_table drops it); with a test file there is no split
     keep = [split.time_column, split.group_column] if split.method in ("time", "group") and not data.test_path else []
-    table = _select(table, data, keep)
-    test = None
-    if data.test_path is not None:
-        test = _select(_read(data.test_path, data, base_dir), data, [])
-        missing = [c for c in table.feature_names if c not in test.data.column_names and c not in keep]
-        if missing:
-            raise DataError(f"{test.name} (data.test_path) lacks column {missing[0]!r} that {table.name} has")
-    if data.positive_class is not None:
-        table = _positive(table, data.positive_class)
-        if test is not None:
-            test = _positive(test, data.positive_class)
-    files = {table.fingerprint.get("path", table.name): table.fingerprint.get("sha256", table.fingerprint.get("version"))}
-    if test is not None:
-        files[test.fingerprint.get("path", test.name)] = test.fingerprint.get("sha256")
-    table.fingerprint["files"] = files
-    table.fingerprint["schema"] = {f.name: str(f.type) for f in table.data.schema}
-    if test is not None:
-        test.fingerprint["schema"] = {f.name: str(f.type) for f in test.data.schema}
+    test = _read(data.test_path, data, base_dir) if data.test_path is not None else None
+    table, test = finish_tables(table, test, data, keep, _positive)
     log.info("data: %s, %d rows, %d features", table.name, table.n_rows, len(table.feature_names))
     return table, test

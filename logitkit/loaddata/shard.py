@@ -380,8 +380,8 @@ def load_shard(data, base_dir: Path):
     ``{"train": Part, "test": Part or None}``.
     """
     from logitkit._util import dist
-    from logitkit._util.errors import ConfigError, DataError, did_you_mean
-    from logitkit.loaddata.config import _select, load_from_config
+    from logitkit._util.errors import ConfigError, did_you_mean
+    from logitkit.loaddata.config import finish_tables, load_from_config
 
     if data.dataset is not None:
         table, test = load_from_config(data, base_dir)
@@ -403,25 +403,8 @@ def load_shard(data, base_dir: Path):
                           + did_you_mean(table.label, cols))
     split = data.split
     keep = [split.time_column, split.group_column] if split.method in ("time", "group") and not data.test_path else []
-    table = _select(table, data, keep)
-    test, test_part = None, None
-    if data.test_path is not None:
-        test, test_part = read_part(data.test_path, data, base_dir)
-        test = _select(test, data, [])
-        missing = [c for c in table.feature_names if c not in test.data.column_names and c not in keep]
-        if missing:
-            raise DataError(f"{test.name} (data.test_path) lacks column {missing[0]!r} that {table.name} has")
-    if data.positive_class is not None:
-        table = _positive_all(table, data.positive_class)
-        if test is not None:
-            test = _positive_all(test, data.positive_class)
-    files = {table.fingerprint["path"]: table.fingerprint["sha256"]}
-    if test is not None:
-        files[test.fingerprint["path"]] = test.fingerprint["sha256"]
-    table.fingerprint["files"] = files
-    table.fingerprint["schema"] = {f.name: str(f.type) for f in table.data.schema}
-    if test is not None:
-        test.fingerprint["schema"] = {f.name: str(f.type) for f in test.data.schema}
+    test, test_part = read_part(data.test_path, data, base_dir) if data.test_path is not None else (None, None)
+    table, test = finish_tables(table, test, data, keep, _positive_all)
     log.info("rank %d: %s, %d rows (%s)", dist.rank(), table.name, table.n_rows, part.kind)
     return table, test, {"train": part, "test": test_part}
 
