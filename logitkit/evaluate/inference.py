@@ -133,12 +133,12 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
         raise ConfigError("cov_type='cluster' needs groups=: one cluster label per row")
     obj, theta, _ = _objective(model, X, y, sample_weight)
     n = obj.n_total
-    robust = cov_type in ("HC0", "HC1")
-    if robust and obj.link != "softmax":  # Hessian and meat from one sweep over X per class
-        H, meat = _hessian_and_meat(obj, theta)
+    # HC0/HC1 need only Σ g_i g_iᵀ, from the same sweeps over X as the Hessian, without
+    # materialising the (n, m, p) scores (cluster sums need those)
+    if cov_type in ("HC0", "HC1"):
+        H, meat = obj.hessian(theta, meat=True)
     else:
-        H = obj.hessian(theta)
-        meat = _score_outer(obj, theta) if robust else None
+        H, meat = obj.hessian(theta), None
     H = H * n                                      # Hessian of the total penalised NLL
     K, p = len(model.classes_), obj.p
     if obj.link == "softmax" and model._alpha() > 0:
@@ -146,8 +146,6 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
                       "reference-class Hessian; refit with penalty=None for exact "
                       "maximum-likelihood inference", UserWarning, stacklevel=3)
         H = H - _ridge_full(obj) * n
-    # cluster sums need the per-row scores; HC0/HC1 only need Σ g_i g_iᵀ, computed as
-    # weighted Gram matrices without materialising the (n, m, p) scores
     S = obj.scores(theta) if cov_type == "cluster" else None
     if obj.link == "softmax":
         beta, H, S = _reduce_softmax(theta, H, S, K, p)
@@ -182,36 +180,6 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
             V = Hinv @ B @ Hinv
         out.append((beta, V))
     return out, obj, theta
-
-
-def _hessian_and_meat(obj: LogisticObjective, theta: torch.Tensor):
-    """``obj.hessian(θ)`` and ``_score_outer(obj, θ)`` for binary and ovr links, the two
-    weighted Gram matrices of each class (weights s·p(1−p)/n and r²) from one sweep."""
-    P = torch.sigmoid(obj.logits(theta))
-    V = (obj.s / obj.n_total)[:, None] * P * (1 - P)
-    R = obj.s[:, None] * (P - obj.Y1)
-    ridge = torch.diag(obj.l2 * obj.penalty_mask[0])
-    pairs = [obj._sum(obj._gram(torch.stack([V[:, k], R[:, k] ** 2], 1))) for k in range(obj.m)]
-    H = torch.stack([G[0] + ridge for G in pairs])
-    meat = torch.stack([G[1] for G in pairs])
-    return (H[0] if obj.link == "binary" else H), meat
-
-
-def _score_outer(obj: LogisticObjective, theta: torch.Tensor) -> torch.Tensor:
-    """Σ_i g_i g_iᵀ with g_i = s_i (p_i − y_i) ⊗ [x_i, 1]: for binary and ovr one (p, p)
-    block per class, X̃ᵀ diag(r_k²) X̃; for softmax the full (K·p, K·p) matrix with blocks
-    X̃ᵀ diag(r_k r_l) X̃. Summed over ranks by ``obj._sum``."""
-    R = obj.s[:, None] * obj.residual(obj.logits(theta))
-    if obj.link != "softmax":
-        return torch.stack([obj._sum(obj._gram(R[:, k] ** 2)) for k in range(obj.m)])
-    K, p = obj.m, obj.p
-    B = torch.empty(K, p, K, p, dtype=R.dtype, device=R.device)
-    for k in range(K):
-        for l in range(k, K):
-            B[k, :, l, :] = obj._sum(obj._gram(R[:, k] * R[:, l]))
-            if l != k:
-                B[l, :, k, :] = B[k, :, l, :]
-    return B.reshape(K * p, K * p)
 
 
 def _ridge_full(obj: LogisticObjective) -> torch.Tensor:

@@ -107,16 +107,15 @@ def graph(model_or_loss, X=None, y=None, *, names: dict[str, torch.Tensor] | Non
         raise DataError("the tensor has no autograd graph (grad_fn is None): compute it from tensors "
                         "with requires_grad=True, outside torch.no_grad()")
     lines = ["digraph autograd {", '  rankdir=TB;', '  node [fontname="Helvetica", fontsize=11];']
-    # nodes are told apart by id(); every node object met is kept alive until the end, so
-    # that no id is freed and reused by another node while the graph is walked
+    # nodes are told apart by id(): every node object must stay alive while the graph is
+    # walked, or a freed id is reused by another node. ``edges`` holds every child, and
+    # ``root_fn`` the root
     seen: dict[int, str] = {}
-    alive: list = []
     root_fn = loss.grad_fn
     stack = [root_fn]
     edges: list[tuple[str, str]] = []
     while stack:
         fn = stack.pop()
-        alive.append(fn)
         if id(fn) in seen:
             continue
         key = seen[id(fn)] = f"n{len(seen)}"

@@ -168,33 +168,50 @@ class LogisticObjective:
             H[:, d, d] = V.sum(0)
         return H if many else H[0]
 
-    def hessian(self, theta: torch.Tensor) -> torch.Tensor:
+    def hessian(self, theta: torch.Tensor, meat: bool = False):
         """Exact Hessian of the smooth part.
 
         binary: (p, p); ovr: (K, p, p), one block per class (the classes are
         independent); softmax: (K·p, K·p) with blocks
         H_kl = [X 1]ᵀ diag(s·(p_k δ_kl − p_k p_l)/n) [X 1].
+
+        With ``meat``, also Σ_i g_i g_iᵀ of the per-row scores g_i = s_i (p_i − y_i) ⊗
+        [x_i, 1] (the robust covariances' meat), each block's two weighted Gram matrices
+        from one sweep over X: (m, p, p) for binary and ovr, (K·p, K·p) for softmax.
+        Returns (H, meat) then.
         """
         z = self.logits(theta)
         sn = self.s / self.n_total
         ridge = torch.diag(self.l2 * self.penalty_mask[0])
+        R = self.s[:, None] * self.residual(z) if meat else None
+
+        def grams(v: torch.Tensor, k: int, l: int):
+            """(Hessian block of weights v, meat block of weights r_k r_l or None)."""
+            if R is None:
+                return self._sum(self._gram(v)), None
+            G = self._sum(self._gram(torch.stack([v, R[:, k] * R[:, l]], 1)))
+            return G[0], G[1]
+
+        K, p = self.m, self.p
         if self.link == "softmax":
             P = torch.softmax(z, dim=1)
-            K, p = self.m, self.p
             H = torch.empty(K, p, K, p, dtype=self.dtype, device=self.device)
+            B = torch.empty_like(H) if meat else None
             for k in range(K):
                 for l in range(k, K):
-                    v = sn * P[:, k] * ((1.0 if k == l else 0.0) - P[:, l])
-                    block = self._sum(self._gram(v))
-                    H[k, :, l, :] = block
-                    if l != k:
-                        H[l, :, k, :] = block
+                    h, b = grams(sn * P[:, k] * ((1.0 if k == l else 0.0) - P[:, l]), k, l)
+                    H[k, :, l, :] = H[l, :, k, :] = h
+                    if meat:
+                        B[k, :, l, :] = B[l, :, k, :] = b
                 H[k, :, k, :] += ridge
-            return H.reshape(K * p, K * p)
+            H = H.reshape(K * p, K * p)
+            return (H, B.reshape(K * p, K * p)) if meat else H
         P = torch.sigmoid(z)
         V = sn[:, None] * P * (1 - P)
-        blocks = torch.stack([self._sum(self._gram(V[:, k])) + ridge for k in range(self.m)])
-        return blocks[0] if self.link == "binary" else blocks
+        pairs = [grams(V[:, k], k, k) for k in range(K)]
+        H = torch.stack([h + ridge for h, _ in pairs])
+        H = H[0] if self.link == "binary" else H
+        return (H, torch.stack([b for _, b in pairs])) if meat else H
 
     def scores(self, theta: torch.Tensor) -> torch.Tensor:
         """Per-row gradients of the (unweighted-by-n) log-likelihood contribution.
