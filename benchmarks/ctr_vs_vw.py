@@ -10,7 +10,8 @@ gets them as its own text format (written once, not timed); logitkit parses the 
 TSV itself. Timed for both: one training pass over the text file (parse + hash + learn;
 neither writes a cache), then scoring of the test file. logitkit then runs a cached
 pass (text in, parse + hash + learn + cache write, parsing ahead of learning as in the
-compared pass) and passes over the cache, all continuing to train the same model (the
+compared pass; the cache also keeps the learner's row plans, ``CTRStream.request_plans``,
+as ``fit`` would ask) and passes over the cache, all continuing to train the same model (the
 same learner work per pass): ``first_pass_over_cache_pass`` is their ratio by the wall
 clock, ``..._cpu`` by CPU seconds, ``..._idle_cores`` by the least wall each pass can
 take on idle cores (max(learner thread's CPU, all CPU / cores)), the figure that does
@@ -171,6 +172,7 @@ def run_logitkit(args) -> dict:
     # above); later passes read the binary cache (no parsing, no hashing). The model
     # continues training: every pass is the same learner work.
     stream = CTRStream(args.train, hasher, batch_rows=rows, cache=cache, prefetch=prefetch, sketch_every=0)
+    stream.request_plans(args.batch_size)  # (what model.fit does): the cache also keeps the row plans
     with Clock() as writing:
         for batch in stream:
             model.partial_fit(*batch)
@@ -187,7 +189,7 @@ def run_logitkit(args) -> dict:
                 model.partial_fit(*batch)
         passes.append(c)
     best = min(passes, key=lambda c: c.wall)
-    nbytes = n * stream.cache_bytes_per_row()
+    nbytes = stream.cache_bytes()
     out.update({
         "cache_writing_pass_seconds": writing.wall, "cache_writing_pass_cpu_seconds": writing.cpu,
         "cache_writing_pass_main_thread_cpu_seconds": writing.main,
@@ -342,7 +344,7 @@ def main() -> None:
     if len(lk_runs) > 1:
         print("# cache speed-up per run: " + "; ".join(
             f"{k} " + ", ".join(f"{v:.2f}x" for v in vs) for k, vs in speedups.items()))
-    print(f"# bandwidth bound of a cached pass: {lk['cache_bytes'] / 1e6:.0f} MB of indices + labels at "
+    print(f"# bandwidth bound of a cached pass: {lk['cache_bytes'] / 1e6:.0f} MB of cache (indices, labels, row plans) at "
           f"{bw / 1e9:.1f} GB/s = {summary['cache_pass_bound_seconds']:.3f} s ({n / summary['cache_pass_bound_seconds']:,.0f} rows/s); "
           f"reading the cache alone took {lk['cache_read_only_seconds']:.3f} s, learning from it "
           f"{lk['cache_pass_seconds']:.2f} s: the sparse updates bound it, not memory bandwidth")

@@ -9,15 +9,17 @@ with w a table of 2^b weights looked up as an ``EmbeddingBag`` (mode "sum"; in t
 the same sum as gather + sum, whose gathered weights the update reuses). It learns
 online, one mini-batch at a time, by a per-coordinate optimiser (FTRL-Proximal,
 Adagrad or VW-style adaptive normalised SGD, see ``logitkit.predict.online.optimizers``)
-on the summed log loss of the batch. Only the table rows a batch touches are read and
-written: the distinct touched rows are found without sorting (each position writes its
-own number into a scratch slot of its bucket; a position is its bucket's representative
-when the number read back is its own; a cumulative sum numbers the representatives),
-their weights are gathered once, the gradient is summed per distinct row in a small
-buffer with ``scatter_add_``, and the optimiser runs on those rows alone. Finding the rows
-needs only the indices, so on CPU a helper thread does it for the next mini-batch while
-this one is learned (same bits as inline; ``_plan_ahead``). Memory is the table (+ optimiser slots), one
-int32 scratch table, plus one mini-batch, whatever the size of the stream.
+on the summed log loss of the batch. The table is interleaved: row i holds w_i and then
+its optimiser slots (FTRL: z_i, n_i), so an update reads and writes each touched row
+once. Only the rows a mini-batch touches are read and written: its *row plan*
+(``logitkit.predict.online.plan``: the distinct rows, found without sorting, and each
+position's slot among them) gathers them once, the gradient is summed per distinct row
+in a small buffer with ``scatter_add_``, the optimiser updates the gathered block in
+place and one ``index_copy_`` writes it back. A plan needs only the indices, so on CPU a
+helper thread makes the next mini-batch's while one is learned (same bits as inline;
+``_plan_ahead``), and a ``CTRStream`` with a cache makes them once, in its first pass,
+and replays them. Memory is the table (+ optimiser slots), one int32 scratch table, plus
+one mini-batch, whatever the size of the stream.
 
 Progressive validation: each mini-batch is scored before it is learned, and the mean
 log loss of those scores over a pass is Vowpal Wabbit's "average loss".
@@ -42,6 +44,7 @@ from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.predict.online.checkpoint import load_checkpoint, save_checkpoint
 from logitkit.predict.online.optimizers import OPTIMIZERS, expected_collisions, make_optimizer
+from logitkit.predict.online.plan import RowPlanner, RowPlans
 from logitkit.predict.online.sketch import TokenSketch
 
 log = logging.getLogger(__name__)
@@ -52,13 +55,15 @@ class HashedBatch(NamedTuple):
 
     idx: (n, T) integer bucket indices; y: (n,) labels in {0, 1}; dense: (n, d) floats
     or None; vocab: (tokens, buckets, counts) arrays of the ``field=value`` tokens seen
-    in the batch, for the token sketch, or None.
+    in the batch, for the token sketch, or None; plans: the ``RowPlans`` of its
+    mini-batches (from a stream's cache) or None.
     """
 
     idx: Any
     y: Any
     dense: Any = None
     vocab: Any = None
+    plans: Any = None
 
 
 def _tensor(a, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -159,11 +164,10 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._dtype = resolve_dtype(self.dtype)
         self._opt = make_optimizer(self.optimizer, self.learning_rate, self.beta)
         m, dev, dt = 1 << int(self.n_bits), self._device, self._dtype
+        width = 1 + len(self._opt.slots)
         # row m of the table is the intercept: updated with the touched rows, never penalised
-        self._set_table(torch.zeros(m + 1, device=dev, dtype=dt), {k: torch.zeros(m + 1, device=dev, dtype=dt) for k in self._opt.slots})
+        self._set_table(torch.zeros(m + 1, width, device=dev, dtype=dt), torch.zeros(n_dense, width, device=dev, dtype=dt))
         self.n_dense_in_ = int(n_dense)
-        self.dense_w_ = torch.zeros(n_dense, device=dev, dtype=dt)
-        self.dense_slots_ = {k: torch.zeros(n_dense, device=dev, dtype=dt) for k in self._opt.slots}
         self._gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))
         self.sketch_ = TokenSketch(self.sketch_size)
         self.classes_ = np.array([0, 1])
@@ -181,21 +185,26 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._best: dict[str, torch.Tensor] | None = None
         self._scratch()
 
-    def _set_table(self, w: torch.Tensor, slots: dict[str, torch.Tensor]) -> None:
-        """(2^b + 1,) weights and slots; ``w_``/``slots_`` are views of the 2^b token rows."""
-        self._w, self._slots = w, slots
-        m = w.shape[0] - 1
-        self.w_ = w[:m]
-        self.slots_ = {k: v[:m] for k, v in slots.items()}
+    def _set_table(self, table: torch.Tensor, dense: torch.Tensor) -> None:
+        """The interleaved state: ``table`` (2^b + 1, 1 + slots), each row a bucket's weight
+        then its optimiser slots (an update reads and writes a touched row at once), row
+        2^b the intercept; ``dense`` (d, 1 + slots) the same for the dense features.
+        ``w_``, ``slots_`` (the 2^b token rows), ``dense_w_``, ``dense_slots_`` are views."""
+        self._table, self._dense = table, dense
+        m = table.shape[0] - 1
+        self._w = table[:, 0]
+        self._slots = {k: table[:, j + 1] for j, k in enumerate(self._opt.slots)}
+        self.w_ = self._w[:m]
+        self.slots_ = {k: v[:m] for k, v in self._slots.items()}
+        self.dense_w_ = dense[:, 0]
+        self.dense_slots_ = {k: dense[:, j + 1] for j, k in enumerate(self._opt.slots)}
 
     def _scratch(self) -> None:
-        m = self._w.shape[0]
-        self._bias_idx = torch.full((1,), m - 1, device=self._device, dtype=torch.int64)
+        m = self._table.shape[0]
         self._l1vec = torch.empty(0, device=self._device, dtype=self._dtype)
         self._pen_for = (0.0, 0.0)
-        # per bucket: the batch position that last claimed it (-1: never touched)
-        self._owner = torch.full((m,), -1, device=self._device, dtype=torch.int32)
-        self._arange = torch.arange(0, device=self._device, dtype=torch.int32)
+        # the distinct rows of a mini-batch (its scratch table also records the buckets touched)
+        self._planner = RowPlanner(m - 1, self._device)
         self._next_plan = None  # set by partial_fit's helper thread for the next _learn
         self._last_call = None  # (wall, process CPU, thread CPU) at the last partial_fit
         self._helper_cpu = 0.0  # CPU seconds of the helper threads since then
@@ -246,54 +255,32 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ model
     def _logits(self, idx: torch.Tensor, dense: torch.Tensor | None) -> torch.Tensor:
         """(n, T) indices, (n, d) dense -> (n,) logits."""
-        out = F.embedding_bag(idx, self.w_.unsqueeze(1), mode="sum").squeeze(1)
+        # whole interleaved rows summed (as fast as a contiguous weight column), column 0 kept
+        out = F.embedding_bag(idx, self._table[:-1], mode="sum")[:, 0]
         out = out + self._w[-1]
         if dense is not None and dense.shape[1]:
             out = out + dense @ self.dense_w_
         return out
 
-    def _plan(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """What a mini-batch's update needs from its indices alone (not from the weights).
-
-        (n, T) indices -> ``rows`` (u,) int64: the u distinct table rows the mini-batch
-        touches, in the order of their representative positions, the intercept row last; ``inv`` (n·T + 1,)
-        int64: the slot in ``rows`` of every position of ``flat`` = [the tokens row by
-        row, the intercept]. Found without sorting: every position writes its own number
-        into its bucket's slot of ``_owner`` (whichever write lands, the update is the
-        same: it is elementwise per row); the positions that read their number back are
-        the representatives, numbered by a cumulative sum. On CPU ``partial_fit``
-        runs this a mini-batch ahead in a helper thread (it touches only ``_owner``).
-        """
-        flat = torch.cat([idx.reshape(-1), self._bias_idx])  # int64, also for int32 idx
-        if self._arange.shape[0] < flat.shape[0]:
-            self._arange = torch.arange(flat.shape[0], device=self._device, dtype=torch.int32)
-        pos = self._arange[: flat.shape[0]]
-        self._owner.scatter_(0, flat, pos)  # (faster than index_copy_ on CPU)
-        rep = self._owner.index_select(0, flat)  # the representative position of each position
-        first = rep == pos
-        inv = (first.cumsum(0) - 1).index_select(0, rep)  # int64: scatter_add_'s index
-        return inv, flat.index_select(0, first.nonzero().squeeze(1))
-
     def _learn(self, idx: torch.Tensor, y: torch.Tensor, dense: torch.Tensor | None) -> None:
         """Score one mini-batch (progressive loss), then one optimiser step on it."""
         n, t = idx.shape
         plan, self._next_plan = self._next_plan, None
-        inv, rows = plan if plan is not None else self._plan(idx)
+        inv, rows = plan if plan is not None else self._planner.plan(idx)
         u = rows.shape[0]
-        # the EmbeddingBag sum written as gathers + sum (faster on CPU): the distinct rows'
-        # weights once (reused by the update), then spread to the positions
-        w_u = self._w.index_select(0, rows)
-        w_flat = w_u.index_select(0, inv)
-        logits = w_flat[:-1].view(n, t).sum(1) + w_flat[-1]
+        # the touched rows, weights and slots at once; the EmbeddingBag sum written as
+        # gathers + sum (faster on CPU): the rows' weights spread to the positions
+        block = self._table.index_select(0, rows)
+        w_u = block[:, 0]
+        logits = w_u.index_select(0, inv).view(n, t).sum(1) + w_u[0]
         if dense is not None and dense.shape[1]:
             logits = logits + dense @ self.dense_w_
         self._pass_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
         r = torch.sigmoid(logits) - y  # d(summed loss)/d(logit), shape (n,)
-        # per distinct row: Σ of r over its positions, in position order; the intercept
-        # (the last row, one position) gets Σ r
+        # per slot: Σ of r over its positions, in position order; the intercept (slot 0) gets Σ r
         g = torch.zeros(u, device=self._device, dtype=self._dtype)
-        g.scatter_add_(0, inv[:-1], r.unsqueeze(1).expand(n, t).reshape(-1))  # (in position order; faster than index_add_)
-        g[-1] = r.sum()
+        g.scatter_add_(0, inv, r.repeat_interleave(t))  # (faster than index_add_)
+        g[0] = r.sum()
         # VW's global normaliser: rows seen / Σ_rows ‖x/s‖² (tokens and intercept count 1 each)
         self._norm_sum += n * (t + 1)
         if dense is not None and dense.shape[1]:
@@ -305,29 +292,22 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         lr_scale = self.n_rows_seen_ / self._norm_sum
         l1, l2 = float(self.l1), float(self.l2)
         pen1, pen2 = self._row_penalties(u, l1, l2)
-        state = {k: v.index_select(0, rows) for k, v in self._slots.items()}
-        w_new, st_new = self._opt.update(w_u, state, g, None, pen1, pen2, lr_scale)
-        # the rows are distinct: scatter_ writes what index_copy_ would, faster on CPU
-        self._w.scatter_(0, rows, w_new)
-        for k, v in st_new.items():
-            self._slots[k].scatter_(0, rows, v)
+        self._opt.step_(block, g, pen1, pen2, lr_scale)
+        self._table.index_copy_(0, rows, block)  # the rows are distinct
         if dense is not None and dense.shape[1]:  # dense block: numeric features
-            gd = dense.T @ r
-            self.dense_w_, self.dense_slots_ = self._opt.update(
-                self.dense_w_, self.dense_slots_, gd, dense.abs().amax(0), l1, l2, lr_scale
-            )
+            self._opt.step_(self._dense, dense.T @ r, l1, l2, lr_scale, dense.abs().amax(0))
         self.n_updates_ += 1
 
     def _row_penalties(self, u: int, l1: float, l2: float):
-        """l1, l2 for ``u`` touched rows whose last is the intercept (its index is the last
-        of the batch and appears once): views of cached vectors ending in 0."""
+        """l1, l2 for ``u`` touched rows whose first is the intercept (slot 0 of a row plan):
+        views of cached vectors starting with 0."""
         if l1 == 0 and l2 == 0:
             return 0.0, 0.0
         if self._l1vec.shape[0] < u or self._pen_for != (l1, l2):
             pen = torch.ones(2 * u, device=self._device, dtype=self._dtype)
-            pen[-1] = 0.0
+            pen[0] = 0.0
             self._l1vec, self._l2vec, self._pen_for = l1 * pen, l2 * pen, (l1, l2)
-        return self._l1vec[-u:], self._l2vec[-u:]
+        return self._l1vec[:u], self._l2vec[:u]
 
     #: plan mini-batches ahead in a helper thread: "auto" (on CPU, when a core was free over
     #: the previous call; see ``_helper_has_a_core``), True (always), False (never)
@@ -339,8 +319,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         "auto" (the default): when a core was free over the previous call, i.e. the
         process's other threads (the stream's parsers and hasher, say) used at most
         cores − 1.5 of them, the learner's own thread and its helper not counted. So the
-        helper runs in a pass over a binary cache (the learner alone) and on many cores,
-        but not while a text file is parsed and hashed on 2 cores, where it competes with
+        helper runs when the learner is alone (a pass over a binary cache without stored
+        plans) and on many cores, but not while a text file is parsed and hashed on 2 cores, where it competes with
         those threads: the same work plus its hand-offs, ~0.4-0.9 more CPU-s per million
         rows and a first pass ~10% slower on the 2-core benchmark machine. True: always;
         False: never. The bits are the same either way.
@@ -356,15 +336,19 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         return others <= (_n_cores() - 1.5) * (now[0] - last[0])
 
     # ------------------------------------------------------------------ API
-    def partial_fit(self, idx, y, dense=None, vocab=None, classes=None) -> "HashedLogisticRegression":
+    def partial_fit(self, idx, y, dense=None, vocab=None, plans: RowPlans | None = None, *,
+                    classes=None) -> "HashedLogisticRegression":
         """Learn from one batch: (n, T) bucket indices, (n,) 0/1 labels, optional (n, d) dense.
 
         The rows are split into mini-batches of ``batch_size`` (visited in a seeded random
-        order when ``shuffle``); each is scored, then learned. On CPU a helper thread finds the
-        distinct rows of the next mini-batch while one is learned (``_plan``; same bits
-        as inline; ``_helper_has_a_core``). int32 indices are used without a copy. ``vocab`` = (tokens, buckets,
-        counts) feeds the token sketch. ``classes`` is accepted for scikit-learn
-        compatibility and must be [0, 1] when given.
+        order when ``shuffle``); each is scored, then learned. Each mini-batch's distinct
+        table rows (its row plan, ``logitkit.predict.online.plan``) come from ``plans``
+        when they were made for this batch cut into ``batch_size`` rows (a ``CTRStream``
+        with a cache makes them once and stores them) and ``shuffle`` is off; otherwise
+        they are found here, on CPU by a helper thread one mini-batch ahead while one is
+        learned (same bits as inline; ``_helper_has_a_core``). int32 indices are used
+        without a copy. ``vocab`` = (tokens, buckets, counts) feeds the token sketch.
+        ``classes`` is accepted for scikit-learn compatibility and must be [0, 1] when given.
         """
         if classes is not None and sorted(np.asarray(classes).tolist()) != [0, 1]:
             raise DataError(f"classes={list(classes)!r}: HashedLogisticRegression is binary with labels 0 and 1")
@@ -376,7 +360,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         n, bs = idx_t.shape[0], int(self.batch_size)
         order = torch.randperm(n, generator=self._gen).to(self._device) if self.shuffle else None
         parts = [slice(s, s + bs) if order is None else order[s : s + bs] for s in range(0, n, bs)]
-        if self._device.type == "cpu" and len(parts) > 1 and self._helper_has_a_core():
+        if plans is not None and order is None and plans.fits(idx_t, bs, self._planner.n_buckets):
+            planned = _given(self, idx_t, parts, plans)
+        elif self._device.type == "cpu" and len(parts) > 1 and self._helper_has_a_core():
             planned = _planned(self, idx_t, parts)
         else:
             planned = ((idx_t[sel], None) for sel in parts)
@@ -389,9 +375,11 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     def fit(self, stream: Iterable, holdout: Iterable | None = None, resume_from: str | None = None) -> "HashedLogisticRegression":
         """Train over ``stream`` for ``n_passes`` passes (or until the holdout stops improving).
 
-        ``stream`` yields ``HashedBatch`` / tuples (idx, y[, dense[, vocab]]); with
+        ``stream`` yields ``HashedBatch`` / tuples (idx, y[, dense[, vocab[, plans]]]); with
         ``n_passes > 1`` it must be re-iterable (a list, or a ``CTRStream`` which replays
-        its binary cache). ``holdout`` (re-iterable too) is scored after each pass.
+        its binary cache). A stream with ``request_plans`` (``CTRStream``) is asked for the
+        row plans of this model's mini-batches (on CPU, without ``shuffle``), so that its
+        cache stores them. ``holdout`` (re-iterable too) is scored after each pass.
         ``resume_from`` is a checkpoint directory: training continues from where it was
         written, skipping the stream batches already learned.
         """
@@ -408,6 +396,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
                 if hasattr(self, attr):
                     delattr(self, attr)
         first_pass, skip = (self.pass_, self.batches_in_pass_) if hasattr(self, "w_") else (0, 0)
+        if hasattr(stream, "request_plans") and not self.shuffle and resolve_device(self.device).type == "cpu":
+            stream.request_plans(int(self.batch_size))
         for p in range(first_pass, int(self.n_passes)):
             t0 = time.perf_counter()
             self.pass_ = p
@@ -515,7 +505,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "w_")
         m = self.w_.shape[0]
-        occ = int((self._owner[:m] >= 0).sum())
+        occ = int(self._planner.touched().sum())
         est = m * math.log(m / (m - occ)) if occ < m else float("inf")
         per_bucket: dict[int, int] = {}
         for b in self.sketch_.buckets.values():
@@ -534,23 +524,23 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
     def _tensors(self) -> dict[str, torch.Tensor]:
-        t = {"w": self._w, "dense_w": self.dense_w_}  # w: the 2^b token rows, then the intercept
+        t = {"w": self._w, "dense_w": self.dense_w_}  # w: the 2^b token rows, then the intercept (views)
         t.update({f"slot.{k}": v for k, v in self._slots.items()})
         t.update({f"dense_slot.{k}": v for k, v in self.dense_slots_.items()})
         return t
 
     def _load_tensors(self, t: dict[str, torch.Tensor]) -> None:
-        dev, dt = self._device, self._dtype
-        self._set_table(t["w"].to(dev, dt).clone(), {k: t[f"slot.{k}"].to(dev, dt).clone() for k in self._opt.slots})
-        self.dense_w_ = t["dense_w"].to(dev, dt).clone()
-        self.dense_slots_ = {k: t[f"dense_slot.{k}"].to(dev, dt).clone() for k in self._opt.slots}
+        dev, dt, names = self._device, self._dtype, self._opt.slots
+        table = torch.stack([t["w"], *(t[f"slot.{k}"] for k in names)], 1)
+        dense = torch.stack([t["dense_w"], *(t[f"dense_slot.{k}"] for k in names)], 1)
+        self._set_table(table.to(dev, dt), dense.to(dev, dt))
 
     def save_checkpoint(self, directory: str) -> None:
         """Write the full training state (resumable) to ``directory``."""
         check_is_fitted(self, "w_")
         tensors = dict(self._tensors())
         tensors["rng"] = self._gen.get_state()
-        tensors["touched"] = (self._owner >= 0).to(torch.uint8)
+        tensors["touched"] = self._planner.touched().to(torch.uint8)
         tensors["pass_loss"] = self._pass_loss.reshape(1)
         if self._best is not None:
             tensors.update({f"best.{k}": v for k, v in self._best.items()})
@@ -584,7 +574,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._init_state(meta["n_dense_in"])
         self._load_tensors(tensors)
         self._gen.set_state(tensors["rng"])
-        self._owner = torch.where(tensors["touched"].to(self._device).bool(), 0, -1).to(torch.int32)
+        self._planner.owner = torch.where(tensors["touched"].to(self._device).bool(), 0, -1).to(torch.int32)
         self._pass_loss = tensors["pass_loss"].to(self._device, torch.float64).reshape(())
         best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         self._best = {k: v.to(self._device) for k, v in best.items()} or None
@@ -610,13 +600,24 @@ def _n_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def _given(model: HashedLogisticRegression, idx: torch.Tensor, parts: list, plans: RowPlans) -> Iterator[tuple]:
+    """(mini-batch indices, its plan from ``plans``) for each of ``parts`` (consecutive
+    slices); the plans' buckets are recorded as touched."""
+    dev = model._device
+    inv = torch.from_numpy(plans.inv)
+    for sel, rows in zip(parts, plans.rows):
+        rows = torch.from_numpy(rows).to(dev)
+        model._planner.mark(rows)
+        yield idx[sel], (inv[sel].reshape(-1).to(dev), rows)
+
+
 def _planned(model: HashedLogisticRegression, idx: torch.Tensor, parts: list) -> Iterator[tuple]:
-    """(mini-batch indices, ``model._plan`` of them) for each of ``parts``, made by a helper
+    """(mini-batch indices, ``model._planner.plan`` of them) for each of ``parts``, made by a helper
     thread one or two mini-batches ahead of the learner (torch releases the GIL in its
     kernels, so the plan of the next mini-batch is found while this one is learned).
 
     The results are the bits of the inline loop: the plans are made in the same order on
-    the same buffer (``_owner``), which the learner itself never touches.
+    the same buffer (the planner's ``owner``), which the learner itself never touches.
     """
     q: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
@@ -627,7 +628,7 @@ def _planned(model: HashedLogisticRegression, idx: torch.Tensor, parts: list) ->
                 if stop.is_set():
                     return
                 mb = idx[sel]
-                q.put((mb, model._plan(mb)))
+                q.put((mb, model._planner.plan(mb)))
         except BaseException as exc:  # re-raised by the learner
             q.put(exc)
         finally:

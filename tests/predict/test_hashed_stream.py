@@ -12,6 +12,7 @@ from logitkit.loaddata.criteo import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, write
 from logitkit.loaddata.synthetic import log_loss_of, make_ctr
 from logitkit.loaddata.tokens import log_bucket_ids
 from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
+from logitkit.predict.online.plan import RowPlans
 from logitkit.predict.online.stream import CTRStream
 from logitkit.prepdata.hashing import FeatureHasher
 
@@ -78,6 +79,32 @@ def test_cache_replays_the_parsed_pass_exactly(small, tmp_path):
     # a different hasher (or a changed file) invalidates the cache
     other = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16, seed=1), cache=tmp_path / "c", **kw)
     assert other.cache_meta() is None
+
+
+def test_cached_row_plans_give_the_bits_of_planning_in_the_learner(small, tmp_path):
+    d, _ = small
+    kw = dict(batch_rows=5000, dense=["I1", "I5"])
+    m = dict(n_bits=16, n_passes=3, batch_size=256, l1=0.5, l2=1.0)
+    plain = HashedLogisticRegression(**m).fit(CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), **kw))
+    for prefetch in ("thread", "process", False):
+        stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), cache=tmp_path / f"p{prefetch}", prefetch=prefetch, **kw)
+        model = HashedLogisticRegression(**m).fit(stream)
+        assert stream.passes_from_cache == 2 and stream.cache_meta()["plans"] == {"batch_size": 256, "n_buckets": 1 << 16}
+        assert all(torch.equal(v, plain._tensors()[k]) for k, v in model._tensors().items())
+        assert model.collision_stats() == plain.collision_stats()  # the cached plans' buckets count as touched
+        item = next(iter(stream))
+        assert isinstance(item[4], RowPlans) and item[4].fits(item[0], 256, 1 << 16)
+    # another batch size (or shuffling) cannot use them: the learner plans, with the same result
+    other = dict(m, batch_size=300)
+    assert torch.equal(HashedLogisticRegression(**other).fit(stream).w_,
+                       HashedLogisticRegression(**other).fit(CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), **kw)).w_)
+    assert next(iter(stream))[4] is None  # (the stream was asked for 300-row plans now)
+    # resuming from a checkpoint over the cached plans ends with the uninterrupted bits
+    half = HashedLogisticRegression(**dict(m, n_passes=1), checkpoint_dir=str(tmp_path / "ck")).fit(stream)
+    assert half.pass_ == 1
+    resumed = HashedLogisticRegression(**m, checkpoint_dir=str(tmp_path / "ck")).fit(stream, resume_from=str(tmp_path / "ck"))
+    occupied = plain.collision_stats()["occupied_buckets"]  # (the sketch saw no tokens: a cache has none)
+    assert torch.equal(resumed.w_, plain.w_) and resumed.collision_stats()["occupied_buckets"] == occupied
 
 
 def test_interrupted_first_pass_leaves_no_cache(small, tmp_path):

@@ -1,15 +1,19 @@
 """Per-coordinate online optimisers with sparse updates.
 
-Every optimiser works on *slices*: the rows of the weight table that a mini-batch
-touched, gathered into flat tensors. For coordinate i it receives
+Every optimiser works on a *block*: the rows of the weight table that a mini-batch
+touched, gathered with one ``index_select`` from the interleaved table, one row per
+coordinate holding its weight and then its optimiser slots (``slots``, in that order).
+For coordinate i it receives
 
     g_i    = Σ_rows (p_r − y_r) · x_ri      the mini-batch gradient of the summed log loss
     xmax_i = max_rows |x_ri|                its largest feature value in the batch (None: all 1, tokens)
 
-and returns the new weight w_i and optimiser state. Everything is elementwise, so the
-same rule runs on the gathered slice of a 2^b-row table (sparse: only touched rows are
-read and written) and on the small dense block (numeric features + intercept).
-``l1`` and ``l2`` are floats or tensors broadcastable to the slice (the intercept gets 0).
+and ``step_(block, g, l1, l2, lr_scale, xmax)`` overwrites the block's rows with the new
+weight and slots, in place (the model writes the block back with one ``index_copy_``).
+Everything is elementwise, so the same rule runs on the gathered rows of a 2^b-row table
+(sparse: only touched rows are read and written) and on the small dense block (numeric
+features). ``l1`` and ``l2`` are floats or tensors broadcastable to the block's rows (the
+intercept gets 0).
 
 * ``FTRL`` — FTRL-Proximal (McMahan et al. 2013, Algorithm 1), per-coordinate rate
   η_i = alpha / (beta + √n_i):
@@ -46,6 +50,10 @@ def _prox(w: torch.Tensor, step: torch.Tensor, l1: Scalar, l2: Scalar) -> torch.
     return w
 
 
+def _penalised(pen: Scalar) -> bool:
+    return isinstance(pen, torch.Tensor) or pen > 0
+
+
 class FTRL:
     """FTRL-Proximal with per-coordinate learning rates (see module docstring)."""
 
@@ -54,16 +62,25 @@ class FTRL:
     def __init__(self, alpha: float = 0.1, beta: float = 1.0) -> None:
         self.alpha, self.beta = float(alpha), float(beta)
 
-    def update(self, w, state, g, xmax, l1: Scalar, l2: Scalar, lr_scale: float = 1.0):
-        z, n = state["z"], state["n"]
-        n_new = torch.addcmul(n, g, g)
-        sqrt_new = n_new.sqrt()
-        sigma = (sqrt_new - n.sqrt()).mul_(1.0 / self.alpha)
-        z_new = torch.addcmul(z + g, sigma, w, value=-1.0)
-        denom = (sqrt_new + self.beta).mul_(1.0 / self.alpha).add_(l2)
-        shrunk = (z_new.abs() - l1).clamp_min_(0.0)  # 0 where |z| <= l1: an exact zero weight
-        w_new = torch.copysign(shrunk, -z_new).div_(denom).add_(0.0)  # (-0.0 -> +0.0)
-        return w_new, {"z": z_new, "n": n_new}
+    def step_(self, block: torch.Tensor, g: torch.Tensor, l1: Scalar, l2: Scalar,
+              lr_scale: float = 1.0, xmax: torch.Tensor | None = None) -> None:
+        # in place on the block's columns (the rule is the hot loop of CTR training: no
+        # temporaries beyond two), each value rounded as the textbook order of operations
+        w, z, n = block.unbind(1)
+        inv_alpha = 1.0 / self.alpha
+        minus_sigma = n.sqrt()
+        n.addcmul_(g, g)  # n + g²
+        denom = n.sqrt()
+        minus_sigma.sub_(denom).mul_(inv_alpha)  # −(√(n + g²) − √n)/alpha
+        z.add_(g).addcmul_(minus_sigma, w)  # z + g − σ·w
+        denom.add_(self.beta).mul_(inv_alpha)
+        if _penalised(l2):
+            denom.add_(l2)
+        torch.abs(z, out=w)
+        if _penalised(l1):
+            w.sub_(l1).clamp_min_(0.0)  # 0 where |z| <= l1: an exact zero weight
+        # −sign(z)·(|z| − l1)⁺ / denom; adding 0 turns −0.0 into +0.0
+        w.copysign_(z).div_(denom).neg_().add_(0.0)
 
 
 class Adagrad:
@@ -74,10 +91,12 @@ class Adagrad:
     def __init__(self, lr: float = 0.1, eps: float = 1e-8) -> None:
         self.lr, self.eps = float(lr), float(eps)
 
-    def update(self, w, state, g, xmax, l1: Scalar, l2: Scalar, lr_scale: float = 1.0):
-        n_new = state["n"] + g * g
-        step = self.lr / (n_new.sqrt() + self.eps)
-        return _prox(w - step * g, step, l1, l2), {"n": n_new}
+    def step_(self, block: torch.Tensor, g: torch.Tensor, l1: Scalar, l2: Scalar,
+              lr_scale: float = 1.0, xmax: torch.Tensor | None = None) -> None:
+        w, n = block.unbind(1)
+        n.addcmul_(g, g)
+        step = self.lr / (n.sqrt() + self.eps)
+        w.copy_(_prox(w - step * g, step, l1, l2))
 
 
 class AdaptiveNormalizedSGD:
@@ -88,15 +107,18 @@ class AdaptiveNormalizedSGD:
     def __init__(self, lr: float = 0.5, eps: float = 1e-12) -> None:
         self.lr, self.eps = float(lr), float(eps)
 
-    def update(self, w, state, g, xmax, l1: Scalar, l2: Scalar, lr_scale: float = 1.0):
-        s_old = state["s"]
+    def step_(self, block: torch.Tensor, g: torch.Tensor, l1: Scalar, l2: Scalar,
+              lr_scale: float = 1.0, xmax: torch.Tensor | None = None) -> None:
+        w, n, s = block.unbind(1)
+        s_old = s.clone()
         s_new = s_old.clamp_min(1.0) if xmax is None else torch.maximum(s_old, xmax)
         safe = torch.where(s_new > 0, s_new, torch.ones_like(s_new))
-        w = torch.where(s_old > 0, w * (s_old / safe) ** 2, w)
+        w_scaled = torch.where(s_old > 0, w * (s_old / safe) ** 2, w)
         gs = g / safe
-        n_new = state["n"] + gs * gs
-        step = (self.lr * lr_scale) / (safe * safe * (n_new.sqrt() + self.eps))
-        return _prox(w - step * g, step, l1, l2), {"n": n_new, "s": s_new}
+        n.addcmul_(gs, gs)
+        step = (self.lr * lr_scale) / (safe * safe * (n.sqrt() + self.eps))
+        w.copy_(_prox(w_scaled - step * g, step, l1, l2))
+        s.copy_(s_new)
 
 
 OPTIMIZERS = {"ftrl": FTRL, "adagrad": Adagrad, "sgd": AdaptiveNormalizedSGD}

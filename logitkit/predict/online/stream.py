@@ -1,21 +1,29 @@
 """Hashed batches from a Criteo-layout file, with a binary cache for later passes.
 
 ``CTRStream(path, hasher)`` is re-iterable: each iteration yields ``HashedBatch``-shaped
-tuples ``(idx, y, dense, vocab)``. The first iteration parses the file
+tuples ``(idx, y, dense, vocab, plans)``. The first iteration parses the file
 (``loaddata.criteo.stream_criteo``) and hashes it (``prepdata.hashing.FeatureHasher``);
 with ``cache=`` it also writes what it yields to a binary cache, and every later
 iteration reads the cache instead (VW's ``--cache``): no parsing, no hashing.
 
+``request_plans(batch_size)`` (``HashedLogisticRegression.fit`` calls it) asks a cached
+stream for the row plans of the learner's mini-batches (``predict.online.plan``): the
+first pass makes them next to the hashing and stores them in the cache, so later passes
+skip finding each mini-batch's distinct rows as well. ``plans`` is None otherwise.
+
 Cache layout (``<cache>.idx``, ``.y``, ``.dense``, ``.json``): the indices as raw
 little-endian int32 (n_bits <= 31) row-major (rows, tokens), the labels as uint8, the
 dense features as float32 (rows, d), and a JSON file with the row count of every batch,
-the hasher state and the source file's size and modification time. The JSON is written
+the hasher state and the source file's size and modification time. With plans, also
+``.inv`` (int32, the layout of ``.idx``: each position's slot in its mini-batch) and
+``.rows`` (int64: per mini-batch its row count, then the rows). The JSON is written
 last, so an interrupted first pass leaves no cache that looks complete; a cache whose
 JSON does not match the source file or the hasher is rebuilt. A pass over the cache
-reads (4·T + 1 + 4·d) bytes per row.
+reads (4·T + 1 + 4·d) bytes per row, (8·T + 1 + 4·d) and the rows with plans.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -31,8 +39,10 @@ import pyarrow.compute as pc
 from logitkit._util.errors import DataError
 from logitkit.loaddata.criteo import CRITEO_COLUMNS, stream_criteo
 from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_ids
+from logitkit.predict.online.plan import RowPlanner, RowPlans
 
 _SUFFIXES = (".idx", ".y", ".dense")
+_PLAN_SUFFIXES = (".inv", ".rows")
 
 
 def batch_vocab(batch: pa.RecordBatch, fields: list[str], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -105,6 +115,20 @@ class CTRStream:
         self.prefetch = prefetch
         self.reader = reader
         self.passes_from_cache = 0
+        self.plan_batch_size: int | None = None  # set by request_plans
+        self._planner: RowPlanner | None = None
+
+    def request_plans(self, batch_size: int) -> None:
+        """Also yield (and, writing the cache, store) the row plans of mini-batches of
+        ``batch_size`` rows. Only a stream with a cache makes them: the first pass makes
+        them in place of the learner, the later passes read them back; a cache written
+        without them (or for another batch size) yields None."""
+        self.plan_batch_size = int(batch_size)
+
+    def _plan_meta(self) -> dict | None:
+        if self.cache is None or self.plan_batch_size is None:
+            return None
+        return {"batch_size": self.plan_batch_size, "n_buckets": 1 << int(self.hasher.n_bits)}
 
     # -- cache bookkeeping -------------------------------------------------------------
     def _source_id(self) -> dict:
@@ -134,8 +158,14 @@ class CTRStream:
         if self.hasher.fields is None and self.reader is None:
             self.hasher.fields = [c for c in CRITEO_COLUMNS if c != self.label]
 
-    def cache_bytes_per_row(self) -> int:
-        return 4 * self.hasher.n_tokens + 1 + 4 * len(self.dense)
+    def cache_bytes(self) -> int:
+        """Bytes a pass over the (complete) cache reads: the files it opens."""
+        meta = self.cache_meta()
+        if meta is None:
+            return 0
+        plans = meta.get("plans") is not None and meta.get("plans") == self._plan_meta()
+        names = _SUFFIXES + (_PLAN_SUFFIXES if plans else ())
+        return sum(Path(str(self.cache) + s).stat().st_size for s in names)
 
     # -- iteration -----------------------------------------------------------------------
     def __iter__(self) -> Iterator[tuple]:
@@ -163,7 +193,7 @@ class CTRStream:
         vocab = None
         if self.sketch_every and b % self.sketch_every == 0:
             vocab = batch_vocab(batch, self.hasher.fields, idx)
-        return idx, y, dense, vocab
+        return idx, y, dense, vocab, None
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         if self.reader is not None:
@@ -179,43 +209,68 @@ class CTRStream:
                 yield item
             return
         self.cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = {s: Path(str(self.cache) + s + ".tmp") for s in _SUFFIXES}
+        plan_meta = self._plan_meta()
+        suffixes = _SUFFIXES + (_PLAN_SUFFIXES if plan_meta else ())
+        tmp = {s: Path(str(self.cache) + s + ".tmp") for s in suffixes}
         files = {s: open(p, "wb") for s, p in tmp.items()}
         sizes = []
         try:
             for b, batch in enumerate(self._batches()):
-                item = self._convert(b, batch)
+                idx, y, dense, vocab, _ = self._convert(b, batch)
                 del batch
-                idx, y, dense, _ = item
                 if self.hasher.n_bits > 31:
                     raise DataError(f"the cache stores int32 indices; hasher n_bits={self.hasher.n_bits} needs <= 31")
                 np.asarray(idx, dtype="<i4").tofile(files[".idx"])
                 y.astype(np.uint8).tofile(files[".y"])
                 if dense is not None:
                     dense.astype("<f4", copy=False).tofile(files[".dense"])
+                plans = None
+                if plan_meta:
+                    if self._planner is None:
+                        self._planner = RowPlanner(plan_meta["n_buckets"])
+                    plans = self._planner.plans(idx, plan_meta["batch_size"])
+                    plans.inv.astype("<i4").tofile(files[".inv"])
+                    np.concatenate([np.r_[len(r), r] for r in plans.rows]).astype("<i8").tofile(files[".rows"])
                 sizes.append(len(y))
-                yield item
+                yield idx, y, dense, vocab, plans
         finally:
             for f in files.values():
                 f.close()
         for s, p in tmp.items():
             os.replace(p, str(self.cache) + s)
+        self._planner = None  # (its scratch table: the learner keeps its own)
         meta = {
             "format": "logitkit.ctr-cache/1", "source": self._source_id(), "hasher": self.hasher.to_json(),
             "dense": self.dense, "batch_rows": self.batch_rows, "batch_sizes": sizes,
-            "n_tokens": self.hasher.n_tokens, "n_rows": int(sum(sizes)),
+            "n_tokens": self.hasher.n_tokens, "n_rows": int(sum(sizes)), "plans": plan_meta,
         }
         self._meta_path().write_text(json.dumps(meta))
 
     def _from_cache(self, meta: dict) -> Iterator[tuple]:
         t, d = meta["n_tokens"], len(self.dense)
         base = str(self.cache)
-        with open(base + ".idx", "rb") as fi, open(base + ".y", "rb") as fy, open(base + ".dense", "rb") as fd:
+        plan_meta = meta.get("plans")
+        plans_here = plan_meta is not None and plan_meta == self._plan_meta()
+        with contextlib.ExitStack() as files:
+            fi, fy, fd = (files.enter_context(open(base + s, "rb")) for s in _SUFFIXES)
+            fv, fr = (files.enter_context(open(base + s, "rb")) for s in _PLAN_SUFFIXES) if plans_here else (None, None)
             for n in meta["batch_sizes"]:
                 idx = np.fromfile(fi, dtype="<i4", count=n * t).reshape(n, t)
                 y = np.fromfile(fy, dtype=np.uint8, count=n).astype(np.float32)
                 dense = np.fromfile(fd, dtype="<f4", count=n * d).reshape(n, d) if d else None
-                yield idx, y, dense, None
+                plans = _read_plans(fv, fr, n, t, plan_meta) if plans_here else None
+                yield idx, y, dense, None, plans
+
+
+def _read_plans(fv, fr, n: int, t: int, plan_meta: dict) -> RowPlans:
+    """The plans of one batch of ``n`` rows from the cache's ``.inv`` and ``.rows`` files."""
+    bs = plan_meta["batch_size"]
+    inv = np.fromfile(fv, dtype="<i4", count=n * t).reshape(n, t).astype(np.int64)
+    rows = []
+    for _ in range(0, n, bs):
+        (count,) = np.fromfile(fr, dtype="<i8", count=1)
+        rows.append(np.fromfile(fr, dtype="<i8", count=int(count)))
+    return RowPlans(bs, plan_meta["n_buckets"], inv, rows)
 
 
 def _prefetched(it: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:

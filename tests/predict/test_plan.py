@@ -1,0 +1,54 @@
+"""Row plans (``logitkit.predict.online.plan``) against np.unique."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from logitkit.predict.online.plan import RowPlanner, RowPlans
+
+
+def check(inv: np.ndarray, rows: np.ndarray, idx: np.ndarray, n_buckets: int) -> None:
+    """A plan of ``idx`` against np.unique: the intercept in slot 0, then every distinct
+    bucket in exactly one slot, and every position pointing at its bucket's slot."""
+    flat = idx.reshape(-1)
+    assert rows[0] == n_buckets
+    np.testing.assert_array_equal(np.sort(rows[1:]), np.unique(flat))
+    assert inv.min(initial=1) >= 1 and inv.max(initial=1) <= len(rows) - 1
+    np.testing.assert_array_equal(rows[inv], flat)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_plans_of_consecutive_batches_match_np_unique(dtype):
+    rng = np.random.default_rng(0)
+    n_buckets = 1 << 12
+    planner = RowPlanner(n_buckets)
+    touched = np.zeros(n_buckets, dtype=bool)
+    for k in range(5):  # the scratch table carries over from batch to batch
+        idx = np.minimum(rng.zipf(1.2, (300, 9)), n_buckets) - 1
+        idx[:, 3] = idx[:, 2]  # a bucket twice in a row
+        inv, rows = planner.plan(torch.from_numpy(idx.astype(dtype)))
+        check(inv.numpy(), rows.numpy(), idx, n_buckets)
+        touched[idx] = True
+        assert inv.dtype == rows.dtype == torch.int64
+    np.testing.assert_array_equal(planner.touched().numpy(), touched)
+
+
+def test_plans_cut_a_batch_into_minibatches_and_mark_records_touched_buckets():
+    rng = np.random.default_rng(1)
+    idx = rng.integers(0, 500, (1000, 4)).astype(np.int32)
+    plans = RowPlanner(512).plans(idx, 300)
+    assert isinstance(plans, RowPlans) and len(plans.rows) == 4 and plans.inv.shape == (1000, 4)
+    for k, s in enumerate(range(0, 1000, 300)):
+        check(plans.inv[s : s + 300].reshape(-1), plans.rows[k], idx[s : s + 300], 512)
+    assert plans.fits(idx, 300, 512)
+    assert not plans.fits(idx, 256, 512) and not plans.fits(idx, 300, 1024) and not plans.fits(idx[:999], 300, 512)
+    other = RowPlanner(512)
+    for r in plans.rows:
+        other.mark(torch.from_numpy(r))
+    np.testing.assert_array_equal(other.touched().numpy(), np.isin(np.arange(512), idx))
+
+
+def test_a_batch_without_tokens_plans_only_the_intercept():
+    inv, rows = RowPlanner(64).plan(torch.zeros((5, 0), dtype=torch.int64))
+    assert inv.shape == (0,) and rows.tolist() == [64]
