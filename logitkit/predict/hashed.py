@@ -574,7 +574,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._init_state(meta["n_dense_in"])
         self._load_tensors(tensors)
         self._gen.set_state(tensors["rng"])
-        self._planner.owner = torch.where(tensors["touched"].to(self._device).bool(), 0, -1).to(torch.int32)
+        touched = tensors["touched"][: self._planner.n_buckets]  # (earlier versions kept the intercept's too)
+        self._planner.owner = torch.where(touched.to(self._device).bool(), 0, -1).to(torch.int32)
         self._pass_loss = tensors["pass_loss"].to(self._device, torch.float64).reshape(())
         best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         self._best = {k: v.to(self._device) for k, v in best.items()} or None
