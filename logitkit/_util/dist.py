@@ -9,9 +9,11 @@ returns ``t``. The backend is gloo on CPUs and NCCL when the process owns a GPU
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import os
+import time
 
 import numpy as np
 import torch
@@ -56,7 +58,8 @@ def backend() -> str | None:
 def init_from_env(backend: str | None = None, timeout_s: float | None = None) -> bool:
     """Join the process group ``torchrun`` describes (``env://``); True if distributed.
 
-    Idempotent; does nothing (returns False) outside a launcher.
+    Idempotent; does nothing (returns False) outside a launcher. ``shutdown`` runs at
+    exit if not called before.
     """
     if is_distributed():
         return True
@@ -71,14 +74,26 @@ def init_from_env(backend: str | None = None, timeout_s: float | None = None) ->
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     timeout = float(timeout_s if timeout_s is not None else os.environ.get("LOGITKIT_DIST_TIMEOUT", 600))
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
+    atexit.register(shutdown)  # (a no-op after an explicit shutdown)
     log.info("rank %d of %d joined (%s)", dist.get_rank(), dist.get_world_size(), backend)
     return True
 
 
 def shutdown() -> None:
-    """Leave the process group (if any)."""
+    """Leave the process group (if any), with no work of gloo's threads left for the
+    interpreter's exit.
+
+    A gloo worker thread drops its reference to a finished collective (and so, maybe, to
+    a tensor Python made) after the caller has its result, and for that it takes the GIL.
+    If the interpreter is finalising by then, the thread is ended inside a C++ destructor
+    and the process aborts ("terminate called without an active exception": a rank that
+    did all its work fails). ``destroy_process_group`` usually joins those threads, but
+    not once ``torch._dynamo`` is imported (``torch.optim`` does): something keeps the
+    group alive. So this hands the GIL to them for a moment, while Python is still whole.
+    """
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+        time.sleep(0.05)  # (releases the GIL: a thread waiting for it finishes its work)
 
 
 def comm_device() -> torch.device:
@@ -169,8 +184,6 @@ def publish_error(message: str) -> None:
 
 def peer_error(wait_s: float = 1.0) -> str | None:
     """The message a failing rank published, polling up to ``wait_s`` for it; or None."""
-    import time
-
     store = _store() if is_distributed() else None
     if store is None:
         return None
