@@ -44,7 +44,7 @@ from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.predict.online.checkpoint import load_checkpoint, save_checkpoint
 from logitkit.predict.online.optimizers import OPTIMIZERS, expected_collisions, make_optimizer
-from logitkit.predict.online.plan import RowPlanner, RowPlans
+from logitkit.predict.online.plan import PlanSink, RowPlanner, RowPlans
 from logitkit.predict.online.sketch import TokenSketch
 
 log = logging.getLogger(__name__)
@@ -336,17 +336,18 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         return others <= (_n_cores() - 1.5) * (now[0] - last[0])
 
     # ------------------------------------------------------------------ API
-    def partial_fit(self, idx, y, dense=None, vocab=None, plans: RowPlans | None = None, *,
+    def partial_fit(self, idx, y, dense=None, vocab=None, plans: RowPlans | PlanSink | None = None, *,
                     classes=None) -> "HashedLogisticRegression":
         """Learn from one batch: (n, T) bucket indices, (n,) 0/1 labels, optional (n, d) dense.
 
         The rows are split into mini-batches of ``batch_size`` (visited in a seeded random
         order when ``shuffle``); each is scored, then learned. Each mini-batch's distinct
         table rows (its row plan, ``logitkit.predict.online.plan``) come from ``plans``
-        when they were made for this batch cut into ``batch_size`` rows (a ``CTRStream``
-        with a cache makes them once and stores them) and ``shuffle`` is off; otherwise
-        they are found here, on CPU by a helper thread one mini-batch ahead while one is
-        learned (same bits as inline; ``_helper_has_a_core``). int32 indices are used
+        (``RowPlans``) when they were made for this batch cut into ``batch_size`` rows and
+        ``shuffle`` is off (a ``CTRStream`` replaying its cache); otherwise they are found
+        here, on CPU by a helper thread one mini-batch ahead while one is learned (same
+        bits as inline; ``_helper_has_a_core``), and left in ``plans`` when it is a
+        ``PlanSink`` for them (a ``CTRStream`` writing its cache). int32 indices are used
         without a copy. ``vocab`` = (tokens, buckets, counts) feeds the token sketch.
         ``classes`` is accepted for scikit-learn compatibility and must be [0, 1] when given.
         """
@@ -360,13 +361,18 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         n, bs = idx_t.shape[0], int(self.batch_size)
         order = torch.randperm(n, generator=self._gen).to(self._device) if self.shuffle else None
         parts = [slice(s, s + bs) if order is None else order[s : s + bs] for s in range(0, n, bs)]
-        if plans is not None and order is None and plans.fits(idx_t, bs, self._planner.n_buckets):
+        usable = plans is not None and order is None and plans.fits(idx_t, bs, self._planner.n_buckets)
+        sink = plans if usable and isinstance(plans, PlanSink) else None
+        if usable and sink is None:
             planned = _given(self, idx_t, parts, plans)
         elif self._device.type == "cpu" and len(parts) > 1 and self._helper_has_a_core():
             planned = _planned(self, idx_t, parts)
         else:
             planned = ((idx_t[sel], None) for sel in parts)
         for sel, (idx_mb, plan) in zip(parts, planned):
+            if sink is not None:
+                plan = plan if plan is not None else self._planner.plan(idx_mb)
+                sink.add(*plan)
             self._next_plan = plan
             self._learn(idx_mb, y_t[sel], None if dense_t is None else dense_t[sel])
         self._pass_rows += n
@@ -378,8 +384,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         ``stream`` yields ``HashedBatch`` / tuples (idx, y[, dense[, vocab[, plans]]]); with
         ``n_passes > 1`` it must be re-iterable (a list, or a ``CTRStream`` which replays
         its binary cache). A stream with ``request_plans`` (``CTRStream``) is asked for the
-        row plans of this model's mini-batches (on CPU, without ``shuffle``), so that its
-        cache stores them. ``holdout`` (re-iterable too) is scored after each pass.
+        row plans of this model's mini-batches (on CPU, without ``shuffle``): its cache
+        stores the ones made in the first pass. ``holdout`` (re-iterable too) is scored after each pass.
         ``resume_from`` is a checkpoint directory: training continues from where it was
         written, skipping the stream batches already learned.
         """

@@ -12,7 +12,7 @@ from logitkit.loaddata.criteo import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, write
 from logitkit.loaddata.synthetic import log_loss_of, make_ctr
 from logitkit.loaddata.tokens import log_bucket_ids
 from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
-from logitkit.predict.online.plan import RowPlans
+from logitkit.predict.online.plan import PlanSink, RowPlans
 from logitkit.predict.online.stream import CTRStream
 from logitkit.prepdata.hashing import FeatureHasher
 
@@ -107,13 +107,38 @@ def test_cached_row_plans_give_the_bits_of_planning_in_the_learner(small, tmp_pa
     assert torch.equal(resumed.w_, plain.w_) and resumed.collision_stats()["occupied_buckets"] == occupied
 
 
-def test_interrupted_first_pass_leaves_no_cache(small, tmp_path):
+def test_plans_are_kept_only_when_the_learner_made_every_one(small, tmp_path):
     d, _ = small
+    # read without a learner: the sinks stay empty, the cache is complete without plans
+    stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), batch_rows=5000, cache=tmp_path / "a")
+    stream.request_plans(256)
+    first = list(stream)
+    assert all(isinstance(item[4], PlanSink) for item in first)
+    assert stream.cache_meta()["plans"] is None and next(iter(stream))[4] is None
+    assert not (tmp_path / "a.inv").exists() and not list(tmp_path.glob("*.tmp"))
+    # an interrupted pass with plans asked for leaves neither a cache nor plan files
+    stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), batch_rows=1000, cache=tmp_path / "b")
+    stream.request_plans(256)  # (24 batches: the reader, 2 ahead, is not done when the learner stops)
+    model = HashedLogisticRegression(n_bits=16, batch_size=256)
+    for k, batch in enumerate(stream):
+        model.partial_fit(*batch)
+        if k == 2:
+            break
+    assert stream.cache_meta() is None and list(tmp_path.glob("b*")) == []
+    # a shuffling model asks for none
     stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), batch_rows=5000, cache=tmp_path / "c")
+    HashedLogisticRegression(n_bits=16, batch_size=256, shuffle=True).fit(stream)
+    assert stream.cache_meta()["plans"] is None and not (tmp_path / "c.inv").exists()
+
+
+@pytest.mark.parametrize("prefetch", ["thread", "process", False])
+def test_interrupted_first_pass_leaves_no_cache(small, tmp_path, prefetch):
+    d, _ = small
+    stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), batch_rows=1000, cache=tmp_path / "c", prefetch=prefetch)
     for k, _ in enumerate(stream):
         if k == 2:
             break
-    assert stream.cache_meta() is None
+    assert stream.cache_meta() is None and list(tmp_path.iterdir()) == []  # nor partial files
 
 
 def test_top_weights_map_back_to_tokens_of_the_hasher(small):

@@ -16,8 +16,10 @@ the representatives, numbered 1, 2, … in position order by a cumulative sum. `
 bucket ever planned, which is what ``touched`` reports.
 
 A plan depends on the indices alone, so a stream with a binary cache stores the plans of
-its mini-batches next to the indices (``RowPlans``; ``CTRStream.request_plans``) and the
-passes over the cache skip this step too.
+its mini-batches next to the indices (``CTRStream.request_plans``) and the passes over the
+cache skip this step too: while the cache is written, each batch comes with a
+``PlanSink`` into which the learner puts the plans it makes anyway; the later passes
+hand them back as ``RowPlans``.
 """
 from __future__ import annotations
 
@@ -46,6 +48,36 @@ class RowPlans(NamedTuple):
         n = idx.shape[0]
         return (self.batch_size == batch_size and self.n_buckets == n_buckets
                 and tuple(self.inv.shape) == tuple(idx.shape) and len(self.rows) == -(-n // batch_size))
+
+
+class PlanSink:
+    """Where a learner leaves the plans it makes for one batch of ``shape`` (n, T), cut
+    into mini-batches of ``batch_size`` rows, for a stream to store (``CTRStream``)."""
+
+    def __init__(self, batch_size: int, n_buckets: int, shape: tuple[int, int]) -> None:
+        self.batch_size, self.n_buckets, self.shape = int(batch_size), int(n_buckets), tuple(shape)
+        self.inv: list[torch.Tensor] = []
+        self.rows: list[torch.Tensor] = []
+
+    def fits(self, idx, batch_size: int, n_buckets: int) -> bool:
+        """Whether ``idx`` cut into mini-batches of ``batch_size`` is the batch this sink is for."""
+        return self.batch_size == batch_size and self.n_buckets == n_buckets and tuple(idx.shape) == self.shape
+
+    def add(self, inv: torch.Tensor, rows: torch.Tensor) -> None:
+        """The plan of the next mini-batch."""
+        self.inv.append(inv.cpu())
+        self.rows.append(rows.cpu())
+
+    def complete(self) -> bool:
+        return len(self.rows) == -(-self.shape[0] // self.batch_size)
+
+    def write(self, inv_file, rows_file) -> None:
+        """Append the plans to the cache's ``.inv`` (int32) and ``.rows`` (int64: count, rows) files."""
+        if self.inv:
+            np.asarray(torch.cat(self.inv).to(torch.int32).numpy(), dtype="<i4").tofile(inv_file)
+            counts = torch.tensor([[r.shape[0]] for r in self.rows], dtype=torch.int64)
+            rows = torch.cat([t for c, r in zip(counts, self.rows) for t in (c, r)])
+            np.asarray(rows.numpy(), dtype="<i8").tofile(rows_file)
 
 
 class RowPlanner:

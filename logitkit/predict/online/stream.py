@@ -7,18 +7,22 @@ with ``cache=`` it also writes what it yields to a binary cache, and every later
 iteration reads the cache instead (VW's ``--cache``): no parsing, no hashing.
 
 ``request_plans(batch_size)`` (``HashedLogisticRegression.fit`` calls it) asks a cached
-stream for the row plans of the learner's mini-batches (``predict.online.plan``): the
-first pass makes them next to the hashing and stores them in the cache, so later passes
-skip finding each mini-batch's distinct rows as well. ``plans`` is None otherwise.
+stream for the row plans of the learner's mini-batches (``predict.online.plan``): in the
+first pass each item comes with a ``PlanSink`` that the learner fills with the plans it
+makes anyway, and the stream appends them to the cache; later passes hand them back
+(``RowPlans``), so they skip finding each mini-batch's distinct rows as well. ``plans``
+is None otherwise.
 
 Cache layout (``<cache>.idx``, ``.y``, ``.dense``, ``.json``): the indices as raw
 little-endian int32 (n_bits <= 31) row-major (rows, tokens), the labels as uint8, the
 dense features as float32 (rows, d), and a JSON file with the row count of every batch,
 the hasher state and the source file's size and modification time. With plans, also
 ``.inv`` (int32, the layout of ``.idx``: each position's slot in its mini-batch) and
-``.rows`` (int64: per mini-batch its row count, then the rows). The JSON is written
-last, so an interrupted first pass leaves no cache that looks complete; a cache whose
-JSON does not match the source file or the hasher is rebuilt. A pass over the cache
+``.rows`` (int64: per mini-batch its row count, then the rows), and the JSON's
+``plans`` names their mini-batch size; they are kept only when the learner filled every
+sink of the pass. The JSON is written last, so an interrupted first pass leaves no cache
+that looks complete; a cache whose JSON does not match the source file or the hasher is
+rebuilt. A pass over the cache
 reads (4·T + 1 + 4·d) bytes per row, (8·T + 1 + 4·d) and the rows with plans.
 """
 from __future__ import annotations
@@ -39,7 +43,7 @@ import pyarrow.compute as pc
 from logitkit._util.errors import DataError
 from logitkit.loaddata.criteo import CRITEO_COLUMNS, stream_criteo
 from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_ids
-from logitkit.predict.online.plan import RowPlanner, RowPlans
+from logitkit.predict.online.plan import PlanSink, RowPlans
 
 _SUFFIXES = (".idx", ".y", ".dense")
 _PLAN_SUFFIXES = (".inv", ".rows")
@@ -116,13 +120,12 @@ class CTRStream:
         self.reader = reader
         self.passes_from_cache = 0
         self.plan_batch_size: int | None = None  # set by request_plans
-        self._planner: RowPlanner | None = None
 
     def request_plans(self, batch_size: int) -> None:
-        """Also yield (and, writing the cache, store) the row plans of mini-batches of
-        ``batch_size`` rows. Only a stream with a cache makes them: the first pass makes
-        them in place of the learner, the later passes read them back; a cache written
-        without them (or for another batch size) yields None."""
+        """Keep the learner's row plans of mini-batches of ``batch_size`` rows in the cache
+        (see the module docstring). Only a stream with a cache has them: a pass writing
+        the cache yields a ``PlanSink`` per batch, a pass over a cache that has them yields
+        ``RowPlans``; a cache written without them (or for another batch size) yields None."""
         self.plan_batch_size = int(batch_size)
 
     def _plan_meta(self) -> dict | None:
@@ -176,8 +179,11 @@ class CTRStream:
         it = self._parse_and_cache()
         self._resolve_fields()
         if self.prefetch == "process" and self.reader is None:
-            return _process_prefetched(self)
-        return _prefetched(it) if self.prefetch else it
+            it = _process_prefetched(self)
+        elif self.prefetch:
+            it = _prefetched(it)
+        plan_meta = self._plan_meta()
+        return self._collect_plans(it, plan_meta) if plan_meta else it
 
     def _convert(self, b: int, batch: pa.RecordBatch) -> tuple:
         # int32 indices (what the cache stores and the learner takes without a copy)
@@ -209,42 +215,77 @@ class CTRStream:
                 yield item
             return
         self.cache.parent.mkdir(parents=True, exist_ok=True)
-        plan_meta = self._plan_meta()
-        suffixes = _SUFFIXES + (_PLAN_SUFFIXES if plan_meta else ())
-        tmp = {s: Path(str(self.cache) + s + ".tmp") for s in suffixes}
+        tmp = {s: Path(str(self.cache) + s + ".tmp") for s in _SUFFIXES}
         files = {s: open(p, "wb") for s, p in tmp.items()}
         sizes = []
         try:
             for b, batch in enumerate(self._batches()):
-                idx, y, dense, vocab, _ = self._convert(b, batch)
+                item = self._convert(b, batch)
                 del batch
+                idx, y, dense = item[:3]
                 if self.hasher.n_bits > 31:
                     raise DataError(f"the cache stores int32 indices; hasher n_bits={self.hasher.n_bits} needs <= 31")
                 np.asarray(idx, dtype="<i4").tofile(files[".idx"])
                 y.astype(np.uint8).tofile(files[".y"])
                 if dense is not None:
                     dense.astype("<f4", copy=False).tofile(files[".dense"])
-                plans = None
-                if plan_meta:
-                    if self._planner is None:
-                        self._planner = RowPlanner(plan_meta["n_buckets"])
-                    plans = self._planner.plans(idx, plan_meta["batch_size"])
-                    plans.inv.astype("<i4").tofile(files[".inv"])
-                    np.concatenate([np.r_[len(r), r] for r in plans.rows]).astype("<i8").tofile(files[".rows"])
                 sizes.append(len(y))
-                yield idx, y, dense, vocab, plans
-        finally:
+                yield item
+        except BaseException:  # an error or an abandoned pass: no partial files left behind
             for f in files.values():
                 f.close()
+            for p in tmp.values():
+                p.unlink(missing_ok=True)
+            raise
+        for f in files.values():
+            f.close()
         for s, p in tmp.items():
             os.replace(p, str(self.cache) + s)
-        self._planner = None  # (its scratch table: the learner keeps its own)
+        for s in _PLAN_SUFFIXES:  # an earlier cache's plans (this pass's come after the JSON)
+            Path(str(self.cache) + s).unlink(missing_ok=True)
         meta = {
             "format": "logitkit.ctr-cache/1", "source": self._source_id(), "hasher": self.hasher.to_json(),
             "dense": self.dense, "batch_rows": self.batch_rows, "batch_sizes": sizes,
-            "n_tokens": self.hasher.n_tokens, "n_rows": int(sum(sizes)), "plans": plan_meta,
+            "n_tokens": self.hasher.n_tokens, "n_rows": int(sum(sizes)), "plans": None,
         }
         self._meta_path().write_text(json.dumps(meta))
+
+    def _collect_plans(self, it: Iterator[tuple], plan_meta: dict) -> Iterator[tuple]:
+        """The items of a cache-writing pass, each with a ``PlanSink`` for the learner; in
+        this (the consumer's) thread, the sinks' plans go to the cache's ``.inv`` and
+        ``.rows`` files, which join the cache (with ``plans`` in its JSON) when every sink
+        of the pass was filled. The JSON without plans is already there: the producer
+        wrote it before its last item arrived here."""
+        self.cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = {s: Path(str(self.cache) + s + ".tmp") for s in _PLAN_SUFFIXES}
+        complete = True
+
+        def store(sink: PlanSink | None) -> None:
+            nonlocal complete
+            complete = complete and (sink is None or sink.complete())
+            if complete and sink is not None:
+                sink.write(fv, fr)
+
+        try:
+            with open(tmp[".inv"], "wb") as fv, open(tmp[".rows"], "wb") as fr:
+                pending = None
+                for item in it:
+                    store(pending)  # the learner is done with the previous batch
+                    pending = PlanSink(plan_meta["batch_size"], plan_meta["n_buckets"], np.shape(item[0]))
+                    yield (*item[:4], pending)
+                store(pending)
+            meta = self.cache_meta() if complete else None
+            if meta is not None and meta.get("batch_sizes") is not None:
+                for s, p in tmp.items():
+                    os.replace(p, str(self.cache) + s)
+                meta["plans"] = plan_meta
+                staged = Path(str(self._meta_path()) + ".tmp")
+                staged.write_text(json.dumps(meta))
+                os.replace(staged, self._meta_path())
+        finally:
+            getattr(it, "close", lambda: None)()  # an abandoned pass: the producer stops, no cache
+            for p in tmp.values():
+                p.unlink(missing_ok=True)
 
     def _from_cache(self, meta: dict) -> Iterator[tuple]:
         t, d = meta["n_tokens"], len(self.dense)
@@ -329,10 +370,14 @@ def _process_prefetched(stream: CTRStream, depth: int = 3) -> Iterator[tuple]:
     try:
         yield from _drain(q, None)
     finally:
-        if worker.is_alive():
+        stopped = worker.is_alive()
+        if stopped:
             worker.terminate()
         worker.join()
         q.close()
+        if stopped and stream.cache is not None:  # the worker's partial files
+            for suffix in _SUFFIXES:
+                Path(str(stream.cache) + suffix + ".tmp").unlink(missing_ok=True)
 
 
 def _drain(q, done):
