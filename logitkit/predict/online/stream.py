@@ -93,7 +93,8 @@ class CTRStream:
     the current one: ``"thread"`` (or True), a background thread; ``"process"``, a forked
     worker process, free of the GIL, as torch's DataLoader workers (a custom ``reader``
     uses a thread); ``False``, inline. On a machine whose cores are all busy, none of
-    them beats inline), ``reader`` (a callable returning record batches, instead of
+    them beats inline. A pass over the cache is read ahead in a thread with either),
+    ``reader`` (a callable returning record batches, instead of
     ``stream_criteo``).
     """
 
@@ -175,7 +176,8 @@ class CTRStream:
         meta = self.cache_meta()
         if meta is not None:
             self.passes_from_cache += 1
-            return self._from_cache(meta)
+            it = self._from_cache(meta)  # (read ahead in a thread with any prefetch: no parsing to fork for)
+            return _prefetched(it) if self.prefetch else it
         it = self._parse_and_cache()
         self._resolve_fields()
         if self.prefetch == "process" and self.reader is None:
