@@ -28,7 +28,7 @@ from logitkit.pipeline.record import sha256_file
 
 #: config metric name -> streaming accumulator name
 STREAMED_METRICS = {"log_loss": "log_loss", "roc_auc": "auc", "ne": "ne", "calibration_ratio": "calibration_ratio"}
-_STREAM_OPTIONS = ("cache", "sketch_every", "dense", "prefetch", "holdout_path", "sync_every")
+_STREAM_OPTIONS = ("cache", "cache_plans", "sketch_every", "dense", "prefetch", "holdout_path", "sync_every")
 
 
 def check(cfg: Config) -> None:
@@ -116,7 +116,7 @@ def run(cfg: Config, device, work: Path | None, record: dict, timer) -> object:
         cache = (work if work is not None else scratch) / "cache" / "train"
     reader, part = _part(cfg.data.path, cfg.data.batch_rows)
     train = CTRStream(cfg.data.path, hasher, cache=cache, sketch_every=stream_opts.get("sketch_every", 16),
-                      reader=reader, **common)
+                      reader=reader, cache_plans=stream_opts.get("cache_plans", True), **common)
     holdout_path = stream_opts.get("holdout_path")
     holdout = CTRStream(holdout_path, hasher, sketch_every=0, **common) if holdout_path else None
     try:
@@ -153,6 +153,7 @@ def run(cfg: Config, device, work: Path | None, record: dict, timer) -> object:
         "collisions": model.collision_stats(),
         "top_weights": model.top_weights(20),
         "hasher": hasher.to_json(),
+        "cache": _cache_record(train),
     }
     if (work / "cache").exists():
         shutil.rmtree(work / "cache")  # the cache serves later passes of this run only
@@ -163,6 +164,16 @@ def run(cfg: Config, device, work: Path | None, record: dict, timer) -> object:
         model_plots.loss_plot(list(model.pass_losses_), work / "plots" / "loss_curve.png",
                               validation_loss=list(getattr(model, "holdout_losses_", [])) or None)
     return model
+
+
+def _cache_record(stream) -> dict | None:
+    """What the training stream's cache did: passes read from it, the mini-batch size of
+    the row plans it kept (None: none kept)."""
+    if stream.cache is None:
+        return None
+    meta = stream.cache_meta() or {}
+    plans = meta.get("plans")
+    return {"passes_from_cache": stream.passes_from_cache, "row_plans_batch_size": plans and plans["batch_size"]}
 
 
 def _evaluate_part(model, stream, acc) -> None:

@@ -39,6 +39,7 @@ def test_ctr_config_runs_streamed_and_records_ctr_stats(files, capsys):
     assert len(ctr["pass_losses"]) == 2 and ctr["top_weights"] and "collisions" in ctr
     assert (run_dir / "model" / "state.safetensors").is_file() and (run_dir / "report.html").is_file()
     assert not (run_dir / "cache").exists()
+    assert ctr["cache"] == {"passes_from_cache": 1, "row_plans_batch_size": 512}  # pass 2 replayed the plans
     # the recorded log loss is the loss of the saved model on the test file
     from logitkit.predict.hashed import HashedLogisticRegression
 
@@ -46,6 +47,18 @@ def test_ctr_config_runs_streamed_and_records_ctr_stats(files, capsys):
     assert model.pass_losses_ == pytest.approx(ctr["pass_losses"])
     assert main(["repro", str(run_dir)]) == 0
     assert "reproduced" in capsys.readouterr().out
+
+
+def test_ctr_cache_without_row_plans_gives_the_same_model(files):
+    folder, cfg = files
+    runs = {}
+    for keep in ("true", "false"):
+        out = folder / f"plans_{keep}"
+        assert main(["run", str(cfg), "--set", f"model.options.cache_plans={keep}", "--out", str(out)]) == 0
+        runs[keep] = json.loads((next(out.iterdir()) / "record.json").read_text())
+    assert runs["false"]["ctr"]["cache"] == {"passes_from_cache": 1, "row_plans_batch_size": None}
+    assert runs["true"]["ctr"]["pass_losses"] == runs["false"]["ctr"]["pass_losses"]
+    assert runs["true"]["metrics"] == runs["false"]["metrics"]
 
 
 def test_ctr_config_errors(files, capsys):

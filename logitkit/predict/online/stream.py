@@ -95,7 +95,8 @@ class CTRStream:
     uses a thread); ``False``, inline. On a machine whose cores are all busy, none of
     them beats inline. A pass over the cache is read ahead in a thread with either),
     ``reader`` (a callable returning record batches, instead of
-    ``stream_criteo``).
+    ``stream_criteo``), ``cache_plans`` (keep the learner's row plans in the cache when
+    asked, ``request_plans``).
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class CTRStream:
         sketch_every: int = 16,
         prefetch: str | bool = "thread",
         reader: Callable[[], Iterator[pa.RecordBatch]] | None = None,
+        cache_plans: bool = True,
     ) -> None:
         self.path = Path(path)
         self.hasher = hasher
@@ -120,14 +122,17 @@ class CTRStream:
         self.prefetch = prefetch
         self.reader = reader
         self.passes_from_cache = 0
+        self.cache_plans = bool(cache_plans)
         self.plan_batch_size: int | None = None  # set by request_plans
 
     def request_plans(self, batch_size: int) -> None:
         """Keep the learner's row plans of mini-batches of ``batch_size`` rows in the cache
         (see the module docstring). Only a stream with a cache has them: a pass writing
         the cache yields a ``PlanSink`` per batch, a pass over a cache that has them yields
-        ``RowPlans``; a cache written without them (or for another batch size) yields None."""
-        self.plan_batch_size = int(batch_size)
+        ``RowPlans``; a cache written without them (or for another batch size) yields None.
+        Ignored with ``cache_plans=False`` (a cache half the size, passes over it slower)."""
+        if self.cache_plans:
+            self.plan_batch_size = int(batch_size)
 
     def _plan_meta(self) -> dict | None:
         if self.cache is None or self.plan_batch_size is None:
