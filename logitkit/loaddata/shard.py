@@ -2,7 +2,7 @@
 
 Rank ``r`` of ``W`` reads
 
-* one text file (CSV/TSV, Criteo): the lines whose first byte lies in
+* one text file (CSV/TSV, Criteo, svmlight): the lines whose first byte lies in
   ``[s0 + (size − s0)·r/W, s0 + (size − s0)·(r + 1)/W)``, ``s0`` being the first data byte
   (after the header line). Each rank finds its own boundaries by seeking there and
   scanning to the next newline, so the W ranges are contiguous, cover every line once
@@ -124,14 +124,16 @@ def header_names(path: str | Path, delimiter: str, header: bool, column_names: l
 
 
 def parse_range(buf: bytes, path: Path, names: list[str], first_line: int, delimiter: str = ",",
-                column_types: dict | None = None, quoting: bool = True, check_utf8: bool = True) -> pa.Table:
+                column_types: dict | None = None, quoting: bool = True, check_utf8: bool = True,
+                ignore_empty_lines: bool = True) -> pa.Table:
     """Lines of a delimited file (no header) as a table with columns ``names``.
 
     ``first_line``: the file line of ``buf``'s first line, for error messages. Types are
     inferred as ``load_csv`` infers them unless ``column_types`` fixes them.
     """
     read, parse, convert = csv_options(delimiter=delimiter, header=False, column_names=names,
-                                       column_types=column_types, quoting=quoting, check_utf8=check_utf8)
+                                       column_types=column_types, quoting=quoting, check_utf8=check_utf8,
+                                       ignore_empty_lines=ignore_empty_lines)
     if not buf.strip():
         types = column_types or {}
         return pa.table({n: pa.array([], type=types.get(n, pa.null())) for n in names})
@@ -246,7 +248,7 @@ class Part:
 
 
 # ------------------------------------------------------------------ the data section, sharded
-_WHOLE = ("svmlight", "vw")  # formats read whole by every rank (rows then dealt out)
+_WHOLE = ("vw",)  # formats read whole by every rank (rows then dealt out)
 
 
 def _offsets(count: int) -> tuple[int, int]:
@@ -295,6 +297,40 @@ def _read_text(p: Path, fmt: str, data) -> tuple[pa.Table, np.ndarray, int, Part
     return t, row0 + np.arange(t.num_rows, dtype=np.int64), (2 if header else 1), part, label
 
 
+def _read_svmlight(p: Path, data) -> tuple[pa.Table, np.ndarray, Part]:
+    """This rank's lines of an svmlight file, as the dense columns ``load_svmlight`` gives
+    for the whole file: the index base (0 if any rank saw index 0), the width (the largest
+    index of any rank, or ``data.n_features``) and a ``qid`` column (if any rank saw one)
+    agreed by one all-gather."""
+    from logitkit._util import dist
+    from logitkit.loaddata import svmlight
+
+    check_file(p)
+    start, end = byte_range(p, dist.rank(), dist.world_size())
+    with open(p, "rb") as f:
+        f.seek(start)
+        buf = f.read(end - start)
+    n_lines = buf.count(b"\n") + (1 if buf and not buf.endswith(b"\n") else 0)
+    line0, _ = _offsets(n_lines)
+    lines = parse_range(buf, p, ["line"], 1 + line0, "\x1f", {"line": pa.string()}, quoting=False,
+                        ignore_empty_lines=False).column("line").combine_chunks()
+    y, off, idx, val, qid = svmlight._parse(lines, 1 + line0, p)
+    seen = dist.all_gather_object((int(idx.min()) if len(idx) else None, int(idx.max()) if len(idx) else None,
+                                   qid is not None))
+    lows, highs = [s[0] for s in seen if s[0] is not None], [s[1] for s in seen if s[1] is not None]
+    lo = 0 if lows and min(lows) == 0 else 1
+    d = data.n_features if data.n_features is not None else (max(highs) + 1 - lo if highs else 0)
+    batch = svmlight._dense_batch(y, off, idx, val, lo, d, p)
+    if any(s[2] for s in seen):
+        batch = batch.append_column("qid", pa.array(qid if qid is not None else np.zeros(len(y), dtype=np.int64)))
+    row0, total = _offsets(len(y))
+    if total == 0:
+        raise InputFileError(f"{p}: the svmlight file has no examples; give at least one 'label index:value' line")
+    part = Part(str(p), "bytes", len(y), bytes=[start, end],
+                lines=[1 + line0, line0 + n_lines] if n_lines else None)
+    return pa.Table.from_batches([batch]), row0 + np.arange(len(y), dtype=np.int64), part
+
+
 def _read_parquet(p: Path) -> tuple[pa.Table, np.ndarray, Part]:
     from logitkit._util import dist
 
@@ -332,8 +368,16 @@ def read_part(path: str | Path, data, base_dir: Path):
         whole = load_file(p, data.format, data.label, data.header, data.column_names, data.delimiter, data.n_features)
         lo, hi = dist.shard_range(whole.n_rows)
         part = Part(str(p), "rows", hi - lo, row_range=[lo, hi],
-                    extra={"note": "read whole by every rank (compressed or svmlight/VW), rows dealt out"})
+                    extra={"note": "read whole by every rank (compressed or VW), rows dealt out"})
         return whole.take(np.arange(lo, hi)), part
+    if fmt == "svmlight":
+        if data.label is not None and data.label != "label":
+            raise ConfigError(f"data.label {data.label!r}: svmlight files have their label in the column 'label'; "
+                              "leave data.label unset")
+        t, rows, part = _read_svmlight(p, data)
+        sha = file_sha256(p) if dist.is_main() else None
+        fp = {"path": str(p), "sha256": sha, "format": "svmlight"}
+        return Table(t, "label", p.name, fp, None, rows), part
     if fmt == "parquet":
         t, rows, part = _read_parquet(p)
         label, first_line, kind = None, None, "parquet"
@@ -375,7 +419,7 @@ def load_shard(data, base_dir: Path):
     The same tables ``load_from_config`` gives, restricted to this rank's rows:
     ``source_rows`` holds their indices in the whole input, the schema is common to every
     rank, the fingerprint is that of the whole file (rank 0 hashes it; other ranks hold
-    None). Built-in data sets, svmlight/VW files and compressed text are read whole by
+    None). Built-in data sets, VW files and compressed text are read whole by
     every rank and their rows dealt out (contiguous ``[lo, hi)``). ``parts``:
     ``{"train": Part, "test": Part or None}``.
     """

@@ -1,6 +1,6 @@
 """``torchrun --nproc_per_node=2 -m logitkit run`` where each rank reads only its part of the
 input (a CSV file by bytes, a Parquet directory by files, a Parquet file by row groups, a
-Criteo file by bytes for the hashed model; a built-in data set by rows), with stratified,
+Criteo file by bytes for the hashed model, an svmlight file by bytes; a built-in data set by rows), with stratified,
 group and random splits: the same run as
 one process, written by rank 0 alone. All runs share one launch (a launch costs seconds)."""
 import csv
@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _spawn import torchrun  # noqa: E402
 from logitkit.loaddata.criteo import write_criteo  # noqa: E402
+from logitkit.loaddata.svmlight import write_svmlight  # noqa: E402
 from logitkit.loaddata.synthetic import make_ctr  # noqa: E402
 from logitkit.pipeline.cli import main  # noqa: E402
 
@@ -43,6 +44,11 @@ model: {penalty: l2, alpha: 0.03, solver: newton}
     # one Parquet file by row groups (interleaved over ranks), a separate CSV test file by bytes
     "parquet": """data: {path: DIR/d.parquet, test_path: DIR/test.csv, label: y, split: {method: none}}
 prep: {standardize: true, impute: constant, log_bucket: [k]}
+model: {penalty: l2, alpha: 0.01, solver: newton}
+""" + EVALUATE + QUIET,
+    # an svmlight file cut into two byte ranges (the widest index is on one rank only)
+    "svm": """data: {path: DIR/d.svm, split: {method: stratified, test_size: 0.25}}
+prep: {standardize: true}
 model: {penalty: l2, alpha: 0.01, solver: newton}
 """ + EVALUATE + QUIET,
 }
@@ -88,6 +94,10 @@ def runs(tmp_path_factory):
     pacsv.write_csv(t, d / "d.csv")
     pacsv.write_csv(_table(301, 1).drop_columns(["c"]), d / "test.csv")
     pq.write_table(t.drop_columns(["c"]), d / "d.parquet", row_group_size=100)
+    num = t.select(["x1", "x2", "x3", "k", "y"]).to_pandas().fillna(0.0)
+    num["x5"] = 0.0
+    num.loc[890, "x5"] = 1.5  # feature 5 appears on the last rank's lines only
+    write_svmlight(pa.Table.from_pandas(num, preserve_index=False), d / "d.svm", label="y")
     (d / "parts").mkdir()
     for i, (lo, hi) in enumerate([(0, 250), (250, 700), (700, 900)]):
         pq.write_table(t.slice(lo, hi - lo), d / "parts" / f"part-{i}.parquet")
@@ -173,6 +183,9 @@ def test_the_record_lists_what_each_rank_read(runs):
     assert [s["train"]["files"] for s in shards["dir"]] == [["part-0.parquet", "part-2.parquet"], ["part-1.parquet"]]
     assert [s["train"]["row_groups"] for s in shards["parquet"]] == [[0, 2, 4, 6, 8], [1, 3, 5, 7]]
     assert [s["test"]["read"] for s in shards["parquet"]] == ["bytes", "bytes"]
+    (a, b) = shards["svm"]
+    assert a["train"]["read"] == "bytes" and a["train"]["bytes"][1] == b["train"]["bytes"][0]
+    assert a["train"]["lines"][0] == 1 and b["train"]["lines"][1] == 900
     assert [s["train"]["row_range"] for s in shards["bc"]] == [[0, 285], [285, 569]]  # built-in: rows dealt out
     assert sum(s["train_rows"] for s in shards["bc"]) == 569 - 143  # random split: ceil(0.25 n) test rows
     assert sum(s["train"]["rows"] for s in shards["ctr"]) == 10_000
