@@ -351,6 +351,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         without a copy. ``vocab`` = (tokens, buckets, counts) feeds the token sketch.
         ``classes`` is accepted for scikit-learn compatibility and must be [0, 1] when given.
         """
+        if plans is not None and not isinstance(plans, (RowPlans, PlanSink)):
+            raise TypeError(f"plans must be RowPlans or a PlanSink (a CTRStream's), not {type(plans).__name__}; "
+                            "pass classes= by keyword")
         if classes is not None and sorted(np.asarray(classes).tolist()) != [0, 1]:
             raise DataError(f"classes={list(classes)!r}: HashedLogisticRegression is binary with labels 0 and 1")
         if not hasattr(self, "w_"):

@@ -246,6 +246,8 @@ def test_sklearn_clone_and_predict_shapes():
     model = HashedLogisticRegression(n_bits=N_BITS, l2=0.5)
     assert clone(model).get_params() == model.get_params()
     model.partial_fit(idx, y, classes=[0, 1])
+    with pytest.raises(TypeError, match="pass classes= by keyword"):
+        model.partial_fit(idx, y, None, None, [0, 1])
     assert model.predict_proba(idx).shape == (500, 2) and set(np.unique(model.predict(idx))) <= {0, 1}
     assert model.coef_.shape == (1, 1 << N_BITS) and model.intercept_.shape == (1,)
 
