@@ -37,6 +37,15 @@ def check(cfg: Config) -> None:
         raise ConfigError("model.kind 'hashed' streams a file: set data.path (a Criteo-layout TSV)")
     if cfg.prep.hashing is None:
         raise ConfigError("model.kind 'hashed' needs prep.hashing (n_bits, seed, crosses, ...)")
+    from logitkit.loaddata.files import guess_format
+
+    for key in ("path", "test_path"):
+        path = getattr(cfg.data, key)
+        if path is not None and guess_format(path, cfg.data.format) not in ("criteo", "tsv"):
+            raise ConfigError(
+                f"data.{key} {path!r}: model.kind 'hashed' streams Criteo-layout TSV files (label, I1..I13, "
+                "C1..C26; data.format: criteo); convert the file, or use the dense model for other formats"
+            )
     unknown = [m for m in cfg.evaluate.metrics if m not in STREAMED_METRICS]
     if unknown:
         raise ConfigError(f"evaluate.metrics: {unknown} are not available for the streamed hashed model; "

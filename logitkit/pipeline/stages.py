@@ -20,6 +20,7 @@ def load(cfg: Config):
     None); under torchrun this rank's part of it (``loaddata.shard.load_shard``)."""
     if cfg.data.dataset is None and cfg.data.path is None:
         raise ConfigError("config: set data.dataset (a built-in data set) or data.path (a file)")
+    _no_vw(cfg)
     if dist.is_distributed():
         from logitkit.loaddata.shard import load_shard
 
@@ -27,6 +28,21 @@ def load(cfg: Config):
     from logitkit.loaddata import load_from_config
 
     return (*load_from_config(cfg.data, Path.cwd()), None)
+
+
+def _no_vw(cfg: Config) -> None:
+    """VW text holds a bag of features per row, which no model of the pipeline takes."""
+    from logitkit.loaddata.files import guess_format
+
+    for key in ("path", "test_path"):
+        path = getattr(cfg.data, key)
+        if path is not None and guess_format(path, cfg.data.format) == "vw":
+            raise ConfigError(
+                f"data.{key} {path!r}: a VW text file holds a bag of features per row, which the pipeline's "
+                "models do not take (the dense model needs a column per feature, model.kind 'hashed' a "
+                "Criteo-layout TSV). Read it from Python with logitkit.loaddata.load_vw / stream_vw and hash it "
+                "with FeatureHasher.transform_vw, or convert it to CSV or Criteo TSV"
+            )
 
 
 def ctr_fingerprints(cfg: Config) -> dict:

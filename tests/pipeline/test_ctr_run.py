@@ -67,3 +67,18 @@ def test_ctr_config_errors(files, capsys):
     assert "'accuracy'] are not available for the streamed hashed model" in capsys.readouterr().err
     assert main(["run", str(cfg), "--set", "prep.hashing=null", "--out", str(folder / "r2")]) == 2
     assert "needs prep.hashing" in capsys.readouterr().err
+
+
+def test_vw_files_get_a_config_error_naming_what_to_do(files, tmp_path, capsys):
+    from logitkit.loaddata.vw import write_vw
+
+    table, _ = make_ctr(50, seed=2)
+    write_vw(table, tmp_path / "d.vw")
+    dense = tmp_path / "dense.yaml"
+    dense.write_text("data: {path: d.vw, split: {method: none}}\nmodel: {penalty: l2, alpha: 0.01}\n")
+    assert main(["run", str(dense), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "d.vw': a VW text file holds a bag of features per row" in err and "FeatureHasher.transform_vw" in err
+    folder, cfg = files
+    assert main(["run", str(cfg), "--set", f"data.path={tmp_path / 'd.vw'}", "--out", str(tmp_path / "r")]) == 2
+    assert "model.kind 'hashed' streams Criteo-layout TSV files" in capsys.readouterr().err
