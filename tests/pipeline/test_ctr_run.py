@@ -80,5 +80,8 @@ def test_vw_files_get_a_config_error_naming_what_to_do(files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "d.vw': a VW text file holds a bag of features per row" in err and "FeatureHasher.transform_vw" in err
     folder, cfg = files
-    assert main(["run", str(cfg), "--set", f"data.path={tmp_path / 'd.vw'}", "--out", str(tmp_path / "r")]) == 2
+    vw = ["--set", f"data.path={tmp_path / 'd.vw'}", "--out", str(tmp_path / "r")]
+    assert main(["run", str(cfg), *vw, "--set", "data.format=auto"]) == 2
     assert "model.kind 'hashed' streams Criteo-layout TSV files" in capsys.readouterr().err
+    assert main(["run", str(cfg), *vw]) == 2  # declared criteo: the reader names the line
+    assert "d.vw: line 1 has the wrong number of fields (expected 40 fields, got 1)" in capsys.readouterr().err
