@@ -60,9 +60,14 @@ def load_file(
         t = load_criteo(path)
     else:
         t = load_vw(path)
-    if label is not None and label != t.label:
-        raise ConfigError(f"data.label {label!r}: {fmt} files have their label in the column 'label'; leave data.label unset")
+    check_fixed_label(label, fmt)
     return t
+
+
+def check_fixed_label(label: str | None, fmt: str) -> None:
+    """svmlight, Criteo and VW files name their label column 'label' themselves."""
+    if label is not None and label != "label":
+        raise ConfigError(f"data.label {label!r}: {fmt} files have their label in the column 'label'; leave data.label unset")
 
 
 def stream_file(

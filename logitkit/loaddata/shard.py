@@ -259,13 +259,26 @@ def _offsets(count: int) -> tuple[int, int]:
     return int(sum(counts[: dist.rank()])), int(sum(counts))
 
 
+def _my_bytes(p: Path, header: bool) -> tuple[bytes, int, int, int, int]:
+    """This rank's byte range of a text file: (bytes, start, end, its lines, the lines of
+    the ranks before it)."""
+    from logitkit._util import dist
+
+    start, end = byte_range(p, dist.rank(), dist.world_size(), header)
+    with open(p, "rb") as f:
+        f.seek(start)
+        buf = f.read(end - start)
+    n_lines = buf.count(b"\n") + (1 if buf and not buf.endswith(b"\n") else 0)
+    line0, _ = _offsets(n_lines)
+    return buf, start, end, n_lines, line0
+
+
 def _read_text(p: Path, fmt: str, data) -> tuple[pa.Table, np.ndarray, int, Part, str | None]:
     """This rank's lines of one CSV/TSV/Criteo file, with a schema common to every rank."""
     from logitkit._util import dist
     from logitkit.loaddata.criteo import CRITEO_COLUMNS
 
     check_file(p)
-    r, w = dist.rank(), dist.world_size()
     if fmt == "criteo":
         names, delim, header, label = CRITEO_COLUMNS, "\t", False, "label"
         fixed = {"label": pa.int8(), **{c: pa.int64() for c in CRITEO_COLUMNS[1:14]},
@@ -276,12 +289,7 @@ def _read_text(p: Path, fmt: str, data) -> tuple[pa.Table, np.ndarray, int, Part
         header = data.header
         names = header_names(p, delim, header, data.column_names)
         fixed, label, opts = None, None, {}
-    start, end = byte_range(p, r, w, header)
-    with open(p, "rb") as f:
-        f.seek(start)
-        buf = f.read(end - start)
-    n_lines = buf.count(b"\n") + (1 if buf and not buf.endswith(b"\n") else 0)
-    line0, _ = _offsets(n_lines)
+    buf, start, end, n_lines, line0 = _my_bytes(p, header)
     first = (2 if header else 1) + line0
     t = parse_range(buf, p, names, first, delim, fixed, **opts)
     if fixed is None:  # one type per column on every rank: re-parse the columns inferred otherwise
@@ -306,12 +314,7 @@ def _read_svmlight(p: Path, data) -> tuple[pa.Table, np.ndarray, Part]:
     from logitkit.loaddata import svmlight
 
     check_file(p)
-    start, end = byte_range(p, dist.rank(), dist.world_size())
-    with open(p, "rb") as f:
-        f.seek(start)
-        buf = f.read(end - start)
-    n_lines = buf.count(b"\n") + (1 if buf and not buf.endswith(b"\n") else 0)
-    line0, _ = _offsets(n_lines)
+    buf, start, end, n_lines, line0 = _my_bytes(p, header=False)
     lines = parse_range(buf, p, ["line"], 1 + line0, "\x1f", {"line": pa.string()}, quoting=False,
                         ignore_empty_lines=False).column("line").combine_chunks()
     y, off, idx, val, qid = svmlight._parse(lines, 1 + line0, p)
@@ -357,7 +360,7 @@ def read_part(path: str | Path, data, base_dir: Path):
     from logitkit._util import dist
     from logitkit._util.errors import ConfigError
     from logitkit.loaddata.delimited import file_sha256
-    from logitkit.loaddata.files import guess_format, load_file
+    from logitkit.loaddata.files import check_fixed_label, guess_format, load_file
     from logitkit.loaddata.table import Table
 
     p = Path(path)
@@ -370,10 +373,9 @@ def read_part(path: str | Path, data, base_dir: Path):
         part = Part(str(p), "rows", hi - lo, row_range=[lo, hi],
                     extra={"note": "read whole by every rank (compressed or VW), rows dealt out"})
         return whole.take(np.arange(lo, hi)), part
+    if fmt in ("svmlight", "criteo"):
+        check_fixed_label(data.label, fmt)
     if fmt == "svmlight":
-        if data.label is not None and data.label != "label":
-            raise ConfigError(f"data.label {data.label!r}: svmlight files have their label in the column 'label'; "
-                              "leave data.label unset")
         t, rows, part = _read_svmlight(p, data)
         sha = file_sha256(p) if dist.is_main() else None
         fp = {"path": str(p), "sha256": sha, "format": "svmlight"}
@@ -384,9 +386,6 @@ def read_part(path: str | Path, data, base_dir: Path):
     else:
         t, rows, first_line, part, label = _read_text(p, fmt, data)
         kind = "criteo" if fmt == "criteo" else "csv"
-        if fmt == "criteo" and data.label is not None and data.label != label:
-            raise ConfigError(f"data.label {data.label!r}: criteo files have their label in the column 'label'; "
-                              "leave data.label unset")
     label = label or (data.label if data.label is not None else t.column_names[-1])
     sha = file_sha256(p) if dist.is_main() else None  # the run id needs it; rank 0 alone hashes
     fp = {"path": str(p), "sha256": sha, "format": kind}

@@ -29,8 +29,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
-import threading
 import time
 from typing import Any, Iterable, Iterator, NamedTuple
 
@@ -42,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.threads import run_ahead
 from logitkit.predict.online.checkpoint import load_checkpoint, save_checkpoint
 from logitkit.predict.online.optimizers import OPTIMIZERS, expected_collisions, make_optimizer
 from logitkit.predict.online.plan import PlanSink, RowPlanner, RowPlans
@@ -629,36 +628,16 @@ def _planned(model: HashedLogisticRegression, idx: torch.Tensor, parts: list) ->
     The results are the bits of the inline loop: the plans are made in the same order on
     the same buffer (the planner's ``owner``), which the learner itself never touches.
     """
-    q: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
 
-    def work() -> None:
+    def plans() -> Iterator[tuple]:
         try:
             for sel in parts:
-                if stop.is_set():
-                    return
                 mb = idx[sel]
-                q.put((mb, model._planner.plan(mb)))
-        except BaseException as exc:  # re-raised by the learner
-            q.put(exc)
-        finally:
-            model._helper_cpu += time.thread_time()  # (this thread's own CPU seconds)
+                yield mb, model._planner.plan(mb)
+        finally:  # (run in the helper thread: its own CPU seconds)
+            model._helper_cpu += time.thread_time()
 
-    th = threading.Thread(target=work, daemon=True, name="logitkit-plan")
-    th.start()
-    try:
-        for _ in parts:
-            item = q.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while th.is_alive():  # unblock a helper waiting on a full queue, then let it end
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                th.join(0.01)
+    return run_ahead(plans(), depth=2)
 
 
 def evaluate_stream(model: HashedLogisticRegression, batches: Iterable, accumulators: Iterable = ()) -> dict[str, float]:

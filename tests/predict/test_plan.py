@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from logitkit.predict.online.plan import RowPlanner, RowPlans
+from logitkit.predict.online.plan import PlanSink, RowPlanner, RowPlans
+from logitkit.predict.online.stream import _read_plans
 
 
 def check(inv: np.ndarray, rows: np.ndarray, idx: np.ndarray, n_buckets: int) -> None:
@@ -34,10 +35,19 @@ def test_plans_of_consecutive_batches_match_np_unique(dtype):
     np.testing.assert_array_equal(planner.touched().numpy(), touched)
 
 
-def test_plans_cut_a_batch_into_minibatches_and_mark_records_touched_buckets():
+def test_plans_left_in_a_sink_come_back_from_the_cache_files_and_mark_touched_buckets(tmp_path):
     rng = np.random.default_rng(1)
     idx = rng.integers(0, 500, (1000, 4)).astype(np.int32)
-    plans = RowPlanner(512).plans(idx, 300)
+    planner, sink = RowPlanner(512), PlanSink(300, 512, idx.shape)
+    assert sink.fits(idx, 300, 512) and not sink.fits(idx, 256, 512) and not sink.fits(idx[:999], 300, 512)
+    for s in range(0, 1000, 300):
+        assert not sink.complete()
+        sink.add(*planner.plan(torch.from_numpy(idx[s : s + 300])))
+    assert sink.complete()
+    with open(tmp_path / "c.inv", "wb") as fv, open(tmp_path / "c.rows", "wb") as fr:
+        sink.write(fv, fr)
+    with open(tmp_path / "c.inv", "rb") as fv, open(tmp_path / "c.rows", "rb") as fr:
+        plans = _read_plans(fv, fr, 1000, 4, {"batch_size": 300, "n_buckets": 512})
     assert isinstance(plans, RowPlans) and len(plans.rows) == 4 and plans.inv.shape == (1000, 4)
     for k, s in enumerate(range(0, 1000, 300)):
         check(plans.inv[s : s + 300].reshape(-1), plans.rows[k], idx[s : s + 300], 512)

@@ -29,6 +29,11 @@ import numpy as np
 import torch
 
 
+def n_minibatches(n: int, batch_size: int) -> int:
+    """How many mini-batches of ``batch_size`` rows ``n`` rows make (the last may be short)."""
+    return -(-int(n) // int(batch_size))
+
+
 class RowPlans(NamedTuple):
     """The plans of the consecutive mini-batches of ``batch_size`` rows of one batch.
 
@@ -45,9 +50,8 @@ class RowPlans(NamedTuple):
 
     def fits(self, idx, batch_size: int, n_buckets: int) -> bool:
         """Whether these are the plans of ``idx`` cut into mini-batches of ``batch_size``."""
-        n = idx.shape[0]
         return (self.batch_size == batch_size and self.n_buckets == n_buckets
-                and tuple(self.inv.shape) == tuple(idx.shape) and len(self.rows) == -(-n // batch_size))
+                and tuple(self.inv.shape) == tuple(idx.shape) and len(self.rows) == n_minibatches(len(idx), batch_size))
 
 
 class PlanSink:
@@ -69,15 +73,13 @@ class PlanSink:
         self.rows.append(rows.cpu())
 
     def complete(self) -> bool:
-        return len(self.rows) == -(-self.shape[0] // self.batch_size)
+        return len(self.rows) == n_minibatches(self.shape[0], self.batch_size)
 
     def write(self, inv_file, rows_file) -> None:
         """Append the plans to the cache's ``.inv`` (int32) and ``.rows`` (int64: count, rows) files."""
         if self.inv:
-            np.asarray(torch.cat(self.inv).to(torch.int32).numpy(), dtype="<i4").tofile(inv_file)
-            counts = torch.tensor([[r.shape[0]] for r in self.rows], dtype=torch.int64)
-            rows = torch.cat([t for c, r in zip(counts, self.rows) for t in (c, r)])
-            np.asarray(rows.numpy(), dtype="<i8").tofile(rows_file)
+            torch.cat(self.inv).numpy().astype("<i4").tofile(inv_file)
+            np.concatenate([np.r_[len(r), r.numpy()] for r in self.rows]).astype("<i8").tofile(rows_file)
 
 
 class RowPlanner:
@@ -104,19 +106,6 @@ class RowPlanner:
         rows[0] = self.n_buckets
         rows.scatter_(0, inv, flat)  # a slot's positions all write the same bucket
         return inv, rows
-
-    def plans(self, idx: np.ndarray | torch.Tensor, batch_size: int) -> RowPlans:
-        """The plans of ``idx`` (n, T) cut into consecutive mini-batches of ``batch_size``."""
-        idx_t = idx if isinstance(idx, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(idx))
-        n, t = idx_t.shape
-        inv = np.empty((n, t), dtype=np.int64)
-        inv_t = torch.from_numpy(inv)
-        rows = []
-        for s in range(0, n, batch_size):
-            part_inv, part_rows = self.plan(idx_t[s : s + batch_size].to(self.device))
-            inv_t[s : s + batch_size] = part_inv.view(min(batch_size, n - s), t).cpu()
-            rows.append(part_rows.cpu().numpy())
-        return RowPlans(int(batch_size), self.n_buckets, inv, rows)
 
     def mark(self, rows: torch.Tensor) -> None:
         """Record the buckets of a plan made elsewhere (a cache) as touched."""

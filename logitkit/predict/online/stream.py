@@ -31,8 +31,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import queue
-import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -41,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logitkit._util.errors import DataError
+from logitkit._util.threads import drain, run_ahead
 from logitkit.loaddata.criteo import CRITEO_COLUMNS, stream_criteo
 from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_ids
 from logitkit.predict.online.plan import PlanSink, RowPlans
@@ -182,13 +181,13 @@ class CTRStream:
         if meta is not None:
             self.passes_from_cache += 1
             it = self._from_cache(meta)  # (read ahead in a thread with any prefetch: no parsing to fork for)
-            return _prefetched(it) if self.prefetch else it
+            return run_ahead(it) if self.prefetch else it
         it = self._parse_and_cache()
         self._resolve_fields()
         if self.prefetch == "process" and self.reader is None:
             it = _process_prefetched(self)
         elif self.prefetch:
-            it = _prefetched(it)
+            it = run_ahead(it)  # (closing it when abandoned: the pass leaves no cache behind)
         plan_meta = self._plan_meta()
         return self._collect_plans(it, plan_meta) if plan_meta else it
 
@@ -224,7 +223,7 @@ class CTRStream:
         self.cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = {s: Path(str(self.cache) + s + ".tmp") for s in _SUFFIXES}
         files = {s: open(p, "wb") for s, p in tmp.items()}
-        sizes = []
+        sizes, complete = [], False
         try:
             for b, batch in enumerate(self._batches()):
                 item = self._convert(b, batch)
@@ -238,16 +237,15 @@ class CTRStream:
                     dense.astype("<f4", copy=False).tofile(files[".dense"])
                 sizes.append(len(y))
                 yield item
-        except BaseException:  # an error or an abandoned pass: no partial files left behind
+            complete = True
+        finally:  # an error or an abandoned pass leaves no partial files behind
             for f in files.values():
                 f.close()
-            for p in tmp.values():
-                p.unlink(missing_ok=True)
-            raise
-        for f in files.values():
-            f.close()
-        for s, p in tmp.items():
-            os.replace(p, str(self.cache) + s)
+            for s, p in tmp.items():
+                if complete:
+                    os.replace(p, str(self.cache) + s)
+                else:
+                    p.unlink(missing_ok=True)
         for s in _PLAN_SUFFIXES:  # an earlier cache's plans (this pass's come after the JSON)
             Path(str(self.cache) + s).unlink(missing_ok=True)
         meta = {
@@ -321,37 +319,6 @@ def _read_plans(fv, fr, n: int, t: int, plan_meta: dict) -> RowPlans:
     return RowPlans(bs, plan_meta["n_buckets"], inv, rows)
 
 
-def _prefetched(it: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:
-    """Run ``it`` in a background thread, ``depth`` items ahead (pyarrow and NumPy release the GIL)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for item in it:
-                if stop.is_set():
-                    break
-                q.put(item)
-            getattr(it, "close", lambda: None)()  # an abandoned pass leaves no cache behind
-        except BaseException as exc:  # handed to the consumer, re-raised there
-            q.put(exc)
-            return
-        q.put(done)
-
-    th = threading.Thread(target=work, daemon=True)
-    th.start()
-    try:
-        yield from _drain(q, done)
-    finally:
-        stop.set()
-        while th.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                th.join(0.01)
-
-
 def _produce(stream: CTRStream, q) -> None:
     """Worker process: parse, hash (and cache) the stream, hand each item to ``q``; None ends it."""
     try:
@@ -375,7 +342,7 @@ def _process_prefetched(stream: CTRStream, depth: int = 3) -> Iterator[tuple]:
     worker = ctx.Process(target=_produce, args=(stream, q), daemon=True)
     worker.start()
     try:
-        yield from _drain(q, None)
+        yield from drain(q, None)
     finally:
         stopped = worker.is_alive()
         if stopped:
@@ -385,15 +352,3 @@ def _process_prefetched(stream: CTRStream, depth: int = 3) -> Iterator[tuple]:
         if stopped and stream.cache is not None:  # the worker's partial files
             for suffix in _SUFFIXES:
                 Path(str(stream.cache) + suffix + ".tmp").unlink(missing_ok=True)
-
-
-def _drain(q, done):
-    """Items from a producer's queue until ``done``; an exception the producer put there is
-    raised here, in the consumer."""
-    while True:
-        item = q.get()
-        if item is done:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
