@@ -36,3 +36,19 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' Did you mean 'x'?' or '' — to append to an error message."""
     best = closest(word, choices)
     return f" Did you mean '{best}'?" if best else ""
+
+
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for a value quoted in a one-line message
+    (a NumPy scalar as the Python value it holds)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 12]}...' ({len(str(value)):,} chars)"
+
+
+def shown_list(values, limit: int = 10) -> str:
+    """A list quoted in a one-line message: its first ``limit`` items, each ``shown``."""
+    values = list(values)
+    items = ", ".join(shown(v) for v in values[:limit])
+    return f"[{items}]" if len(values) <= limit else f"[{items}, ... ({len(values):,} in all)]"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from logitkit._util.errors import DataError, did_you_mean
+from logitkit._util.errors import DataError, did_you_mean, shown, shown_list
 
 
 @dataclass
@@ -40,15 +40,33 @@ class Table:
         """One column as a NumPy array; a clear error when it does not exist."""
         if name not in self.data.column_names:
             raise DataError(
-                f"{self.name}: no column {name!r}; columns are {self.data.column_names}."
+                f"{self.name}: no column {shown(name)}; columns are {shown_list(self.data.column_names)}."
                 + did_you_mean(name, self.data.column_names)
             )
         return self.data.column(name).to_numpy(zero_copy_only=False)
 
     def labels(self) -> np.ndarray:
+        """The label column as class labels (n,): a missing label, or a number that is not a
+        class (a fraction, infinity, or beyond 2^53 where floats stop being whole numbers
+        exactly) is an error naming the row."""
         if self.label is None:
             raise DataError(f"{self.name}: no label column is set")
-        return self.column(self.label)
+        y = self.column(self.label)
+        col = self.data.column(self.label)
+        if col.null_count:
+            i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise DataError(f"{self.name}: label column {shown(self.label)} is missing at {self.where(i)}; every row "
+                            "needs a label")
+        if y.dtype.kind == "f":
+            bad = ~np.isfinite(y) | (y != np.round(y)) | (np.abs(y) > 2.0**53)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"{self.name}: label column {shown(self.label)} holds {float(y[i])!r} at {self.where(i)}, which is not a "
+                    "class label; labels are whole numbers (below 2^53) or text: fix the value, or choose the "
+                    "label column with data.label"
+                )
+        return y
 
     def take(self, rows: np.ndarray) -> "Table":
         """The rows at the given indices, as a new Table with the same label and source."""

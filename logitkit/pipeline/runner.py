@@ -229,7 +229,9 @@ def _stages(cfg: Config, table, test_table, parts, device, timer: Timer, work: P
         model = stages.single_process(model)
         if dist.is_distributed():
             stages.hosmer_lemeshow_full(cfg, model, preds["train"][0], preds["train"][1][:, -1], summary)
-        record["metrics"] = {name: stages.metrics(cfg, model, y, P) for name, (y, P) in preds.items()}
+        files = {"train": train.name, "test": (test if test is not None else train).name}
+        record["metrics"] = {name: stages.metrics(cfg, model, y, P, where=f"{files[name]} ({name} rows)")
+                             for name, (y, P) in preds.items()}
         if summary is not None:
             record["model_stats"] = summary.stats
             _write_coefficients(work / "coefficients.csv", summary.rows)

@@ -55,12 +55,13 @@ def ctr_fingerprints(cfg: Config) -> dict:
 
 def split(cfg: Config, table, test_table):
     from logitkit.prepdata import split_table
+    from logitkit.prepdata.schema import check_split_labels
 
-    if test_table is not None:
-        return table, test_table
     if dist.is_distributed():
-        return split_shard(cfg, table)
-    return split_table(table, cfg.data.split, cfg.run.seed)
+        return (table, test_table) if test_table is not None else split_shard(cfg, table)
+    train, test = (table, test_table) if test_table is not None else split_table(table, cfg.data.split, cfg.run.seed)
+    check_split_labels(train, test)  # (one process: under torchrun each rank holds only a part of the labels)
+    return train, test
 
 
 def global_rows(table) -> np.ndarray:
@@ -278,11 +279,18 @@ def shard_record(parts: dict, train, test) -> dict:
 
 
 # ---------------------------------------------------------------- evaluate
-def metrics(cfg: Config, model, y, proba) -> dict:
-    """The configured metrics of labels ``y`` and probabilities ``proba`` (n, K)."""
+def metrics(cfg: Config, model, y, proba, where: str | None = None) -> dict:
+    """The configured metrics of labels ``y`` and probabilities ``proba`` (n, K); a metric
+    that is not defined on these rows is an error prefixed with ``where`` (file and split)."""
+    from logitkit._util.errors import DataError
     from logitkit.evaluate.metrics import compute_metrics
 
-    return compute_metrics(cfg.evaluate.metrics, y, proba, model.classes_)
+    try:
+        return compute_metrics(cfg.evaluate.metrics, y, proba, model.classes_)
+    except DataError as exc:
+        if where is None:
+            raise
+        raise DataError(f"{where}: {exc}") from None
 
 
 def _inference_applies(model) -> bool:

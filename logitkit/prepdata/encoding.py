@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.errors import ConfigError, DataError, shown
 from logitkit.loaddata.tokens import code_of_id, log_bucket_ids
 
 Where = Callable[[int], str]
@@ -51,7 +51,7 @@ class OneHotEncoder:
         if self.unknown == "error" and (codes < 0).any():
             i = int(np.nonzero(codes < 0)[0][0])
             raise DataError(
-                f"column {column!r}: category {str(values[i])!r} at {where(i)} was not seen in training; "
+                f"column {shown(column)}: category {shown(str(values[i]))} at {where(i)} was not seen in training; "
                 "set prep.unknown: ignore to encode unseen categories as all zeros"
             )
         return _one_hot(codes, len(self.categories_))
