@@ -159,7 +159,11 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
         blocks = [(theta[0], H, None if S is None else S[:, 0, :], None if meat is None else meat[0])]
     out = []
     for beta, Hk, Sk, Bk in blocks:
-        Hinv = torch.linalg.inv(Hk)
+        try:
+            Hinv = torch.linalg.inv(Hk)
+        except torch.linalg.LinAlgError:
+            raise DataError("the information matrix is singular (a constant or collinear feature), so standard "
+                            "errors are not defined; drop that feature, or set evaluate.inference: false") from None
         if cov_type == "nonrobust":
             V = Hinv
         else:

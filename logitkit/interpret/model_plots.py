@@ -49,7 +49,9 @@ def odds_ratio_plot(rows, path, *, include_intercept: bool = False, title: str |
     hi = np.array([float(r["odds_ratio_ci_high"]) for r in recs])
     ypos = np.arange(len(recs))
     fig, ax = plt.subplots(figsize=(6, 0.38 * len(recs) + 1.4))
-    ax.errorbar(est, ypos, xerr=[est - lo, hi - est], fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3)
+    # (an interval that is missing, or does not hold its estimate, is drawn as none)
+    xerr = [np.nan_to_num(np.maximum(est - lo, 0), nan=0.0), np.nan_to_num(np.maximum(hi - est, 0), nan=0.0)]
+    ax.errorbar(est, ypos, xerr=xerr, fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3)
     ax.axvline(1.0, color="grey", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_yticks(ypos, [str(r["term"]) for r in recs])

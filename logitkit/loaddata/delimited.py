@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Mapping
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -132,12 +133,16 @@ def read_delimited(path: str | Path, **options) -> pa.Table:
         raise translate_error(exc, p, read, parse, convert) from None
     except OSError as exc:  # a compressed file that is damaged
         raise InputFileError(f"{p}: could not be read ({' '.join(str(exc).split())[:200]}); check the file") from None
-    _check_read(t, p, options.get("header", True) and options.get("column_names") is None)
+    _check_read(t, p, options.get("header", True) and options.get("column_names") is None,
+                unchecked=not convert.check_utf8)
     return _check_rows(t, p, options.get("header", True))
 
 
-def _check_read(t: pa.Table | pa.RecordBatch, p: Path, named_by_file: bool, source=None, first_line: int = 1) -> None:
-    """Column names from the file's header must be UTF-8, distinct and non-empty; text must be UTF-8."""
+def _check_read(t: pa.Table | pa.RecordBatch, p: Path, named_by_file: bool, source=None, first_line: int = 1,
+                unchecked: bool = False) -> None:
+    """Column names from the file's header must be UTF-8, distinct and non-empty; text must
+    be UTF-8 (``unchecked``: pyarrow was told not to check, as for Criteo: text columns with
+    a byte above 0x7F are validated here, which costs one pass of ``max`` on ASCII text)."""
     if named_by_file:
         try:
             names = t.column_names
@@ -149,6 +154,24 @@ def _check_read(t: pa.Table | pa.RecordBatch, p: Path, named_by_file: bool, sour
                 raise err
         check_names(names, p)
     check_text_columns(t, p, source, first_line)
+    if unchecked:
+        for col in t.columns:
+            if (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and not _ascii(col):
+                try:
+                    col.validate(full=True)
+                except pa.ArrowInvalid:
+                    raise (utf8_error(p, source, first_line) or InputFileError(
+                        f"{p}: text that is not UTF-8 near line {first_line}; save the file as UTF-8")) from None
+
+
+def _ascii(col) -> bool:
+    """No byte of the column's text buffers is 0x80 or above (then it is UTF-8: one pass of max)."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    for c in chunks:
+        data = c.buffers()[2]
+        if data is not None and data.size and np.frombuffer(data, np.uint8).max() >= 0x80:
+            return False
+    return True
 
 
 def rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -211,7 +234,8 @@ def _parse_chunk(buf: bytes, line: int, path: Path, ro, parse, convert) -> pa.Ta
             t = pacsv.read_csv(pa.py_buffer(buf), read_options=ro, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise translate_error(exc, path, ro, parse, convert, chunk=buf, first_line=line) from None
-    _check_read(t, path, line == 1 and ro.column_names == [] and not ro.autogenerate_column_names, buf, line)
+    _check_read(t, path, line == 1 and ro.column_names == [] and not ro.autogenerate_column_names, buf, line,
+                unchecked=not convert.check_utf8)
     return t
 
 

@@ -103,7 +103,8 @@ def read_svmlight_csr(path: str | Path, n_features: int | None = None) -> tuple[
         if d > n_features:
             raise ConfigError(f"{p}: feature index {d - 1} is beyond data.n_features={n_features}")
         d = n_features
-    X = sp.csr_matrix((val, idx, off), shape=(len(y), d))
+    # (writable arrays: Arrow's are read-only, and torch warns on tensors made of read-only memory)
+    X = sp.csr_matrix((np.require(val, requirements="W"), np.require(idx, requirements="W"), off), shape=(len(y), d))
     X.sum_duplicates()
     return X, y
 

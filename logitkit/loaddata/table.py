@@ -5,8 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logitkit._util.errors import DataError, did_you_mean, shown, shown_list
+
+
+#: longest text a class label may be
+MAX_LABEL_CHARS = 1000
 
 
 @dataclass
@@ -51,8 +56,18 @@ class Table:
         exactly) is an error naming the row."""
         if self.label is None:
             raise DataError(f"{self.name}: no label column is set")
-        y = self.column(self.label)
         col = self.data.column(self.label)
+        text = col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
+        if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+            long = pc.greater(pc.utf8_length(text), MAX_LABEL_CHARS).fill_null(False).to_numpy(zero_copy_only=False)
+            if long.any():  # (before NumPy makes a fixed-width copy of every label that long)
+                i = int(np.flatnonzero(long)[0])
+                raise DataError(
+                    f"{self.name}: label column {shown(self.label)} holds a value of {len(text[i].as_py()):,} "
+                    f"characters at {self.where(i)}, which is not a class label (at most {MAX_LABEL_CHARS:,}); fix "
+                    "the value, or choose the label column with data.label"
+                )
+        y = self.column(self.label)
         if col.null_count:
             i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
             raise DataError(f"{self.name}: label column {shown(self.label)} is missing at {self.where(i)}; every row "

@@ -307,9 +307,14 @@ def inference(cfg: Config, model, X, y, train):
         return None
     ev = cfg.evaluate
     if ev.inference and _inference_applies(model):
+        from logitkit._util.errors import DataError
+
         groups = train.column(ev.cluster_column) if ev.cov_type == "cluster" and ev.cluster_column else None
-        return summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,
-                       hl_groups=ev.hosmer_lemeshow_groups)
+        try:
+            return summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,
+                           hl_groups=ev.hosmer_lemeshow_groups)
+        except DataError as exc:  # (name the data: the statistics do not know where the rows came from)
+            raise DataError(f"{train.name}: {exc}") from None
     names = list(getattr(model, "feature_names_in_", [f"x{j}" for j in range(model.n_features_in_)]))
     rows = []
     multi = model.coef_.shape[0] > 1

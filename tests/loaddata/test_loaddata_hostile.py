@@ -288,3 +288,47 @@ def test_damaged_gzip(tmp_path):
     p.write_bytes(gzip.compress(("x,y\n" + ROWS).encode())[:-30] + b"\x00" * 30)
     with pytest.raises(InputFileError, match=r"d\.csv\.gz: could not be read \(.*\); check the file"):
         load_csv(p)
+
+
+def test_wide_svmlight_fits_sparse_end_to_end(tmp_path):
+    """Past the dense width the CSR reader and the solvers keep X sparse; the fit is scikit-learn's."""
+    from sklearn.linear_model import LogisticRegression as SkLogistic
+
+    from logitkit.predict import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(80):
+        cols = np.sort(rng.choice(4_999, 5, replace=False) + 1)
+        lines.append(f"{i % 2} " + " ".join(f"{j}:{rng.normal():.3f}" for j in cols) + f" 5000:{i % 2 + 1}")
+    p = _csv(tmp_path, "\n".join(lines) + "\n", "w.svm")
+    with pytest.raises(InputFileError, match="widths above 4,096 are not taken from the data"):
+        load_svmlight(p)
+    X, y = read_svmlight_csr(p)
+    assert X.shape == (80, 5_001) and X.nnz == 480
+    model = LogisticRegression(alpha=1e-2, tol=1e-10).fit(X, y)
+    ref = SkLogistic(C=1 / (1e-2 * 80), tol=1e-10, max_iter=10_000).fit(X, y)
+    assert np.abs(model.coef_ - ref.coef_).max() < 1e-4
+
+
+def test_criteo_text_that_is_not_utf8(tmp_path):
+    """Criteo is parsed without pyarrow's UTF-8 check (a third of the parse); text with a byte
+    above 0x7F is validated after the parse, so a bad byte is still a line error."""
+    ok = "\t".join(["0"] + ["1"] * 13 + ["68fd1e64"] * 26)
+    bad = "\t".join(["1"] + ["2"] * 13 + ["caf\udce9"] + ["a"] * 25).encode("utf-8", "surrogateescape")
+    p = _csv(tmp_path, (ok + "\n").encode() * 3 + bad + b"\n", "c.tsv")
+    for msg in _both(p, "criteo"):
+        assert msg == f"{p}: line 4, byte 32: e9 is not UTF-8 text; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+    fine = _csv(tmp_path, (ok + "\n" + ok.replace("68fd1e64", "café") + "\n").encode(), "u.tsv")
+    assert load_file(fine, "criteo").data.column("C1").to_pylist() == ["68fd1e64", "café"]
+
+
+def test_label_of_a_megabyte_is_not_a_class(tmp_path):
+    from logitkit.loaddata import Table
+
+    p = _csv(tmp_path, "x,y\n1,a\n2," + "b" * 1_000_001 + "\n3,a\n")
+    t = load_csv(p)
+    assert isinstance(t, Table)
+    with pytest.raises(UserError, match=r"d\.csv: label column 'y' holds a value of 1,000,001 characters at row 2 "
+                                        r"\(line 3 of d\.csv\), which is not a class label \(at most 1,000\)"):
+        t.labels()
