@@ -148,23 +148,24 @@ def check_split_labels(train: Table, test: Table | None) -> None:
     if train.label is None:
         return
     y_train = train.labels()
-    classes = np.unique(y_train.astype(str) if y_train.dtype == object else y_train)
+    classes = np.unique(y_train)  # (as the model finds them: exact values, not NumPy's fixed-width strings)
     if len(classes) < 2:
         raise DataError(
             f"{train.name}: the training rows' label column {shown(train.label)} holds one class only "
-            f"({shown(classes[0].tolist() if len(classes) else None)}); a classifier needs two or more: check "
+            f"({shown(classes[0] if len(classes) else None)}); a classifier needs two or more: check "
             "data.label, or give rows of another class"
         )
     if test is None or test.label is None:
         return
-    y_test = test.labels()
-    kind = object if y_train.dtype == object or y_test.dtype == object else None
-    a = y_train.astype(str) if kind else y_train
-    b = y_test.astype(str) if kind else y_test
-    unseen = ~np.isin(b, np.unique(a))
+    b = test.labels()
+    if b.dtype == object or classes.dtype == object:
+        seen = set(classes.tolist())
+        unseen = np.fromiter((v not in seen for v in b.tolist()), bool, len(b))
+    else:
+        unseen = ~np.isin(b, classes)
     if unseen.any():
         i = int(np.flatnonzero(unseen)[0])
-        classes = np.unique(a).tolist()
+        classes = classes.tolist()
         raise DataError(
             f"{test.name}: label {shown(b[i])} at {test.where(i)} (a test row) is not among the training rows' "
             f"labels {shown_list(classes)}; a model cannot score a class it never saw: fix the "

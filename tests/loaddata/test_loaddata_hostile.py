@@ -332,3 +332,54 @@ def test_label_of_a_megabyte_is_not_a_class(tmp_path):
     with pytest.raises(UserError, match=r"d\.csv: label column 'y' holds a value of 1,000,001 characters at row 2 "
                                         r"\(line 3 of d\.csv\), which is not a class label \(at most 1,000\)"):
         t.labels()
+
+
+# ------------------------------------------------------------------ reader threads (item 9)
+@pytest.fixture(scope="module")
+def criteo_file(tmp_path_factory):
+    from logitkit.loaddata import make_ctr, write_criteo
+
+    p = tmp_path_factory.mktemp("ctr") / "d.tsv"
+    write_criteo(make_ctr(20_000, seed=3, max_cardinality=100)[0], p)
+    return p
+
+
+def _reader_threads():
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("logitkit-")]
+
+
+def test_reader_threads_end_on_error_and_on_close(tmp_path, criteo_file):
+    lines = criteo_file.read_text().split("\n")
+    lines[15_000] = "\t".join(lines[15_000].split("\t")[:30])
+    bad = _csv(tmp_path, "\n".join(lines), "bad.tsv")
+    with pytest.raises(InputFileError, match=r"bad\.tsv: line 15001 has the wrong number of fields"):
+        for _ in stream_criteo(bad, batch_rows=500, chunk_bytes=256 << 10):
+            pass
+    assert _reader_threads() == []
+    g = stream_criteo(criteo_file, batch_rows=500, chunk_bytes=256 << 10)
+    next(g)
+    assert _reader_threads()  # parsing ahead
+    g.close()
+    assert _reader_threads() == []
+
+
+def test_streams_left_open_at_exit_end_quietly(tmp_path, criteo_file):
+    """Streams abandoned mid-file by a process that exits: exit status 0, nothing on stderr."""
+    from logitkit.loaddata import load_criteo, write_csv, write_parquet
+
+    t = load_criteo(criteo_file)
+    write_parquet(t, tmp_path / "d.parquet", row_group_rows=1000)
+    write_csv(t, tmp_path / "d.csv")
+    code = f"""
+from logitkit.loaddata import stream_criteo, stream_csv, stream_parquet
+open_streams = [stream_criteo({str(criteo_file)!r}, batch_rows=100, chunk_bytes=1 << 18),
+                stream_csv({str(tmp_path / 'd.csv')!r}, batch_rows=100),
+                stream_parquet({str(tmp_path / 'd.parquet')!r}, batch_rows=100)]
+for s in open_streams:
+    next(s)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0 and proc.stderr == ""
