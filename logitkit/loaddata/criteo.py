@@ -1,6 +1,7 @@
 """Criteo display-ads TSV: ``label``, 13 counts ``I1..I13``, 26 categoricals ``C1..C26``.
 
-No header; tab-separated; an empty field is a missing value. Counts are nullable int64;
+No header; tab-separated; an empty field is a missing value. Counts are nullable int64
+of at most 2^53 in size (exact as float64, as the log buckets and the VW writer use them);
 categoricals are strings (``dictionary=True`` asks the parser for dictionary-encoded
 strings instead, which saves memory but parses more slowly). The hasher
 dictionary-encodes each batch itself and hashes only the distinct values.
@@ -11,13 +12,27 @@ from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from logitkit._util.errors import InputFileError
 from logitkit.loaddata.delimited import file_sha256, read_delimited, stream_delimited, write_csv
 from logitkit.loaddata.table import Table
 
 NUMERIC_COLUMNS = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL_COLUMNS = [f"C{i}" for i in range(1, 27)]
 CRITEO_COLUMNS = ["label"] + NUMERIC_COLUMNS + CATEGORICAL_COLUMNS
+_EXACT = 2**53  # largest count a float64 holds exactly
+
+
+def _check_counts(t, path: Path, first_line: int = 1):
+    """Counts beyond 2^53 in size are an error naming the column and line; ``t`` is returned."""
+    for c in NUMERIC_COLUMNS:
+        mm = pc.min_max(t.column(c)).as_py()
+        if mm["max"] is not None and (mm["max"] > _EXACT or mm["min"] < -_EXACT):
+            i = int(pc.index(pc.greater(pc.abs(t.column(c)), _EXACT), True).as_py())
+            raise InputFileError(f"{path}: column '{c}' at line {first_line + i}: count {t.column(c)[i].as_py()} is "
+                                 "beyond 2^53 in size, which no count reaches (and a float64 cannot hold exactly)")
+    return t
 
 
 def _columns(has_label: bool) -> list[str]:
@@ -48,7 +63,7 @@ def load_criteo(path: str | Path, dictionary: bool = False, has_label: bool = Tr
     ``has_label=False`` reads files without the label column (39 fields, e.g. a test set).
     """
     p = Path(path)
-    t = read_delimited(p, **_options(dictionary, has_label))
+    t = _check_counts(read_delimited(p, **_options(dictionary, has_label)), p)
     return Table(t, "label" if has_label else None, p.name, {"path": str(p), "sha256": file_sha256(p), "format": "criteo"}, first_line=1)
 
 
@@ -64,7 +79,10 @@ def stream_criteo(
     The text is parsed ``chunk_bytes`` at a time, one chunk ahead of the consumer, so
     memory stays near a few chunks plus a batch whatever the file size.
     """
-    yield from stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, **_options(dictionary, has_label))
+    first = 1
+    for b in stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, **_options(dictionary, has_label)):
+        yield _check_counts(b, Path(path), first)
+        first += b.num_rows
 
 
 def write_criteo(table: Table | pa.Table, path: str | Path) -> Path:

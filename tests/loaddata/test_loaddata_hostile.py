@@ -383,3 +383,14 @@ for s in open_streams:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_criteo_count_beyond_2_53(tmp_path):
+    """(It reached the CTR stream's vocabulary as an ArrowInvalid traceback.)"""
+    row = ["0"] + ["1"] * 13 + ["68fd1e64"] * 26
+    big = list(row)
+    big[5] = str(2**63 - 1)
+    p = _csv(tmp_path, "\n".join("\t".join(r) for r in [row, row, big, row]) + "\n", "c.tsv")
+    for msg in _both(p, "criteo"):
+        assert msg == (f"{p}: column 'I5' at line 3: count 9223372036854775807 is beyond 2^53 in size, which no count "
+                       "reaches (and a float64 cannot hold exactly)")
