@@ -11,6 +11,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -125,8 +126,26 @@ def first_ragged_row(source, read, parse, convert):
             return None
         if found:
             row = found[0]
-            return None if row.number is None else row._replace(number=row.number + line - 1)
+            if row.number is None:
+                return None
+            at = _line_of_record(text, row.number, parse.quote_char, parse.ignore_empty_lines)
+            return row._replace(number=at + line - 1)
     return None
+
+
+def _line_of_record(text: bytes, k: int, quote, skip_empty: bool) -> int:
+    """The line (from 1) of ``text`` where pyarrow's row ``k`` starts: pyarrow counts records,
+    which quoted newlines join and (with ``skip_empty``) empty lines do not count as."""
+    a = np.frombuffer(text, np.uint8)
+    nl = np.flatnonzero(a == 10)
+    ends = nl[np.cumsum(a == ord(quote))[nl] % 2 == 0] if quote else nl
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.concatenate([ends, [len(a)]])
+    empty = (stops == starts) | ((stops == starts + 1) & (a[np.minimum(starts, len(a) - 1)] == 13))
+    records = np.flatnonzero(~empty) if skip_empty else np.arange(len(starts))
+    if not 1 <= k <= len(records):
+        return k
+    return int(np.searchsorted(nl, starts[records[k - 1]])) + 1
 
 
 def one_line(msg: str, limit: int = 300) -> str:

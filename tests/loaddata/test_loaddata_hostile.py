@@ -394,3 +394,28 @@ def test_criteo_count_beyond_2_53(tmp_path):
     for msg in _both(p, "criteo"):
         assert msg == (f"{p}: column 'I5' at line 3: count 9223372036854775807 is beyond 2^53 in size, which no count "
                        "reaches (and a float64 cannot hold exactly)")
+
+
+def test_ragged_row_line_counts_quoted_newlines_and_blank_lines(tmp_path):
+    """pyarrow numbers records (a quoted newline joins two lines; blank lines are not
+    records): the message gives the line of the file."""
+    p = _csv(tmp_path, 'a,b\n"x\ny",1\n\n\n3\n', "q.csv")
+    for msg in _both(p):
+        assert msg.startswith(f"{p}: line 6 has the wrong number of fields (expected 2 fields, got 1)")
+    p = _csv(tmp_path, "a,b\r\n1,2\r\n\r\n3\r\n", "crlf.csv")
+    with pytest.raises(InputFileError, match=r"crlf\.csv: line 4 has the wrong number of fields"):
+        load_csv(p)
+
+
+def test_chunks_of_the_error_path_cut_outside_quoted_fields():
+    from logitkit.loaddata.diagnose import _clean_chunks
+
+    rows = [('"a\nb""c",' if i % 3 == 0 else "x,") + str(i) for i in range(200)]
+    data = ("h,i\n" + "\n".join(rows) + "\n").encode() + b"\xff\n"
+    for size in (5, 13, 64, 1000):
+        chunks = list(_clean_chunks(data, True, size))
+        assert b"".join(c for c, _ in chunks) == data.replace(b"\xff", "\ufffd".encode())
+        pos = 0
+        for text, line in chunks:
+            assert text.count(b'"') % 2 == 0 and data[:pos].count(b"\n") + 1 == line
+            pos += len(text) - (2 if b"\xef\xbf\xbd" in text else 0)
