@@ -7,6 +7,7 @@ stderr and exits with status 2. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from typing import Iterable
 
 
@@ -52,3 +53,13 @@ def shown_list(values, limit: int = 10) -> str:
     values = list(values)
     items = ", ".join(shown(v) for v in values[:limit])
     return f"[{items}]" if len(values) <= limit else f"[{items}, ... ({len(values):,} in all)]"
+
+
+@contextmanager
+def prefixed(where: str):
+    """A ``DataError`` raised inside gets ``where: `` in front: the file (and rows) a
+    statistic was computed on, which the statistics themselves do not know."""
+    try:
+        yield
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None

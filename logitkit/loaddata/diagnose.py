@@ -133,19 +133,46 @@ def first_ragged_row(source, read, parse, convert):
     return None
 
 
-def _line_of_record(text: bytes, k: int, quote, skip_empty: bool) -> int:
-    """The line (from 1) of ``text`` where pyarrow's row ``k`` starts: pyarrow counts records,
-    which quoted newlines join and (with ``skip_empty``) empty lines do not count as."""
+def _record_starts(text: bytes, quote, skip_empty: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(offset where each of pyarrow's records starts, offsets of every newline) in ``text``:
+    pyarrow counts records, which quoted newlines join and (with ``skip_empty``) empty
+    lines do not count as."""
     a = np.frombuffer(text, np.uint8)
     nl = np.flatnonzero(a == 10)
     ends = nl[np.cumsum(a == ord(quote))[nl] % 2 == 0] if quote else nl
     starts = np.concatenate([[0], ends + 1])
     stops = np.concatenate([ends, [len(a)]])
-    empty = (stops == starts) | ((stops == starts + 1) & (a[np.minimum(starts, len(a) - 1)] == 13))
-    records = np.flatnonzero(~empty) if skip_empty else np.arange(len(starts))
-    if not 1 <= k <= len(records):
-        return k
-    return int(np.searchsorted(nl, starts[records[k - 1]])) + 1
+    empty = (stops == starts) | ((stops == starts + 1) & (a[np.minimum(starts, max(len(a) - 1, 0))] == 13))
+    return (starts[~empty] if skip_empty else starts), nl
+
+
+def _line_of_record(text: bytes, k: int, quote, skip_empty: bool) -> int:
+    """The line (from 1) of ``text`` where pyarrow's row ``k`` (from 1) starts."""
+    starts, nl = _record_starts(text, quote, skip_empty)
+    return int(np.searchsorted(nl, starts[k - 1])) + 1 if 1 <= k <= len(starts) else k
+
+
+def record_line(source, k: int, parse) -> int:
+    """The line (from 1) of ``source`` (a file or buffer) where pyarrow's row ``k`` starts."""
+    seen = 0
+    for text, line in _clean_chunks(source, parse.quote_char is not False):
+        starts, nl = _record_starts(text, parse.quote_char, parse.ignore_empty_lines)
+        if seen + len(starts) >= k:
+            return line - 1 + int(np.searchsorted(nl, starts[k - seen - 1])) + 1
+        seen += len(starts)
+    return k
+
+
+def header_names(source, parse) -> list[str]:
+    """The names the first line of ``source`` gives its columns ([] when it cannot be read)."""
+    for text, _ in _clean_chunks(source, parse.quote_char is not False):
+        try:
+            return pacsv.read_csv(pa.py_buffer(text[: text.find(b"\n") + 1 or len(text)]),
+                                  parse_options=pacsv.ParseOptions(delimiter=parse.delimiter, quote_char=parse.quote_char),
+                                  read_options=pacsv.ReadOptions(use_threads=False)).column_names
+        except pa.ArrowInvalid:
+            return []
+    return []
 
 
 def one_line(msg: str, limit: int = 300) -> str:
@@ -180,10 +207,10 @@ def translate_error(exc: pa.ArrowInvalid, path: Path, read, parse, convert,
     m = re.search(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): (.*)", msg, re.S)
     if m:
         col_i = int(m.group(1))
-        names = read.column_names or []
-        col = names[col_i] if col_i < len(names) else f"#{col_i}"
+        names = read.column_names or ([] if read.autogenerate_column_names else header_names(source, parse))
+        col = names[col_i] if col_i < len(names) else f"#{col_i + 1}"
         if m.group(2):
-            where = f" at line {first_line + int(m.group(2)) - 1}"
+            where = f" at line {first_line + record_line(source, int(m.group(2)), parse) - 1}"
         else:
             where = f" in lines from {first_line}" if chunk is not None else ""
         return InputFileError(

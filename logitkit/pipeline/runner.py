@@ -38,7 +38,7 @@ import yaml
 
 from logitkit._util import dist
 from logitkit._util.device import resolve_device
-from logitkit._util.errors import UserError
+from logitkit._util.errors import UserError, prefixed
 from logitkit._util.seed import seed_everything
 from logitkit.pipeline import stages
 from logitkit.pipeline.config import Config, resolved_dict
@@ -229,9 +229,10 @@ def _stages(cfg: Config, table, test_table, parts, device, timer: Timer, work: P
         model = stages.single_process(model)
         if dist.is_distributed():
             stages.hosmer_lemeshow_full(cfg, model, preds["train"][0], preds["train"][1][:, -1], summary)
-        files = {"train": train.name, "test": (test if test is not None else train).name}
-        record["metrics"] = {name: stages.metrics(cfg, model, y, P, where=f"{files[name]} ({name} rows)")
-                             for name, (y, P) in preds.items()}
+        record["metrics"] = {}
+        for name, (y, P) in preds.items():  # (a metric not defined on these rows names their file)
+            with prefixed(f"{(test if name == 'test' else train).name} ({name} rows)"):
+                record["metrics"][name] = stages.metrics(cfg, model, y, P)
         if summary is not None:
             record["model_stats"] = summary.stats
             _write_coefficients(work / "coefficients.csv", summary.rows)

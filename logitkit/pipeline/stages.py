@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from logitkit._util import dist
-from logitkit._util.errors import ConfigError, did_you_mean
+from logitkit._util.errors import ConfigError, did_you_mean, prefixed
 from logitkit.pipeline.config import Config
 
 log = logging.getLogger("logitkit.pipeline")
@@ -279,18 +279,11 @@ def shard_record(parts: dict, train, test) -> dict:
 
 
 # ---------------------------------------------------------------- evaluate
-def metrics(cfg: Config, model, y, proba, where: str | None = None) -> dict:
-    """The configured metrics of labels ``y`` and probabilities ``proba`` (n, K); a metric
-    that is not defined on these rows is an error prefixed with ``where`` (file and split)."""
-    from logitkit._util.errors import DataError
+def metrics(cfg: Config, model, y, proba) -> dict:
+    """The configured metrics of labels ``y`` and probabilities ``proba`` (n, K)."""
     from logitkit.evaluate.metrics import compute_metrics
 
-    try:
-        return compute_metrics(cfg.evaluate.metrics, y, proba, model.classes_)
-    except DataError as exc:
-        if where is None:
-            raise
-        raise DataError(f"{where}: {exc}") from None
+    return compute_metrics(cfg.evaluate.metrics, y, proba, model.classes_)
 
 
 def _inference_applies(model) -> bool:
@@ -307,14 +300,10 @@ def inference(cfg: Config, model, X, y, train):
         return None
     ev = cfg.evaluate
     if ev.inference and _inference_applies(model):
-        from logitkit._util.errors import DataError
-
         groups = train.column(ev.cluster_column) if ev.cov_type == "cluster" and ev.cluster_column else None
-        try:
+        with prefixed(train.name):
             return summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,
                            hl_groups=ev.hosmer_lemeshow_groups)
-        except DataError as exc:  # (name the data: the statistics do not know where the rows came from)
-            raise DataError(f"{train.name}: {exc}") from None
     names = list(getattr(model, "feature_names_in_", [f"x{j}" for j in range(model.n_features_in_)]))
     rows = []
     multi = model.coef_.shape[0] > 1

@@ -419,3 +419,15 @@ def test_chunks_of_the_error_path_cut_outside_quoted_fields():
         for text, line in chunks:
             assert text.count(b'"') % 2 == 0 and data[:pos].count(b"\n") + 1 == line
             pos += len(text) - (2 if b"\xef\xbf\xbd" in text else 0)
+
+
+def test_conversion_error_names_the_column_and_the_line_after_blank_lines(tmp_path):
+    row = ["0"] + ["1"] * 13 + ["68fd1e64"] * 26
+    bad = list(row)
+    bad[3] = "xx"
+    p = _csv(tmp_path, "\n".join(["\t".join(row), "", "", "\t".join(row), "\t".join(bad)]) + "\n", "cb.tsv")
+    with pytest.raises(InputFileError, match=r"cb\.tsv: column 'I3' at line 5: value is not int64 \(invalid value 'xx'\)"):
+        list(stream_criteo(p))
+    q = _csv(tmp_path, 'a,b\n1,2\n"q\nq",3\n')
+    with pytest.raises(InputFileError, match=r"d\.csv: column 'a': value is not int64 \(invalid value 'q q'\)"):
+        load_csv(q, column_types={"a": pa.int64()})
