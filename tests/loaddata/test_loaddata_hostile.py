@@ -431,3 +431,12 @@ def test_conversion_error_names_the_column_and_the_line_after_blank_lines(tmp_pa
     q = _csv(tmp_path, 'a,b\n1,2\n"q\nq",3\n')
     with pytest.raises(InputFileError, match=r"d\.csv: column 'a': value is not int64 \(invalid value 'q q'\)"):
         load_csv(q, column_types={"a": pa.int64()})
+
+
+def test_criteo_label_that_is_not_a_click(tmp_path):
+    """(The streamed hashed model said "labels must be 0 or 1; found 2", naming no file or line.)"""
+    row = ["0"] + ["1"] * 13 + ["68fd1e64"] * 26
+    p = _csv(tmp_path, "\n".join("\t".join(["2" if i == 2 else "1"] + row[1:]) for i in range(4)) + "\n", "l.tsv")
+    for msg in _both(p, "criteo"):
+        assert msg == (f"{p}: line 3: the label is 2; Criteo labels are 0 (no click) or 1 (click): map other labels "
+                       "(e.g. VW's -1/+1) to 0/1 first")
