@@ -1,107 +1,88 @@
-"""Hashed batches from a Criteo-layout file, with a binary cache for later passes.
+"""Token batches from a Criteo-layout file, with a binary cache for later passes.
 
-``CTRStream(path, hasher)`` is re-iterable: each iteration yields ``HashedBatch``-shaped
-tuples ``(idx, y, dense, vocab, plans)``. The first iteration parses the file
-(``loaddata.criteo.stream_criteo``) and hashes it (``prepdata.hashing.FeatureHasher``);
-with ``cache=`` it also writes what it yields to a binary cache, and every later
-iteration reads the cache instead (VW's ``--cache``): no parsing, no hashing.
+``CTRStream(path, transform)`` is re-iterable: each iteration yields 5-tuples
+``(idx, y, dense, vocab, extras)``. The first iteration parses the file
+(``criteo.stream_criteo``, or a ``reader``) and hands each record batch to the
+*transform*, which turns it into token indices; with ``cache=`` it also writes what it
+yields to a binary cache (``batch_cache``), and every later iteration reads the cache
+instead (VW's ``--cache``): no parsing, no hashing.
 
-``request_plans(batch_size)`` (``HashedLogisticRegression.fit`` calls it) asks a cached
-stream for the row plans of the learner's mini-batches (``predict.online.plan``): in the
-first pass each item comes with a ``PlanSink`` that the learner fills with the plans it
-makes anyway, and the stream appends them to the cache; later passes hand them back
-(``RowPlans``), so they skip finding each mini-batch's distinct rows as well. ``plans``
-is None otherwise.
+**The import rule here.** This stage reads; it does not hash and does not learn, and it
+imports neither ``prepdata`` nor ``predict``. What it needs of them is handed in:
 
-Cache layout (``<cache>.idx``, ``.y``, ``.dense``, ``.json``): the indices as raw
-little-endian int32 (n_bits <= 31) row-major (rows, tokens), the labels as uint8, the
-dense features as float32 (rows, d), and a JSON file with the row count of every batch,
-the hasher state and the source file's size and modification time. With plans, also
-``.inv`` (int32, the layout of ``.idx``: each position's slot in its mini-batch) and
-``.rows`` (int64: per mini-batch its row count, then the rows), and the JSON's
-``plans`` names their mini-batch size; they are kept only when the learner filled every
-sink of the pass. The JSON is written last, so an interrupted first pass leaves no cache
-that looks complete; a cache whose JSON does not match the source file or the hasher is
-rebuilt. A pass over the cache
-reads (4·T + 1 + 4·d) bytes per row, (8·T + 1 + 4·d) and the rows with plans.
+* the transform, anything with the methods of ``TokenTransform`` below
+  (``prepdata.FeatureHasher`` is one): record batch -> (n, T) int32 indices, the
+  batch's ``field=value`` tokens for a token sketch, and a JSON state (a cache is valid
+  for one state only);
+* the arrays a consumer keeps in the cache next to each batch (the learner's row
+  plans): named 1-D arrays in a ``batch_cache.BatchExtras``, asked for with
+  ``request_extras(key, dtypes)``; this stage stores and replays them without knowing
+  what they mean.
+
+Items: ``idx`` (n, T) int32; ``y`` (n,) float32 labels in {0, 1}; ``dense`` (n, d)
+float32 or None; ``vocab`` the transform's tokens of every ``sketch_every``-th batch of
+a parsed pass (else None; a cache keeps none); ``extras`` a ``BatchExtras`` (writable in
+the pass that writes the cache, the stored ones in a pass over it) or None.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
-import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logitkit._util.errors import DataError
 from logitkit._util.threads import drain, run_ahead
+from logitkit.loaddata.batch_cache import (
+    SUFFIXES, BatchExtras, extra_suffixes, read_batches, staged, write_batch, write_extras, write_meta,
+)
 from logitkit.loaddata.criteo import CRITEO_COLUMNS, stream_criteo
-from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_ids
-from logitkit.predict.online.plan import PlanSink, RowPlans
-
-_SUFFIXES = (".idx", ".y", ".dense")
-_PLAN_SUFFIXES = (".inv", ".rows")
 
 
-def batch_vocab(batch: pa.RecordBatch, fields: list[str], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``field=value`` tokens of one batch: (tokens, buckets, counts), shapes (m,).
+class TokenTransform(Protocol):
+    """What a ``CTRStream`` needs of the transform it is given (``prepdata.FeatureHasher`` has it)."""
 
-    ``idx`` (n, T) are the hashed buckets whose first ``len(fields)`` columns belong to
-    ``fields`` (crosses are not sketched). Strings are built only for distinct values.
-    """
-    toks, bks, cnts = [], [], []
-    for j, f in enumerate(fields):
-        arr = batch.column(f)
-        if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
-            codes = log_bucket_ids(arr.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
-            codes[codes < 0] = N_CODES
-            k = N_CODES + 1
-            counts = np.bincount(codes, minlength=k)
-            present = np.nonzero(counts)[0]
-            toks.extend(f"{f}={code_of_id(int(c)) if c < N_CODES else ''}" for c in present)
-        else:
-            enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr.cast(pa.string()))
-            k = len(enc.dictionary) + 1
-            codes = enc.indices.fill_null(k - 1).to_numpy(zero_copy_only=False).astype(np.int64)
-            counts = np.bincount(codes, minlength=k)
-            present = np.nonzero(counts)[0]
-            values = enc.dictionary.cast(pa.string()).take(pa.array(present[present < k - 1]))
-            toks.extend(pc.binary_join_element_wise(f"{f}=", values, "").to_pylist())
-            if present[-1] == k - 1:
-                toks.append(f"{f}=")
-        bucket_of = np.zeros(k, dtype=np.int64)
-        bucket_of[codes] = idx[:, j]
-        bks.append(bucket_of[present])
-        cnts.append(counts[present])
-    return np.array(toks, dtype=object), np.concatenate(bks), np.concatenate(cnts)
+    n_bits: int  # indices are in [0, 2^n_bits); the cache stores int32, so n_bits <= 31 there
+    n_tokens: int  # T, the indices per row (known once the fields are resolved)
+
+    def resolve_fields(self, names: list[str]) -> None:
+        """Choose / check the columns it reads, given the feature column names."""
+
+    def transform(self, batch: pa.RecordBatch, dtype) -> np.ndarray:
+        """(n, T) token indices of a record batch, in ``dtype``."""
+
+    def vocab(self, batch: pa.RecordBatch, idx: np.ndarray):
+        """The batch's tokens with their indices, for a token sketch."""
+
+    def to_json(self) -> dict:
+        """The state that the indices depend on."""
 
 
 class CTRStream:
-    """Re-iterable stream of hashed batches ``(idx, y, dense, vocab)`` from a Criteo TSV.
+    """Re-iterable stream of token batches ``(idx, y, dense, vocab, extras)`` from a Criteo TSV.
 
-    Parameters: ``path`` (Criteo layout, gzip allowed), ``hasher`` (a ``FeatureHasher``),
-    ``batch_rows`` rows per batch, ``cache`` (path prefix of the binary cache, or None),
-    ``dense`` (numeric columns also given as dense features log(1 + max(x, 0)), missing
-    -> 0), ``sketch_every`` (token vocab for the sketch on every k-th batch of the parsed
-    pass; 0 = never), ``prefetch`` (parse + hash the next batches while the model learns
-    the current one: ``"thread"`` (or True), a background thread; ``"process"``, a forked
-    worker process, free of the GIL, as torch's DataLoader workers (a custom ``reader``
-    uses a thread); ``False``, inline. On a machine whose cores are all busy, none of
-    them beats inline. A pass over the cache is read ahead in a thread with either),
-    ``reader`` (a callable returning record batches, instead of
-    ``stream_criteo``), ``cache_plans`` (keep the learner's row plans in the cache when
-    asked, ``request_plans``).
+    Parameters: ``path`` (Criteo layout, gzip allowed), ``transform`` (a
+    ``TokenTransform``, e.g. ``prepdata.FeatureHasher``), ``batch_rows`` rows per batch,
+    ``cache`` (path prefix of the binary cache, or None), ``dense`` (numeric columns also
+    given as dense features log(1 + max(x, 0)), missing -> 0), ``label`` (the label
+    column), ``sketch_every`` (the transform's ``vocab`` on every k-th batch of the
+    parsed pass; 0 = never), ``prefetch`` (parse + transform the next batches while the
+    consumer works on the current one: ``"thread"`` (or True), a background thread;
+    ``"process"``, a forked worker process, free of the GIL, as torch's DataLoader
+    workers (a custom ``reader`` uses a thread); ``False``, inline. On a machine whose
+    cores are all busy, none of them beats inline. A pass over the cache is read ahead in
+    a thread with either), ``reader`` (a callable returning record batches, instead of
+    ``stream_criteo``), ``cache_extras`` (keep the arrays a consumer asks to keep,
+    ``request_extras``; False: a cache half the size with row plans, passes slower).
     """
 
     def __init__(
         self,
         path: str | Path,
-        hasher,
+        transform: TokenTransform,
         batch_rows: int = 65536,
         cache: str | Path | None = None,
         dense: list[str] | None = None,
@@ -109,10 +90,10 @@ class CTRStream:
         sketch_every: int = 16,
         prefetch: str | bool = "thread",
         reader: Callable[[], Iterator[pa.RecordBatch]] | None = None,
-        cache_plans: bool = True,
+        cache_extras: bool = True,
     ) -> None:
         self.path = Path(path)
-        self.hasher = hasher
+        self.transform = transform
         self.batch_rows = int(batch_rows)
         self.cache = None if cache is None else Path(cache)
         self.dense = list(dense or [])
@@ -121,22 +102,20 @@ class CTRStream:
         self.prefetch = prefetch
         self.reader = reader
         self.passes_from_cache = 0
-        self.cache_plans = bool(cache_plans)
-        self.plan_batch_size: int | None = None  # set by request_plans
+        self.cache_extras = bool(cache_extras)
+        self.extras_request: dict | None = None  # set by request_extras
 
-    def request_plans(self, batch_size: int) -> None:
-        """Keep the learner's row plans of mini-batches of ``batch_size`` rows in the cache
-        (see the module docstring). Only a stream with a cache has them: a pass writing
-        the cache yields a ``PlanSink`` per batch, a pass over a cache that has them yields
-        ``RowPlans``; a cache written without them (or for another batch size) yields None.
-        Ignored with ``cache_plans=False`` (a cache half the size, passes over it slower)."""
-        if self.cache_plans:
-            self.plan_batch_size = int(batch_size)
+    def request_extras(self, key: dict, dtypes: dict[str, str]) -> None:
+        """Keep the consumer's arrays ``dtypes`` ({name: dtype}) under ``key`` in the cache
+        (see ``batch_cache``). Only a stream with a cache has them: a pass writing the cache
+        yields a writable ``BatchExtras`` per batch, a pass over a cache that has them for
+        this key the stored ones; a cache written without them (or for another key) yields
+        None. Ignored with ``cache_extras=False``."""
+        if self.cache_extras:
+            self.extras_request = {"key": dict(key), "dtypes": dict(dtypes)}
 
-    def _plan_meta(self) -> dict | None:
-        if self.cache is None or self.plan_batch_size is None:
-            return None
-        return {"batch_size": self.plan_batch_size, "n_buckets": 1 << int(self.hasher.n_bits)}
+    def _extras_meta(self) -> dict | None:
+        return self.extras_request if self.cache is not None else None
 
     # -- cache bookkeeping -------------------------------------------------------------
     def _source_id(self) -> dict:
@@ -147,53 +126,63 @@ class CTRStream:
         return Path(str(self.cache) + ".json")
 
     def cache_meta(self) -> dict | None:
-        """The cache's JSON when a complete cache for this source and hasher exists, else None."""
+        """The cache's JSON when a complete cache for this source and transform exists, else None."""
         if self.cache is None or not self._meta_path().is_file():
             return None
-        self._resolve_fields()
         meta = json.loads(self._meta_path().read_text())
-        hasher = self.hasher.to_json()
-        if self.hasher.fields is None:  # a custom reader's columns: take the cache's word for them
-            hasher["fields"] = meta.get("hasher", {}).get("fields")
-        want = {"source": self._source_id(), "hasher": hasher, "dense": self.dense}
+        try:  # a custom reader's columns: those its first batch had when the cache was written
+            self._resolve_fields(meta.get("columns"))
+        except DataError:
+            return None
+        want = {"source": self._source_id(), "transform": self.transform.to_json(), "dense": self.dense}
         if any(meta.get(k) != v for k, v in want.items()) or meta.get("batch_rows") != self.batch_rows:
             return None
         return meta
 
-    def _resolve_fields(self) -> None:
-        """A hasher without ``fields`` hashes every non-label column: name them now for a
-        Criteo file, so that its state matches the cache (and a worker process's) up front."""
-        if self.hasher.fields is None and self.reader is None:
-            self.hasher.fields = [c for c in CRITEO_COLUMNS if c != self.label]
+    def _features(self, names: list[str]) -> list[str]:
+        return [c for c in names if c != self.label]
+
+    def _resolve_fields(self, columns: list[str] | None = None) -> None:
+        """Tell the transform the feature columns up front (a Criteo file's are known), so
+        that its state matches the cache's (and a worker process's) before any batch."""
+        if self.reader is None:
+            self.transform.resolve_fields(self._features(list(CRITEO_COLUMNS)))
+        elif columns is not None:
+            self.transform.resolve_fields(columns)
 
     def cache_bytes(self) -> int:
         """Bytes a pass over the (complete) cache reads: the files it opens."""
         meta = self.cache_meta()
         if meta is None:
             return 0
-        plans = meta.get("plans") is not None and meta.get("plans") == self._plan_meta()
-        names = _SUFFIXES + (_PLAN_SUFFIXES if plans else ())
+        extras = self._stored_extras(meta)
+        names = SUFFIXES + tuple(extra_suffixes(extras["dtypes"]) if extras else ())
         return sum(Path(str(self.cache) + s).stat().st_size for s in names)
+
+    def _stored_extras(self, meta: dict) -> dict | None:
+        """The cache's extras when they are the ones asked for, else None."""
+        stored = meta.get("extras")
+        return stored if stored is not None and stored == self._extras_meta() else None
 
     # -- iteration -----------------------------------------------------------------------
     def __iter__(self) -> Iterator[tuple]:
         meta = self.cache_meta()
         if meta is not None:
             self.passes_from_cache += 1
-            it = self._from_cache(meta)  # (read ahead in a thread with any prefetch: no parsing to fork for)
-            return run_ahead(it) if self.prefetch else it
-        it = self._parse_and_cache()
+            it = read_batches(self.cache, meta, len(self.dense), self._stored_extras(meta))
+            return run_ahead(it) if self.prefetch else it  # (read ahead in a thread: no parsing to fork for)
         self._resolve_fields()
+        it = self._parse_and_cache()
         if self.prefetch == "process" and self.reader is None:
             it = _process_prefetched(self)
         elif self.prefetch:
             it = run_ahead(it)  # (closing it when abandoned: the pass leaves no cache behind)
-        plan_meta = self._plan_meta()
-        return self._collect_plans(it, plan_meta) if plan_meta else it
+        extras = self._extras_meta()
+        return self._collect_extras(it, extras) if extras else it
 
     def _convert(self, b: int, batch: pa.RecordBatch) -> tuple:
         # int32 indices (what the cache stores and the learner takes without a copy)
-        idx = self.hasher.transform(batch, dtype=np.int32 if self.hasher.n_bits <= 31 else np.int64)
+        idx = self.transform.transform(batch, dtype=np.int32 if self.transform.n_bits <= 31 else np.int64)
         ycol = batch.column(self.label)
         if ycol.null_count:
             raise DataError(f"{self.path}: a row of batch {b} (rows {b * self.batch_rows + 1}..) has no label; every row needs 0 or 1")
@@ -204,7 +193,7 @@ class CTRStream:
             dense = np.log1p(np.maximum(np.stack(cols, 1), 0)).astype(np.float32)
         vocab = None
         if self.sketch_every and b % self.sketch_every == 0:
-            vocab = batch_vocab(batch, self.hasher.fields, idx)
+            vocab = self.transform.vocab(batch, idx)
         return idx, y, dense, vocab, None
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
@@ -220,107 +209,62 @@ class CTRStream:
                 del batch  # not held while the consumer has the item
                 yield item
             return
-        self.cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = {s: Path(str(self.cache) + s + ".tmp") for s in _SUFFIXES}
-        files = {s: open(p, "wb") for s, p in tmp.items()}
-        sizes, complete = [], False
-        try:
+        sizes, columns = [], None
+        with staged(self.cache, SUFFIXES) as out:  # an error or an abandoned pass leaves no partial files
             for b, batch in enumerate(self._batches()):
+                columns = columns or self._features(list(batch.schema.names))
                 item = self._convert(b, batch)
                 del batch
-                idx, y, dense = item[:3]
-                if self.hasher.n_bits > 31:
-                    raise DataError(f"the cache stores int32 indices; hasher n_bits={self.hasher.n_bits} needs <= 31")
-                np.asarray(idx, dtype="<i4").tofile(files[".idx"])
-                y.astype(np.uint8).tofile(files[".y"])
-                if dense is not None:
-                    dense.astype("<f4", copy=False).tofile(files[".dense"])
-                sizes.append(len(y))
+                if self.transform.n_bits > 31:
+                    raise DataError(f"the cache stores int32 indices; hasher n_bits={self.transform.n_bits} needs <= 31")
+                write_batch(out.files, *item[:3])
+                sizes.append(len(item[1]))
                 yield item
-            complete = True
-        finally:  # an error or an abandoned pass leaves no partial files behind
-            for f in files.values():
-                f.close()
-            for s, p in tmp.items():
-                if complete:
-                    os.replace(p, str(self.cache) + s)
-                else:
-                    p.unlink(missing_ok=True)
-        for s in _PLAN_SUFFIXES:  # an earlier cache's plans (this pass's come after the JSON)
-            Path(str(self.cache) + s).unlink(missing_ok=True)
-        meta = {
-            "format": "logitkit.ctr-cache/1", "source": self._source_id(), "hasher": self.hasher.to_json(),
-            "dense": self.dense, "batch_rows": self.batch_rows, "batch_sizes": sizes,
-            "n_tokens": self.hasher.n_tokens, "n_rows": int(sum(sizes)), "plans": None,
-        }
-        self._meta_path().write_text(json.dumps(meta))
+        for p in _extras_files(self.cache):  # an earlier cache's extras (this pass's come after the JSON)
+            p.unlink()
+        write_meta(self.cache, {
+            "format": "logitkit.ctr-cache/2", "source": self._source_id(), "transform": self.transform.to_json(),
+            "columns": columns, "dense": self.dense, "batch_rows": self.batch_rows, "batch_sizes": sizes,
+            "n_tokens": self.transform.n_tokens, "n_rows": int(sum(sizes)), "extras": None,
+        })
 
-    def _collect_plans(self, it: Iterator[tuple], plan_meta: dict) -> Iterator[tuple]:
-        """The items of a cache-writing pass, each with a ``PlanSink`` for the learner; in
-        this (the consumer's) thread, the sinks' plans go to the cache's ``.inv`` and
-        ``.rows`` files, which join the cache (with ``plans`` in its JSON) when every sink
-        of the pass was filled. The JSON without plans is already there: the producer
-        wrote it before its last item arrived here."""
-        self.cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = {s: Path(str(self.cache) + s + ".tmp") for s in _PLAN_SUFFIXES}
+    def _collect_extras(self, it: Iterator[tuple], request: dict) -> Iterator[tuple]:
+        """The items of a cache-writing pass, each with an empty ``BatchExtras`` for the
+        consumer; in this (the consumer's) thread, each batch's extras go to the cache's
+        extras files once the consumer moved on, and join the cache (named in its JSON)
+        when the consumer closed every batch's. The JSON without them is already there:
+        the producer wrote it before its last item arrived here."""
         complete = True
 
-        def store(sink: PlanSink | None) -> None:
+        def store(extras: BatchExtras | None) -> None:
             nonlocal complete
-            complete = complete and (sink is None or sink.complete())
-            if complete and sink is not None:
-                sink.write(fv, fr)
+            complete = complete and (extras is None or extras.closed)
+            if complete and extras is not None:
+                write_extras(out.files, extras)
 
         try:
-            with open(tmp[".inv"], "wb") as fv, open(tmp[".rows"], "wb") as fr:
+            with staged(self.cache, extra_suffixes(request["dtypes"])) as out:
                 pending = None
                 for item in it:
-                    store(pending)  # the learner is done with the previous batch
-                    pending = PlanSink(plan_meta["batch_size"], plan_meta["n_buckets"], np.shape(item[0]))
+                    store(pending)  # the consumer is done with the previous batch
+                    pending = BatchExtras(request["key"], request["dtypes"])
                     yield (*item[:4], pending)
                 store(pending)
-            meta = self.cache_meta() if complete else None
-            if meta is not None and meta.get("batch_sizes") is not None:
-                for s, p in tmp.items():
-                    os.replace(p, str(self.cache) + s)
-                meta["plans"] = plan_meta
-                staged = Path(str(self._meta_path()) + ".tmp")
-                staged.write_text(json.dumps(meta))
-                os.replace(staged, self._meta_path())
+                meta = self.cache_meta() if complete else None
+                out.keep = meta is not None and meta.get("batch_sizes") is not None
+            if out.keep:  # the files are in place: the JSON may name them
+                write_meta(self.cache, {**meta, "extras": request})
         finally:
             getattr(it, "close", lambda: None)()  # an abandoned pass: the producer stops, no cache
-            for p in tmp.values():
-                p.unlink(missing_ok=True)
-
-    def _from_cache(self, meta: dict) -> Iterator[tuple]:
-        t, d = meta["n_tokens"], len(self.dense)
-        base = str(self.cache)
-        plan_meta = meta.get("plans")
-        plans_here = plan_meta is not None and plan_meta == self._plan_meta()
-        with contextlib.ExitStack() as files:
-            fi, fy, fd = (files.enter_context(open(base + s, "rb")) for s in _SUFFIXES)
-            fv, fr = (files.enter_context(open(base + s, "rb")) for s in _PLAN_SUFFIXES) if plans_here else (None, None)
-            for n in meta["batch_sizes"]:
-                idx = np.fromfile(fi, dtype="<i4", count=n * t).reshape(n, t)
-                y = np.fromfile(fy, dtype=np.uint8, count=n).astype(np.float32)
-                dense = np.fromfile(fd, dtype="<f4", count=n * d).reshape(n, d) if d else None
-                plans = _read_plans(fv, fr, n, t, plan_meta) if plans_here else None
-                yield idx, y, dense, None, plans
 
 
-def _read_plans(fv, fr, n: int, t: int, plan_meta: dict) -> RowPlans:
-    """The plans of one batch of ``n`` rows from the cache's ``.inv`` and ``.rows`` files."""
-    bs = plan_meta["batch_size"]
-    inv = np.fromfile(fv, dtype="<i4", count=n * t).reshape(n, t).astype(np.int64)
-    rows = []
-    for _ in range(0, n, bs):
-        (count,) = np.fromfile(fr, dtype="<i8", count=1)
-        rows.append(np.fromfile(fr, dtype="<i8", count=int(count)))
-    return RowPlans(bs, plan_meta["n_buckets"], inv, rows)
+def _extras_files(prefix: Path) -> list[Path]:
+    """The extras files next to a cache prefix (not the ones being written)."""
+    return [p for p in prefix.parent.glob(prefix.name + ".x.*") if not p.name.endswith(".tmp")]
 
 
 def _produce(stream: CTRStream, q) -> None:
-    """Worker process: parse, hash (and cache) the stream, hand each item to ``q``; None ends it."""
+    """Worker process: parse, transform (and cache) the stream, hand each item to ``q``; None ends it."""
     try:
         for item in stream._parse_and_cache():
             q.put(item)
@@ -350,5 +294,5 @@ def _process_prefetched(stream: CTRStream, depth: int = 3) -> Iterator[tuple]:
         worker.join()
         q.close()
         if stopped and stream.cache is not None:  # the worker's partial files
-            for suffix in _SUFFIXES:
+            for suffix in SUFFIXES:
                 Path(str(stream.cache) + suffix + ".tmp").unlink(missing_ok=True)
