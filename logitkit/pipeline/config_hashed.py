@@ -52,7 +52,7 @@ class HashedOptions(BaseModel):
     cache_plans: bool = Field(True, description="The cache also keeps each update's distinct rows (faster passes).")
     sketch_every: int = Field(16, ge=0, description="Sketch the tokens of every k-th batch (0: never).")
     dense: list[str] | None = Field(None, description="Count columns also given as dense features log(1 + x).")
-    prefetch: Literal["thread", "process"] | bool = Field(
+    prefetch: Literal["thread", "process", True, False] = Field(
         "thread", description="Parse + hash ahead of the learner: 'thread', 'process' or false (inline).")
     holdout_path: str | None = Field(None, description="A Criteo file scored after each pass (early stopping).")
     sync_every: int = Field(64, ge=1, description="Under torchrun: mini-batches between the ranks' synchronisations.")

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from logitkit._util.collective import Collective, current
-from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.errors import ConfigError, DataError, InputFileError
 from logitkit.pipeline.config import Config
 from logitkit.pipeline.config_hashed import hashed_options
 from logitkit.pipeline.record import sha256_file
@@ -54,7 +54,12 @@ def check(cfg: Config) -> None:
     if unknown:
         raise ConfigError(f"evaluate.metrics: {unknown} are not available for the streamed hashed model; "
                           f"use some of {list(STREAMED_METRICS)}")
-    hashed_options(cfg.model.options)
+    here = "the config's folder"
+    files = {"data.path": (cfg.data.path, here), "data.test_path": (cfg.data.test_path, here),
+             "model.options.holdout_path": (hashed_options(cfg.model.options).holdout_path, "the current folder")}
+    for key, (path, base) in files.items():
+        if path is not None and not Path(path).is_file():
+            raise InputFileError(f"{key}: {path} is not a file; check the path (a relative one is taken from {base})")
 
 
 def fingerprints(cfg: Config) -> dict:

@@ -35,6 +35,10 @@ def test_wrong_values_name_the_key():
         load_config(raw=raw(l1=-1))
     with pytest.raises(ConfigError, match=r"'model.options.optimizer': Input should be 'ftrl', 'adagrad' or 'sgd'"):
         load_config(raw=raw(optimizer="adam"))
+    with pytest.raises(ConfigError, match=r"^config: 'model.options.prefetch': Input should be 'thread', 'process', "
+                                          r"True or False \(got 'processes'\)$"):
+        load_config(raw=raw(prefetch="processes"))
+    assert hashed_options({"prefetch": False}).prefetch is False
 
 
 def test_other_kinds_keep_their_own_option_check():

@@ -64,6 +64,11 @@ def test_ctr_config_errors(files, capsys):
     assert "'accuracy'] are not available for the streamed hashed model" in capsys.readouterr().err
     assert main(["run", str(cfg), "--set", "prep.hashing=null", "--out", str(folder / "r2")]) == 2
     assert "needs prep.hashing" in capsys.readouterr().err
+    for key in ("data.test_path", "model.options.holdout_path"):
+        assert main(["run", str(cfg), "--set", f"{key}={folder / 'nothere.tsv'}", "--out", str(folder / "r2")]) == 2
+        err = capsys.readouterr().err
+        assert f"{key}: {folder / 'nothere.tsv'} is not a file; check the path" in err and "Traceback" not in err
+    assert not (folder / "r2").exists()
 
 
 def test_vw_files_get_a_config_error_naming_what_to_do(files, tmp_path, capsys):
