@@ -19,7 +19,9 @@ from logitkit.evaluate.metrics import (
     roc_auc,
 )
 from logitkit.evaluate.selection import CVResult, LogisticRegressionCV, cross_validate, make_splits
-from logitkit.evaluate.streaming import AUC, CalibrationRatio, LogLoss, NormalizedEntropy, StreamingMetrics
+from logitkit.evaluate.streaming import (
+    AUC, CalibrationRatio, LogLoss, NormalizedEntropy, StreamingMetrics, evaluate_stream, reduce_metrics,
+)
 
 __all__ = [
     "Summary", "summary", "covariance", "model_stats", "hosmer_lemeshow", "lr_test",
@@ -27,5 +29,5 @@ __all__ = [
     "confusion_matrix", "log_loss", "roc_auc", "average_precision", "brier_score",
     "expected_calibration_error", "calibration_ratio", "normalized_entropy",
     "CVResult", "cross_validate", "make_splits", "LogisticRegressionCV",
-    "StreamingMetrics", "LogLoss", "NormalizedEntropy", "CalibrationRatio", "AUC",
+    "StreamingMetrics", "LogLoss", "NormalizedEntropy", "CalibrationRatio", "AUC", "evaluate_stream", "reduce_metrics",
 ]

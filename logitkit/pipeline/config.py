@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from logitkit._util.errors import ConfigError, InputFileError, did_you_mean
 from logitkit.pipeline.config_data import DataSection, PrepSection
+from logitkit.pipeline.config_hashed import check_model_options
 
 
 class _Section(BaseModel):
@@ -198,6 +199,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise _explain(exc, source) from None
+    check_model_options(cfg, source)  # a kind's typed model.options (config_hashed)
     if path is not None:
         base = Path(path).resolve().parent
         for key in ("path", "test_path"):

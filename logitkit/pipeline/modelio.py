@@ -28,7 +28,7 @@ def _estimator_classes() -> dict:
     except ImportError:  # pragma: no cover - optional estimators
         pass
     try:
-        from logitkit.predict.hashed import HashedLogisticRegression
+        from logitkit.predict import HashedLogisticRegression
 
         classes["HashedLogisticRegression"] = HashedLogisticRegression
     except ImportError:  # pragma: no cover

@@ -20,7 +20,7 @@ def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = Fals
         raise InputFileError(f"{input_path} does not exist; pass the CSV file to score")
     if (run_dir / "model" / "state.json").is_file():
         raise InputFileError(f"{run_dir} holds a streamed hashed (CTR) model; score a Criteo file with "
-                             "logitkit.predict.hashed.evaluate_stream (see docs/ctr.md), not `logitkit predict`")
+                             "logitkit.evaluate.evaluate_stream (see docs/ctr.md), not `logitkit predict`")
     model, prep_state, embed_state = load_model(run_dir / "model")
     try:
         data = pacsv.read_csv(input_path)

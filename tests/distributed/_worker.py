@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _data  # noqa: E402
 
 from logitkit._util import dist  # noqa: E402
-from logitkit.evaluate.streaming import StreamingMetrics  # noqa: E402
-from logitkit.predict.distributed import (DistributedHashedLogisticRegression,  # noqa: E402
-                                          DistributedLogisticRegression, reduce_metrics)
+from logitkit.evaluate.streaming import StreamingMetrics, reduce_metrics  # noqa: E402
+from logitkit.predict.distributed import DistributedLogisticRegression  # noqa: E402
+from logitkit.predict.online.distributed import DistributedHashedLogisticRegression  # noqa: E402
 
 HASH_PARAMS = dict(n_bits=_data.N_BINS, optimizer="ftrl", batch_size=256)
 

@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _data  # noqa: E402
 from _spawn import torchrun  # noqa: E402
 from logitkit.predict import HashedLogisticRegression, LogisticRegression  # noqa: E402
-from logitkit.predict.distributed import DistributedHashedLogisticRegression, DistributedLogisticRegression  # noqa: E402
+from logitkit.predict.distributed import DistributedLogisticRegression  # noqa: E402
+from logitkit.predict.online.distributed import DistributedHashedLogisticRegression  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

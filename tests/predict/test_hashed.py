@@ -9,7 +9,8 @@ from sklearn.base import clone
 from sklearn.metrics import log_loss, roc_auc_score
 
 from logitkit._util.errors import ConfigError, DataError, InputFileError
-from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
+from logitkit.evaluate.streaming import evaluate_stream
+from logitkit.predict import HashedLogisticRegression
 
 N_BITS = 12
 
