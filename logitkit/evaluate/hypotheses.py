@@ -55,11 +55,13 @@ class WaldTest:
 
 @dataclass
 class TTest:
-    """One row per constraint: ``effect`` (Rβ̂ − q), ``std_err``, ``statistic`` (z),
-    ``p_value``, ``ci_low``, ``ci_high``; the reference is N(0, 1) (``df`` None)."""
+    """One row per constraint: ``effect`` (Rβ̂), ``std_err``, ``statistic`` (z = (Rβ̂ −
+    q)/std_err), ``p_value``, ``ci_low``, ``ci_high`` (for Rβ); the reference is N(0, 1)
+    (``df`` None), as statsmodels' ``t_test`` for discrete models."""
 
     effect: np.ndarray
     std_err: np.ndarray
+    value: np.ndarray
     labels: list[str]
     level: float
     df: None = None
@@ -67,7 +69,7 @@ class TTest:
     @property
     def statistic(self) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.std_err > 0, self.effect / self.std_err, np.nan)
+            return np.where(self.std_err > 0, (self.effect - self.value) / self.std_err, np.nan)
 
     @property
     def p_value(self) -> np.ndarray:
@@ -107,7 +109,7 @@ def t_test(fit: Fitted, hypothesis, value=None) -> TTest:
     """Each constraint of R β = q on its own: estimate, standard error, z, p, CI."""
     R, q, labels = _constraints(fit, hypothesis, value)
     diff, C = _contrast(fit, R, q)
-    return TTest(diff, np.sqrt(np.clip(np.diag(C), 0, None)), labels, fit.level)
+    return TTest(diff + q, np.sqrt(np.clip(np.diag(C), 0, None)), q, labels, fit.level)
 
 
 def _contrast(fit: Fitted, R: np.ndarray, q: np.ndarray):

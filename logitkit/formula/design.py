@@ -154,7 +154,8 @@ class FormulaDesign:
             na = df[c].isna().to_numpy()
             if na.any():
                 i = int(np.flatnonzero(na)[0])
-                raise DataError(f"column {c!r} has a missing value at row {i} ({int(na.sum())} rows in all); "
+                k = int(na.sum())
+                raise DataError(f"column {c!r} has a missing value at row {i} ({k} row{'s' if k > 1 else ''} in all); "
                                 f"drop or impute them first, e.g. data.dropna(subset={[c]!r})")
 
     def _unseen_message(self, df, text: str) -> str:
@@ -170,8 +171,8 @@ class FormulaDesign:
             bad = ~np.isin(values.astype(object), np.asarray(levels, dtype=object))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                return (f"column {col!r} has the level {values[i]!r} at row {i}, which the model was not fitted on; "
-                        f"its levels are {list(levels)}. Map it to one of them or drop those rows")
+                return (f"column {col!r} has the level {_plain(values[i])!r} at row {i}, which the model was not fitted on; "
+                        f"its levels are {[_plain(v) for v in levels]}. Map it to one of them or drop those rows")
         return f"the data has categorical levels the model was not fitted on ({text.split('. ')[0]})"
 
     # ---------------------------------------------------------------- JSON
@@ -184,6 +185,11 @@ class FormulaDesign:
                 refs[factor] = {"levels": [str(v) for v in state["categories"]]}
         return {"formula": self.formula, "columns": list(self.names), "intercept": self.fit_intercept,
                 "categoricals": refs}
+
+
+def _plain(v):
+    """A NumPy scalar as the Python value it holds (for messages: 7.0, not np.float64(7.0))."""
+    return v.item() if hasattr(v, "item") else v
 
 
 def _is_module(name: str) -> bool:
