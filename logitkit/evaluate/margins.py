@@ -108,28 +108,22 @@ def marginal_effects(fit: Fitted, at="overall", method: str = "dydx", dummy: boo
                           "not defined; use 'dydx' or 'eydx' for the discrete change, or dummy=False")
     dummies = _dummy_columns(fit) if dummy else []
     K, R = fit.B.shape[0], ([1] if fit.link == "binary" else list(range(fit.B.shape[0])))
-    d, p = fit.d, fit.p
-    eff = torch.zeros(len(R), d, dtype=torch.float64, device=fit.device)
-    A = torch.zeros(len(R), d, K - 1, dtype=torch.float64, device=fit.device)
-    D = torch.zeros(len(R) * d * (K - 1), p, dtype=torch.float64, device=fit.device)
-    nd = len(dummies)
-    eff_d, A_d = eff.new_zeros(len(R), nd), A.new_zeros(len(R), nd, K - 1)
-    D_d = D.new_zeros(len(R) * nd * (K - 1), p)
+    d, p, nd, ex = fit.d, fit.p, len(dummies), method in ("eyex", "dyex")
+    acc = _Sums(fit, len(R), nd, ex)
     n = 0
-    for X in _rows(fit, at, fixed, len(R) * (d + 2 * nd) * K):
-        Xt = fit.with_intercept(X)
-        _continuous(fit, method, X, Xt, R, eff, A, D)
+    for X in _rows(fit, at, fixed, len(R) * K * (K + 2 * nd) + d):
+        _continuous(fit, method, X, R, acc)
         if dummies:
-            _discrete(fit, method, X, Xt, R, dummies, eff_d, A_d, D_d)
+            _discrete(fit, method, X, R, dummies, acc)
         n += X.shape[0]
-    J = D.reshape(len(R), d, K - 1, p) / n
+    eff, A, J = acc.result(fit, ex)                 # (|R|, d), (|R|, d, K−1), (|R|, d, K−1, p)
     if dummies:  # the dummies' rows: the discrete change replaces the derivative
         js = torch.as_tensor(dummies, device=fit.device)
-        eff[:, js], A[:, js] = eff_d, A_d
-        J[:, js] = D_d.reshape(len(R), nd, K - 1, p) / n
+        eff[:, js], A[:, js] = acc.eff_d, acc.A_d
+        J[:, js] = acc.D_d.reshape(len(R), nd, K - 1, p)
     idx = torch.arange(d, device=fit.device)
-    J[:, idx, :, idx] += A.permute(1, 0, 2) / n   # the e_j part: column j of each class block
-    J = J.reshape(len(R) * d, (K - 1) * p)
+    J[:, idx, :, idx] += A.permute(1, 0, 2)         # the e_j part: column j of each class block
+    J = J.reshape(len(R) * d, (K - 1) * p) / n
     cov = J @ fit.V @ J.T
     se = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0))
     return MarginalEffects(
@@ -139,41 +133,91 @@ def marginal_effects(fit: Fitted, at="overall", method: str = "dydx", dummy: boo
         level=fit.level, softmax=fit.link == "softmax")
 
 
-def _continuous(fit: Fitted, method: str, X, Xt, R, eff, A, D) -> None:
-    """Add one block of rows' effects and Jacobian parts for every feature."""
-    Bx = fit.B[:, : fit.d]                                  # (K, d)
-    P = torch.softmax(Xt @ fit.B.T, dim=1)                  # (r, K)
-    c = Bx[None] - (P @ Bx)[:, None, :]                     # (r, K, d): c_kj
-    Pl = P[:, 1:]                                            # (r, K−1): the parameter classes
-    cl = c[:, 1:, :]                                         # (r, K−1, d)
-    delta = torch.eye(fit.B.shape[0], dtype=P.dtype, device=P.device)[R][:, 1:]   # (|R|, K−1): δ_kl
-    Pr, cr = P[:, R], c[:, R, :]                             # (r, |R|), (r, |R|, d)
+class _Sums:
+    """Sums over the rows. Every per-row quantity is linear in B̃'s column j, with
+    weights that depend on the row's probabilities only:
+
+        f_kj = a_j Σ_m E_km B̃_mj      (the effect; a_j = x_j for "ex" methods, else 1)
+        A_kl  (the e_j part)          D_kjl = a_j Σ_m T_klm B̃_mj   (the x̃ part)
+
+    so the sweep keeps Σ E, Σ A, Σ T x̃ (Σ x_j ·, Σ x_j T x̃ for "ex"): O(n·p) per
+    block, O(n·d·p) for "ex" (one weighted product per (k, l, m)), never O(n·d·p·K²)."""
+
+    def __init__(self, fit: Fitted, r: int, nd: int, ex: bool):
+        K, d, p = fit.B.shape[0], fit.d, fit.p
+        z = dict(dtype=torch.float64, device=fit.device)
+        lead = (d,) if ex else ()
+        self.E = torch.zeros(*lead, r, K - 1, **z)
+        self.A = torch.zeros(*lead, r, K - 1, **z)
+        self.T = torch.zeros(r * (K - 1) * (K - 1), *lead, p, **z)
+        self.eff_d, self.A_d = torch.zeros(r, nd, **z), torch.zeros(r, nd, K - 1, **z)
+        self.D_d = torch.zeros(r * nd * (K - 1), p, **z)
+
+    def result(self, fit: Fitted, ex: bool):
+        Bm = fit.B[1:, : fit.d]                                        # (K−1, d): B̃_mj, m ≥ 1
+        r, K1 = self.E.shape[-2], self.E.shape[-1]
+        if ex:
+            eff = torch.einsum("jkm,mj->kj", self.E, Bm)
+            A = self.A.permute(1, 0, 2).clone()
+            D = torch.einsum("mj,klmjq->kjlq", Bm, self.T.reshape(r, K1, K1, fit.d, fit.p))
+        else:
+            eff = self.E @ Bm
+            A = self.A[:, None, :].expand(-1, fit.d, -1).clone()
+            D = torch.einsum("mj,klmq->kjlq", Bm, self.T.reshape(r, K1, K1, fit.p))
+        return eff, A, D
+
+
+def _xt(fit: Fitted, M: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """Mᵀ X̃ with X̃ = [X, 1] (the intercept column is never materialised)."""
+    out = M.T @ X
+    return torch.cat([out, M.sum(0)[:, None]], 1) if fit.fit_intercept else out
+
+
+def _proba(fit: Fitted, X: torch.Tensor) -> torch.Tensor:
+    z = X @ fit.B[:, : fit.d].T
+    return torch.softmax(z + fit.B[:, fit.d] if fit.fit_intercept else z, dim=1)
+
+
+def _continuous(fit: Fitted, method: str, X, R, acc: _Sums) -> None:
+    """Add one block of rows to the sums, for every feature at once:
+
+        eydx  E_km = δ_km − P_m          A_kl = δ_kl − P_l       T_klm = −P_l (δ_lm − P_m)
+        dydx  E_km = P_k (δ_km − P_m)    A_kl = P_k (δ_kl − P_l)
+              T_klm = −P_k P_l (δ_lm − P_m) + P_k (δ_kl − P_l)(δ_km − P_m)
+
+    (k the reported class, l and m the non-reference classes)."""
+    K = fit.B.shape[0]
+    P = _proba(fit, X)                                                # (r, K)
+    Pm = P[:, 1:]                                                     # (r, K−1)
+    eye = torch.eye(K, dtype=P.dtype, device=P.device)
+    Em = eye[R][:, 1:][None] - Pm[:, None, :]                        # (r, |R|, K−1): δ_km − P_m
+    Lm = eye[1:, 1:][None] - Pm[:, None, :]                          # (r, K−1, K−1): δ_lm − P_m
     if method in ("eydx", "eyex"):
-        f = cr
-        Akl = delta[None] - Pl[:, None, :]                                     # (r, |R|, K−1)
-        Dk = -(Pl[:, None, :, None] * cl[:, None, :, :]).expand(-1, len(R), -1, -1)  # (r, |R|, K−1, d)
+        E = A = Em
+        T = (-Pm[:, :, None] * Lm)[:, None].expand(-1, len(R), -1, -1)
     else:
-        f = Pr[:, :, None] * cr
-        Akl = Pr[:, :, None] * (delta[None] - Pl[:, None, :])
-        Dk = (-Pr[:, :, None, None] * Pl[:, None, :, None] * cl[:, None, :, :]
-              + cr[:, :, None, :] * Akl[:, :, :, None])
+        Pk = P[:, R][:, :, None]
+        E = A = Pk * Em
+        T = -Pk[..., None] * Pm[:, None, :, None] * Lm[:, None] + A[:, :, :, None] * Em[:, :, None, :]
+    Tf = T.reshape(X.shape[0], -1)
     if method in ("eyex", "dyex"):
-        f = f * X[:, None, :]
-        A += torch.einsum("rj,rkl->kjl", X, Akl)
-        Dk = Dk * X[:, None, None, :]
+        acc.E += (X.T @ E.reshape(X.shape[0], -1)).reshape(acc.E.shape)
+        acc.A += (X.T @ A.reshape(X.shape[0], -1)).reshape(acc.A.shape)
+        for c in range(Tf.shape[1]):
+            acc.T[c] += _xt(fit, X * Tf[:, c, None], X)
     else:
-        A += Akl.sum(0)[:, None, :]
-    eff += f.sum(0)
-    D += Dk.permute(0, 1, 3, 2).reshape(X.shape[0], -1).T @ Xt    # Σ_i D_i x̃_iᵀ, rows (k, j, l)
+        acc.E += E.sum(0)
+        acc.A += A.sum(0)
+        acc.T += _xt(fit, Tf, X)
 
 
-def _discrete(fit: Fitted, method: str, X, Xt, R, dummies, eff, A, D) -> None:
+def _discrete(fit: Fitted, method: str, X, R, dummies, acc: _Sums) -> None:
     """Add one block of rows' discrete changes 0 → 1 of the dummies, and their Jacobian
     parts: Σ_i (G1 − G0) x̃_i and Σ_i G1 (1 − x_ij) + G0 x_ij (the e_j part), with G the
     derivative of P_k (eydx: of log P_k) in z_l at x_j = 1 and at x_j = 0."""
     K = fit.B.shape[0]
     js = torch.as_tensor(dummies, device=X.device)
-    z = Xt @ fit.B.T                                          # (r, K)
+    z = X @ fit.B[:, : fit.d].T + (fit.B[:, fit.d] if fit.fit_intercept else 0)   # (r, K)
     bj = fit.B[:, js].T                                       # (nd, K)
     xj = X[:, js]                                             # (r, nd)
     delta = torch.eye(K, dtype=X.dtype, device=X.device)[R][:, 1:]
@@ -188,9 +232,9 @@ def _discrete(fit: Fitted, method: str, X, Xt, R, dummies, eff, A, D) -> None:
             G = P[:, :, R, None] * (delta[None, None] - P[:, :, None, 1:])
         parts.append((F, G))
     (F1, G1), (F0, G0) = parts
-    eff += (F1 - F0).sum(0).T
-    D += (G1 - G0).permute(0, 2, 1, 3).reshape(X.shape[0], -1).T @ Xt
-    A += torch.einsum("rjkl->kjl", G1 * (1 - xj)[:, :, None, None] + G0 * xj[:, :, None, None])
+    acc.eff_d += (F1 - F0).sum(0).T
+    acc.D_d += _xt(fit, (G1 - G0).permute(0, 2, 1, 3).reshape(X.shape[0], -1), X)
+    acc.A_d += torch.einsum("rjkl->kjl", G1 * (1 - xj)[:, :, None, None] + G0 * xj[:, :, None, None])
 
 
 def _fixed_columns(fit: Fitted, values: dict) -> dict[int, float]:
@@ -223,8 +267,10 @@ def _dummy_columns(fit: Fitted) -> list[int]:
 def _blocks(design, width: int):
     rows = max(1, BLOCK_ELEMENTS // max(1, width))
     for i in range(0, design.n, rows):
-        idx = torch.arange(i, min(design.n, i + rows), device=design.X.device)
-        yield design.X[i : i + rows] if not design.sparse else design.rows(idx).dense()
+        if design.sparse:
+            yield design.rows(torch.arange(i, min(design.n, i + rows))).dense()
+        else:
+            yield design.X[i : i + rows]
 
 
 def _rows(fit: Fitted, at: str, fixed: dict[int, float], width: int):
