@@ -175,7 +175,42 @@ class FormulaDesign:
                         f"its levels are {[_plain(v) for v in levels]}. Map it to one of them or drop those rows")
         return f"the data has categorical levels the model was not fitted on ({text.split('. ')[0]})"
 
+    # ---------------------------------------------------------------- as a prep transform
+    @property
+    def feature_names_(self) -> list[str]:
+        return list(self.names)
+
+    def transform(self, data) -> np.ndarray:
+        """``matrix(data)`` as a float64 array (the pipeline's prep protocol)."""
+        return np.ascontiguousarray(self.matrix(data).to_numpy(dtype=np.float64))
+
     # ---------------------------------------------------------------- JSON
+    def to_json(self) -> dict:
+        """Everything fitted, as plain JSON (no pickle): the formula, the columns, each
+        factor's kind and categorical levels, the stateful transforms' states."""
+        if self.spec is None:
+            raise ConfigError("this FormulaDesign is not fitted; call fit(data) first")
+        encoders = {}
+        for factor, (kind, state) in self.spec.encoder_state.items():
+            keep = {"categories": _plain_tree(state["categories"])} if "categories" in state else {}
+            encoders[factor] = [kind.value, keep]
+        return {"kind": "formula", "formula": self.formula, "names": list(self.names),
+                "fit_intercept": self.fit_intercept, "encoders": encoders,
+                "transforms": _plain_tree(self.spec.transform_state)}
+
+    @classmethod
+    def from_json(cls, state: dict) -> "FormulaDesign":
+        """The design ``to_json`` wrote, ready to transform new rows."""
+        from formulaic import ModelSpec
+        from formulaic.parser.types.factor import Factor
+
+        design = cls(state["formula"])
+        enc = {k: (Factor.Kind(kind), dict(s)) for k, (kind, s) in state["encoders"].items()}
+        design.spec = ModelSpec(formula=design._rhs, materializer="pandas", ensure_full_rank=True,
+                                transform_state=state["transforms"], encoder_state=enc)
+        design.names, design.fit_intercept = list(state["names"]), bool(state["fit_intercept"])
+        return design
+
     def describe(self) -> dict:
         """What the design is, for a record or a report: the formula, the columns, the
         reference level of each categorical."""
@@ -190,6 +225,17 @@ class FormulaDesign:
 def _plain(v):
     """A NumPy scalar as the Python value it holds (for messages: 7.0, not np.float64(7.0))."""
     return v.item() if hasattr(v, "item") else v
+
+
+def _plain_tree(v):
+    """NumPy scalars and arrays inside dicts and lists as plain Python values (JSON)."""
+    if isinstance(v, dict):
+        return {str(k): _plain_tree(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain_tree(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return _plain(v)
 
 
 def _is_module(name: str) -> bool:

@@ -125,3 +125,21 @@ def test_formula_mistakes_are_one_line_errors(fair):
         lf.logit("affair ~ 1", fair)
     with pytest.raises(UserError, match=r"formula data must be a pandas DataFrame"):
         lf.logit("affair ~ rate_marriage", [1, 2, 3])
+
+
+def test_design_json_round_trip_gives_the_same_matrix():
+    import json
+
+    from logitkit.formula import FormulaDesign
+
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"x": rng.normal(size=50), "z": rng.uniform(1, 3, 50), "w": rng.normal(size=50),
+                      "g": rng.choice(["a", "b", "c"], 50), "n": rng.choice([1.0, 2.0], 50)})
+    f = "~ x + C(g, Treatment('b')) + np.log(z) + center(w) + g:x + C(n)"
+    design = FormulaDesign(f).fit(d)
+    back = FormulaDesign.from_json(json.loads(json.dumps(design.to_json())))
+    new = d.sample(10, random_state=0)
+    pd.testing.assert_frame_equal(back.matrix(new), design.matrix(new))
+    assert back.feature_names_ == design.names and back.transform(new).shape == (10, len(design.names))
+    with pytest.raises(UserError, match=r"column 'g' has the level 'q' at row 0"):
+        back.transform(new.assign(g="q"))
