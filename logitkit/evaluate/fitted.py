@@ -51,6 +51,10 @@ class Fitted:
         """The estimates as the summary lists them (class-major, intercept last)."""
         return self.B[1:].reshape(-1)
 
+    def class_labels(self, ks) -> list:
+        """The labels of classes ``ks`` as plain Python values."""
+        return [self.classes[k].item() if hasattr(self.classes[k], "item") else self.classes[k] for k in ks]
+
     def check_link(self, what: str) -> None:
         if self.link == "ovr":
             raise ConfigError(f"{what} are defined for binary and softmax models; this model is one-vs-rest "

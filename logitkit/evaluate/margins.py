@@ -128,7 +128,7 @@ def marginal_effects(fit: Fitted, at="overall", method: str = "dydx", dummy: boo
     se = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0))
     return MarginalEffects(
         effect=(eff / n).cpu().numpy(), std_err=se.reshape(len(R), d).cpu().numpy(), cov=cov.cpu().numpy(),
-        names=list(fit.names), classes=[fit.classes[k].item() for k in R], method=method, at=at,
+        names=list(fit.names), classes=fit.class_labels(R), method=method, at=at,
         values={fit.names[j]: v for j, v in fixed.items()}, dummies=[fit.names[j] for j in dummies],
         level=fit.level, softmax=fit.link == "softmax")
 

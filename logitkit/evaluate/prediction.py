@@ -105,6 +105,6 @@ def predict(fit: Fitted, X_new, level: float | None = None, ci: str = "endpoint"
 
     squeeze = (lambda a: a[:, 0]) if fit.link == "binary" else (lambda a: a)
     return Prediction(squeeze(P), squeeze(se), squeeze(lo), squeeze(hi), squeeze(eta), squeeze(eta_se),
-                      classes=[fit.classes[k].item() for k in R],
+                      classes=fit.class_labels(R),
                       index=index if isinstance(index, pd.Index) else None, level=level, ci=ci)
 

@@ -76,7 +76,13 @@ def test_reference_level_no_intercept_and_string_labels():
     assert [c for c in m.feature_names_in_ if "T.north" in c] == []
     d01 = d.assign(y=(d.y == "yes").astype(int))
     r = smf.logit("y ~ x + C(region, Treatment('north'))", d01).fit(disp=0, tol=1e-12)
-    by_name(m.summary(d).to_frame(), r.params, r.bse, list(m.feature_names_in_))
+    s = m.summary(d)
+    by_name(s.to_frame(), r.params, r.bse, list(m.feature_names_in_))
+    me, g = s.marginal_effects(dummy=True), r.get_margeff(dummy=True)
+    order = [r.model.exog_names.index(n) - 1 for n in m.feature_names_in_]
+    np.testing.assert_allclose(me.effect[0], g.margeff[order], rtol=1e-6)
+    assert me.classes == ["yes"]
+    np.testing.assert_allclose(s.predict(d.head(5)).prob, r.predict(d01.head(5)), rtol=1e-6)
     m0 = lf.logit("y ~ 0 + x + region", d)  # no intercept: every level gets a column
     assert not m0.fit_intercept and len(m0.feature_names_in_) == 4
     r0 = smf.logit("y ~ 0 + x + region", d01).fit(disp=0, tol=1e-12)
