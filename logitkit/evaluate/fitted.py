@@ -33,6 +33,7 @@ class Fitted:
     terms: list[str]                        # the (K − 1)·p coefficients, as the summary's rows
     fit_intercept: bool
     level: float
+    n_total: int = 0                        # rows over every rank (more than design.n under torchrun)
 
     @property
     def device(self) -> torch.device:
@@ -99,4 +100,4 @@ def fitted_from(model, obj, blocks, terms: list[str], level: float) -> Fitted:
         B = torch.cat([torch.zeros(1, obj.p, dtype=beta.dtype, device=beta.device), beta.reshape(-1, obj.p)])
     return Fitted(model=model, design=obj.X, B=B.to(torch.float64), V=V.to(torch.float64), link=obj.link,
                   classes=np.asarray(model.classes_), names=names, terms=list(terms),
-                  fit_intercept=bool(obj.fit_intercept), level=level)
+                  fit_intercept=bool(obj.fit_intercept), level=level, n_total=int(obj.n_total))

@@ -95,6 +95,9 @@ def marginal_effects(fit: Fitted, at="overall", method: str = "dydx", dummy: boo
                      values: dict | None = None) -> MarginalEffects:
     """Marginal effects of the model ``fit`` describes (see the module docstring)."""
     fit.check_link("marginal effects")
+    if fit.n_total != fit.design.n:
+        raise ConfigError(f"marginal effects average over every row, but this process holds {fit.design.n} of the "
+                          f"{fit.n_total} rows (a model fitted under torchrun); compute them in one process")
     if method not in METHODS:
         raise ConfigError(f"method={method!r} is not known; use one of {list(METHODS)}." + did_you_mean(str(method), METHODS))
     if isinstance(at, dict):

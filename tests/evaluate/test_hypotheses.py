@@ -6,6 +6,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 import logitkit
+import logitkit.evaluate
 import logitkit.formula as lf
 from logitkit import UserError
 

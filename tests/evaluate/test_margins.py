@@ -7,6 +7,7 @@ import statsmodels.formula.api as smf
 from statsmodels.tools.numdiff import approx_fprime_cs
 
 import logitkit
+import logitkit.evaluate
 import logitkit.formula as lf
 from logitkit import UserError
 
@@ -156,3 +157,15 @@ def test_mistakes_are_clear_errors(spector):
     with pytest.raises(UserError, match=r"marginal effects are defined for binary and softmax models; this model is "
                                         r"one-vs-rest"):
         logitkit.evaluate.summary(ovr, X, y).marginal_effects()
+
+
+def test_a_shard_of_the_rows_is_refused(spector):
+    """Under torchrun a rank's summary holds its own rows only: averaging them would be wrong."""
+    from dataclasses import replace
+
+    from logitkit.evaluate.margins import marginal_effects
+
+    d, m, r = spector
+    fit = m.summary(d).fit
+    with pytest.raises(UserError, match=r"this process holds 32 of the 64 rows \(a model fitted under torchrun\)"):
+        marginal_effects(replace(fit, n_total=64))

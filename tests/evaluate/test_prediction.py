@@ -10,6 +10,7 @@ from scipy.special import expit, logit
 from statsmodels.tools.numdiff import approx_fprime_cs
 
 import logitkit
+import logitkit.evaluate
 import logitkit.formula as lf
 from logitkit import UserError
 
