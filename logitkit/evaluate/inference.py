@@ -28,6 +28,8 @@ import torch
 from scipy import stats
 
 from logitkit._util.errors import ConfigError, DataError
+from logitkit.evaluate.fitted import fitted_from
+from logitkit.formula import model_matrix
 from logitkit.predict.design import Design
 from logitkit.predict.inputs import as_labels, as_matrix
 from logitkit.predict.objective import LogisticObjective
@@ -46,6 +48,39 @@ class Summary:
     cov_type: str
     level: float
     cov: np.ndarray = field(repr=False, default=None)
+    fit: object = field(repr=False, default=None)  # evaluate.fitted.Fitted: what the methods below need
+
+    # the statistician's toolkit (evaluate.margins, .hypotheses, .prediction), as statsmodels names it
+    def marginal_effects(self, at="overall", method: str = "dydx", dummy: bool = False, values=None):
+        """Average (``at="overall"``), at-the-mean or at-given-values marginal effects
+        with delta-method SEs; see ``logitkit.evaluate.margins``."""
+        from logitkit.evaluate.margins import marginal_effects
+
+        return marginal_effects(self._fitted(), at=at, method=method, dummy=dummy, values=values)
+
+    def wald_test(self, hypothesis, value=None):
+        """Joint Wald test of ``"x1 = x2, x3 = 0"`` (or R, q); see ``evaluate.hypotheses``."""
+        from logitkit.evaluate.hypotheses import wald_test
+
+        return wald_test(self._fitted(), hypothesis, value)
+
+    def t_test(self, hypothesis, value=None):
+        """Each constraint's estimate, SE, z, p and CI; see ``evaluate.hypotheses``."""
+        from logitkit.evaluate.hypotheses import t_test
+
+        return t_test(self._fitted(), hypothesis, value)
+
+    def predict(self, X_new, level: float | None = None, ci: str = "endpoint"):
+        """Probabilities of new rows with SEs and CIs; see ``evaluate.prediction``."""
+        from logitkit.evaluate.prediction import predict
+
+        return predict(self._fitted(), X_new, level=level, ci=ci)
+
+    def _fitted(self):
+        if self.fit is None:
+            raise ConfigError("this Summary was built without its model (e.g. read back from a file); "
+                              "call logitkit.evaluate.summary(model, X, y) again")
+        return self.fit
 
     def to_dict(self) -> dict:
         return {"coefficients": [dict(r) for r in self.rows], "stats": dict(self.stats),
@@ -87,7 +122,7 @@ class Summary:
 
 def _objective(model, X, y, sample_weight, dtype=torch.float64):
     """Rebuild the model's objective on (X, y) in float64, and θ at the fitted values."""
-    M = as_matrix(X)
+    M = as_matrix(model_matrix(model, X))  # a formula model: X through its formula
     y = as_labels(y, M.shape[0])
     classes = model.classes_
     y_idx = np.searchsorted(classes, y)
@@ -312,7 +347,7 @@ def summary(model, X, y, sample_weight=None, cov_type: str = "nonrobust", groups
         if len(y1) >= hl_groups and obj.n_total == len(y1):  # HL sorts all rows: one process only
             st.update(hosmer_lemeshow(y1, p1, hl_groups))
     V = covs[0] if len(covs) == 1 else np.stack(covs)
-    return Summary(rows, st, cov_type, level, V)
+    return Summary(rows, st, cov_type, level, V, fitted_from(model, obj, blocks, [r["term"] for r in rows], level))
 
 
 def lr_test(full: Summary | dict, reduced: Summary | dict) -> dict:

@@ -137,7 +137,7 @@ def write_report(run_dir: Path) -> Path:
 
     Reads ``record.json`` (required: run_id, created, seed, environment, data,
     metrics {split: {name: value}}, timings, warnings, optional model_stats and cv),
-    and when present ``config.yaml``, ``coefficients.csv``, ``plots/*.png|svg``,
+    and when present ``config.yaml``, ``coefficients.csv``, ``marginal_effects.csv``, ``plots/*.png|svg``,
     ``graph.svg|png|dot`` and ``tables/*.csv``.
     """
     run_dir = Path(run_dir)
@@ -160,6 +160,7 @@ def write_report(run_dir: Path) -> Path:
         "data_summary": _kv(data.get("summary")) if isinstance(data, dict) else [],
         "metrics": _metrics(record.get("metrics") or {}),
         "coefficients": _read_csv(coef) if coef.is_file() else None,
+        "marginal_effects": _read_csv(run_dir / "marginal_effects.csv") if (run_dir / "marginal_effects.csv").is_file() else None,
         "plots": [{"title": _title(p.stem), "name": p.name, "src": data_uri(p)} for p in plots],
         "graph": _graph(run_dir),
         "tables": [_read_csv(t) for t in tables],

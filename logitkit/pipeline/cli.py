@@ -94,7 +94,12 @@ def _demo(args) -> int:
     print(f"Odds ratio per year of age: {age['odds_ratio']:.4f} "
           f"(95% CI {age['odds_ratio_ci_low']:.4f} to {age['odds_ratio_ci_high']:.4f}); "
           f"per 10 years: {age['odds_ratio'] ** 10:.3f}")
-    print("Fitted probability of CD: " + ", ".join(f"age {r['age']:g}: {r['probability']:.3f}" for r in rec["profile"]))
+    pct = f"{100 * result.summary.level:g}%"
+    print(f"Fitted probability of CD ({pct} CI): " + ", ".join(
+        f"age {r['age']:g}: {r['probability']:.3f} ({r['ci_low']:.3f} to {r['ci_high']:.3f})" for r in rec["profile"]))
+    ame = next(r for r in rec["marginal_effects"]["effects"] if r["term"] == "age")
+    print(f"Average marginal effect of a year of age on P(CD): {ame['dydx']:.4f} "
+          f"({pct} CI {ame['ci_low']:.4f} to {ame['ci_high']:.4f})")
     print(f"Report: {result.run_dir / 'report.html'}")
     print(result.run_dir)
     return 0

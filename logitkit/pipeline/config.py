@@ -71,6 +71,8 @@ class ModelSection(_Section):
     batch_size: int = Field(256, ge=1)
     learning_rate: float | None = Field(None, gt=0)
     dtype: Literal["float32", "float64"] = "float64"
+    formula: str | None = Field(None, description="logistic: a formula such as 'cd ~ age + C(region)' (formulaic; "
+                                "docs/evaluate.md) builds the design from the data's columns instead of prep.")
     hidden_layer_sizes: list[int] = Field(default_factory=list, description="mlp: hidden layer widths.")
     options: dict[str, Any] = Field(default_factory=dict, description="Extra keyword arguments for kind 'mlp'/'hashed'.")
 
@@ -93,6 +95,9 @@ class EvaluateSection(_Section):
     cluster_column: str | None = Field(None, description="cov_type 'cluster': column naming the clusters.")
     level: float = Field(0.95, gt=0, lt=1, description="Confidence level of the intervals.")
     hosmer_lemeshow_groups: int = Field(10, ge=3)
+    marginal_effects: bool = Field(False, description="Write average marginal effects (dydx; 0/1 columns as the "
+                                   "change 0 -> 1; delta-method SEs) to marginal_effects.csv and the report; needs "
+                                   "inference.")
     cv: CVSection = Field(default_factory=CVSection)
 
 

@@ -40,7 +40,7 @@ from logitkit._util import dist
 from logitkit._util.device import resolve_device
 from logitkit._util.errors import UserError
 from logitkit._util.seed import seed_everything
-from logitkit.pipeline import stages
+from logitkit.pipeline import stages, toolkit
 from logitkit.pipeline.config import Config, resolved_dict
 from logitkit.pipeline.modelio import save_model
 from logitkit.pipeline.record import Timer, environment, now_iso, run_id, write_json
@@ -233,6 +233,7 @@ def _stages(cfg: Config, table, test_table, parts, device, timer: Timer, work: P
         if summary is not None:
             record["model_stats"] = summary.stats
             _write_coefficients(work / "coefficients.csv", summary.rows)
+        toolkit.marginal_effects(cfg, summary, work, record)
         cv = stages.cross_validation(cfg, model, _named(whole[0], znames), whole[1], whole[2]) if whole else None
         if cv is not None:
             record["cv"] = cv

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from logitkit._util.errors import InputFileError
+from logitkit._util.errors import DataError, InputFileError
 from logitkit.loaddata import Table
 from logitkit.pipeline.modelio import load_model
 
@@ -26,10 +26,15 @@ def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = Fals
         data = pacsv.read_csv(input_path)
     except pa.ArrowInvalid as exc:
         raise InputFileError(f"{input_path}: not a readable CSV ({exc})") from exc
+    from logitkit.formula import FormulaDesign
     from logitkit.prepdata import Preprocessor
 
-    prep = Preprocessor.from_json(prep_state)
-    X = prep.transform(Table(data, label=None, name=str(input_path), first_line=2))
+    is_formula = isinstance(prep_state, dict) and prep_state.get("kind") == "formula"
+    prep = FormulaDesign.from_json(prep_state) if is_formula else Preprocessor.from_json(prep_state)
+    try:
+        X = prep.transform(Table(data, label=None, name=str(input_path), first_line=2))
+    except DataError as exc:  # the formula's errors name a row, not the file: row 0 is line 2
+        raise DataError(f"{input_path}: {exc} (row 0 is line 2)") if is_formula else exc from None
     names = list(prep.feature_names_)
     if embed_state is not None:
         from logitkit.embed.basis import basis_from_json

@@ -9,6 +9,7 @@ import numpy as np
 
 from logitkit._util import dist
 from logitkit._util.errors import ConfigError, did_you_mean
+from logitkit.pipeline import toolkit
 from logitkit.pipeline.config import Config
 
 log = logging.getLogger("logitkit.pipeline")
@@ -122,6 +123,8 @@ def prepare(cfg: Config, train):
     rank's training rows, from reduced statistics) and transform them."""
     from logitkit.prepdata import Preprocessor
 
+    if cfg.model.formula is not None:
+        return toolkit.formula_prep(cfg, train)
     prep = Preprocessor(cfg.prep).fit(train, stats=dist.ShardStats() if dist.is_distributed() else None)
     X = prep.transform(train)
     return prep, X, train.labels(), list(prep.feature_names_)
@@ -389,6 +392,7 @@ def interpret(cfg: Config, work: Path, model, label: str, preds: dict, prevalenc
                               f"feature (features are {names})")
         p = _profile_fn(model, names)(np.asarray(it.profile.values, dtype=float))
         rows = [{it.profile.feature: v, "probability": float(q)} for v, q in zip(it.profile.values, p)]
+        rows = toolkit.with_intervals(summary, names[0], rows)
         _write_rows(tables / "profile.csv", rows)
         record["profile"] = rows
     if it.plots:
