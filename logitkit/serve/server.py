@@ -11,6 +11,8 @@ connections, finishes the requests in flight and exits 0.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import socket
 import sys
 
@@ -84,6 +86,21 @@ def serve(repo, host: str = "127.0.0.1", port: int = 8080, *, max_batch_rows: in
     url = f"http://{host if ':' not in host else '[' + host + ']'}:{bound}"
     print(f"logitkit serve: listening on {url} (Ctrl-C or SIGTERM stops it)", file=sys.stderr)
     print(url, flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+
+    def stop(signum, frame):  # graceful: no new connections, the requests in flight finish; twice: now
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    # this process owns SIGINT/SIGTERM (uvicorn would re-raise the signal after its shutdown: exit status -15)
+    server.capture_signals = contextlib.nullcontext
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("logitkit serve: stopped", file=sys.stderr)
     return 0
 

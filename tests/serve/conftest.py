@@ -106,8 +106,25 @@ class Server:
 def server(runs):
     s = Server(runs["dense"], runs["hashed"], "--name", f"demo={runs['dense']}", "--name", f"ctr={runs['hashed']}",
                "--name", f"swap={runs['dense']}", "--name", f"ctrd={runs['hashed_dense']}",
-               "--repository", runs["dense"].parent, "--max-request-mb", "1")
+               "--repository", runs["dense_b"].parent, "--max-request-mb", "1")
     yield s
     code, err = s.stop()
     assert code == 0, err
     assert "Traceback" not in err, err
+
+
+def request(server, method, path, body=None, headers=None):
+    """(status, headers, raw body) of one plain HTTP request."""
+    import http.client
+
+    conn = http.client.HTTPConnection(server.host, timeout=30)
+    try:
+        if isinstance(body, (dict, list)):
+            import json
+
+            body = json.dumps(body).encode()
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
