@@ -94,6 +94,10 @@ class Server:
     def stop(self, timeout=30):
         """SIGTERM, then the exit status and the stderr."""
         self.proc.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def wait(self, timeout=30):
+        """The exit status and the stderr (a second SIGTERM would stop it at once: not sent)."""
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

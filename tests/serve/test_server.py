@@ -180,7 +180,7 @@ BAD = [
     ("/v2/models/demo/infer", {"inputs": []}, {}, 400, r"the request has no \"inputs\""),
     ("/v2/models/demo/infer", {"inputs": [{**t, "shape": [0], "data": []} for t in ONE]}, {}, 400, r"the request has 0 rows"),
     ("/v2/models/demo/versions/abc/infer", {"inputs": ONE}, {}, 404, r"model 'demo' has version '\w+' \(its run id\), not 'abc'"),
-    ("/v2/models/demo/infer", b"x" * (1 << 20 + 1), {}, 413, r"the request body is larger than 1048576 bytes"),
+    ("/v2/models/demo/infer", b"x" * ((1 << 20) + 1), {}, 413, r"the request body is larger than 1048576 bytes"),
     ("/v2/models/demo/infer", b"{}", {"Content-Encoding": "br"}, 415, r"Content-Encoding 'br' is not supported"),
     ("/v2/models/demo/infer", json.dumps({"inputs": [*ONE[:2], {"name": "color", "shape": [2], "datatype": "BYTES",
                                                                   "parameters": {"binary_data_size": 9}}]}).encode()
@@ -194,11 +194,12 @@ BAD = [
     ("/v2/repository/models/zzz/load", {}, {}, 404, r"model 'zzz' was never loaded nor a run directory .*zzz"),
     ("/v2/repository/models/zzz/load", {"parameters": {"run_dir": "/no/such/run"}}, {}, 400,
      r"loading model 'zzz' from /no/such/run failed: /no/such/run: no such run directory"),
-    ("/v2/repository/models/demo/unload", b"", {}, 200, None),
+    ("/v2/repository/models/zzz/load", {"parameters": {"config": "{\"run\": 1}"}}, {}, 400,
+     r"the \"config\" parameter has no \"run_dir\""),
 ]
 
 
-@pytest.mark.parametrize("path,body,headers,status,message", BAD[:-1], ids=[m[:40] if m else "" for *_, m in BAD[:-1]])
+@pytest.mark.parametrize("path,body,headers,status,message", BAD, ids=[m[:40] for *_, m in BAD])
 def test_bad_requests_get_the_protocols_json_error_naming_the_input(server, path, body, headers, status, message):
     if headers == "HEADER":  # binary tensors: the JSON header's length
         headers = {"Inference-Header-Content-Length": str(body.index(b"}]}") + 3)}
