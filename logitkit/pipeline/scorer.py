@@ -137,14 +137,7 @@ class Scorer:
         """Named raw columns (NumPy arrays, lists of numbers, or lists of ``bytes``/``str``
         for text) as a table of the types the run's reader gives. Every input the model
         reads must be there, nothing else, all with the same number of rows."""
-        unknown = [c for c in columns if c not in self._by_name]
-        if unknown:
-            raise InputError(f"{where}: {unknown[0]!r} is not an input of run {self.run_id}; its inputs are "
-                             f"{[i.name for i in self.inputs]}." + did_you_mean(unknown[0], self._by_name))
-        missing = [i.name for i in self.inputs if i.name not in columns]
-        if missing:
-            raise InputError(f"{where}: input {missing[0]!r} is missing; run {self.run_id} reads "
-                             f"{[i.name for i in self.inputs]} (send every one, one value per row)")
+        self.check_names(columns, where)
         arrays = {i.name: coerce(i, columns[i.name], where) for i in self.inputs}
         n = {len(a) for a in arrays.values()}
         if len(n) > 1:
@@ -153,6 +146,17 @@ class Scorer:
             raise InputError(f"{where}: input {other!r} has {len(arrays[other])} rows but {first!r} has "
                              f"{len(arrays[first])}; every input needs one value per row")
         return pa.table(arrays)
+
+    def check_names(self, names, where: str = "the request") -> None:
+        """Every input given, and nothing else (an ``InputError`` naming the first that is not)."""
+        unknown = [c for c in names if c not in self._by_name]
+        if unknown:
+            raise InputError(f"{where}: {unknown[0]!r} is not an input of run {self.run_id}; its inputs are "
+                             f"{[i.name for i in self.inputs]}." + did_you_mean(unknown[0], self._by_name))
+        if len(names) < len(self.inputs):
+            missing = [i.name for i in self.inputs if i.name not in names]
+            raise InputError(f"{where}: input {missing[0]!r} is missing; run {self.run_id} reads "
+                             f"{[i.name for i in self.inputs]} (send every one, one value per row)")
 
     # -- scoring ------------------------------------------------------------------------
     def proba(self, data: pa.Table | pa.RecordBatch, name: str = "the request", first_line: int | None = None) -> np.ndarray:
@@ -173,7 +177,8 @@ class Scorer:
                                                       for j, n in enumerate(names)}))
 
     def _proba_hashed(self, data: pa.Table, name: str) -> np.ndarray:
-        missing = [i.name for i in self.inputs if i.name not in data.column_names]
+        have = set(data.column_names)
+        missing = [i.name for i in self.inputs if i.name not in have]
         if missing:
             raise InputError(f"{name}: column {missing[0]!r} is missing; the hashed run reads {[i.name for i in self.inputs]}")
         idx = self.hasher.transform(data, dtype=np.int32 if self.hasher.n_bits <= 31 else np.int64)
@@ -219,10 +224,9 @@ def coerce(spec: Input, values, where: str = "the request") -> pa.Array:
         if pa.types.is_null(arr.type):
             arr = arr.cast(pa.string())
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
-        if spec.kind == "text":
+        if spec.kind == "text":  # "" is missing: the one-hot encoder and the hasher read it as a null
             return arr
-        return _parse_text(spec, arr, where)
+        return _parse_text(spec, pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr), where)
     if spec.kind == "text":
         return arr.cast(pa.string())
     if spec.kind == "number":

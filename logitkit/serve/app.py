@@ -127,10 +127,11 @@ def create_app(repo: Repository, *, max_batch_rows: int = 4096, max_wait: float 
             if req.n_rows == 0:
                 raise ProtocolError("the request has 0 rows; send at least one value per input")
             outputs = _outputs(entry, req)
-            table = entry.scorer.table(req.columns, where=f"model {model!r}")
+            where = f"model {model!r}"
+            entry.scorer.check_names(req.columns, where)
             b.arriving -= 1
             arriving = False
-            proba, labels = await b.submit(entry.scorer, table)
+            proba, labels = await b.submit(entry.scorer, req, where)
         except (ProtocolError, UserError) as exc:
             metrics.requests.labels(model, "error").inc()
             return _error(getattr(exc, "status", 400), str(exc))

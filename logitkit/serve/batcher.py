@@ -1,11 +1,13 @@
 """Micro-batching: one scoring thread scores the rows of concurrent requests together.
 
-Requests (each already checked and turned into a table by the event loop) are queued
-with the ``Scorer`` they were resolved to. The scoring thread takes the first one, then
-every queued request for the same scorer, and — while other requests are still being
+Requests (checked by the event loop: names, datatypes, shapes, sizes; binary tensors
+not yet decoded) are queued with the ``Scorer`` they were resolved to. The scoring thread takes the first one, then
+every queued request for the same scorer with the same inputs (names, datatypes,
+binary or JSON), and — while other requests are still being
 read and decoded by the event loop (``arriving``) — waits for more until the first one
 has waited ``max_wait`` seconds or ``max_rows`` rows are together. A lone request is
-scored at once. The batch is one table, scored once (torch, no Python loop per row),
+scored at once. Each input's binary data is joined over the batch and decoded once
+(per-column costs are paid per batch, not per request); the batch is one table, scored once (torch, no Python loop per row),
 and each request gets its slice. When a batch fails on a user error, each of its
 requests is scored alone, so one bad request never fails the others and its message
 counts its own rows.
@@ -23,18 +25,19 @@ import time
 from collections import deque
 
 import numpy as np
-import pyarrow as pa
 
 from logitkit._util.errors import UserError
+from logitkit.serve.protocol import merge
 
 log = logging.getLogger("logitkit.serve")
 
 
 class Job:
-    __slots__ = ("scorer", "table", "n", "future", "loop", "t0")
+    __slots__ = ("scorer", "request", "where", "n", "key", "future", "loop", "t0")
 
-    def __init__(self, scorer, table: pa.Table, future: asyncio.Future, loop) -> None:
-        self.scorer, self.table, self.n = scorer, table, table.num_rows
+    def __init__(self, scorer, request, where: str, future: asyncio.Future, loop) -> None:
+        self.scorer, self.request, self.where, self.n = scorer, request, where, request.n_rows
+        self.key = (id(scorer), request.key())  # requests decoded and scored together
         self.future, self.loop, self.t0 = future, loop, time.monotonic()
 
 
@@ -59,10 +62,11 @@ class Batcher:
         self._thread = threading.Thread(target=self._run, name="logitkit-scorer", daemon=True)
         self._thread.start()
 
-    def submit(self, scorer, table: pa.Table) -> asyncio.Future:
+    def submit(self, scorer, request, where: str) -> asyncio.Future:
+        """Queue a checked ``protocol.InferRequest`` for ``scorer``; a future of (proba, labels)."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._q.put(Job(scorer, table, fut, loop))
+        self._q.put(Job(scorer, request, where, fut, loop))
         return fut
 
     def queued(self) -> int:
@@ -100,7 +104,7 @@ class Batcher:
             deadline = job.t0 + self.max_wait
             while rows < self.max_rows:
                 if carry:
-                    if carry[0].scorer is not job.scorer:
+                    if carry[0].key != job.key:
                         break
                     nxt = carry.popleft()
                 else:
@@ -117,7 +121,7 @@ class Batcher:
                     if nxt is None:
                         stopping = True
                         continue
-                    if nxt.scorer is not job.scorer:
+                    if nxt.key != job.key:
                         carry.append(nxt)
                         break
                 batch.append(nxt)
@@ -127,9 +131,10 @@ class Batcher:
     def _score(self, batch: list[Job], rows: int) -> None:
         t0 = time.perf_counter()
         scorer = batch[0].scorer
-        try:
-            table = batch[0].table if len(batch) == 1 else pa.concat_tables([j.table for j in batch])
-            proba = scorer.proba(table)
+        try:  # each input decoded once for the batch, then the reader's types, then the model
+            names = list(batch[0].request.columns)
+            columns = {n: merge([j.request.columns[n] for j in batch]) for n in names}
+            proba = scorer.proba(scorer.table(columns, where=batch[0].where))
             labels = scorer.labels(proba)
         except UserError as exc:
             if len(batch) == 1:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
+from logitkit._util.errors import UserError
 
 #: protocol datatype -> NumPy dtype of its binary form (BYTES is length-prefixed)
 DTYPES = {
@@ -28,7 +30,7 @@ DTYPES = {
 DATATYPES = sorted([*DTYPES, "BYTES"])
 
 
-class ProtocolError(Exception):
+class ProtocolError(UserError):
     """A request the protocol (or the model) cannot take: HTTP ``status`` and a message."""
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -37,16 +39,54 @@ class ProtocolError(Exception):
 
 
 @dataclass
+class Tensor:
+    """One input of a request: checked (name, datatype, shape, size), its values not yet
+    decoded when binary (``raw``); JSON data is decoded and checked at once (``array``)."""
+
+    name: str
+    datatype: str
+    n: int
+    raw: memoryview | None = None
+    array: object = None
+
+    def key(self) -> tuple:
+        return (self.name, self.datatype, self.raw is not None)
+
+    def decode(self):
+        if self.raw is None:
+            return self.array
+        if self.datatype == "BYTES":
+            return decode_bytes(self.raw, self.n, self.name)
+        return np.frombuffer(self.raw, dtype=DTYPES[self.datatype])
+
+
+def merge(parts: list[Tensor]):
+    """The values of one input over several requests with the same ``key()``, decoded once:
+    binary data is joined and decoded as one tensor."""
+    if len(parts) == 1:
+        return parts[0].decode()
+    first = parts[0]
+    if first.raw is not None:
+        return Tensor(first.name, first.datatype, sum(p.n for p in parts), memoryview(b"".join(p.raw for p in parts))).decode()
+    if isinstance(first.array, pa.Array):
+        return pa.concat_arrays([p.array for p in parts])
+    return np.concatenate([p.array for p in parts])
+
+
+@dataclass
 class InferRequest:
-    """A decoded inference request: each input's values (NumPy array, or a pyarrow string
-    array for BYTES) by name, the rows, the outputs asked for (None: all) and how."""
+    """A checked inference request: its inputs (``Tensor`` by name, in request order), the
+    rows, the outputs asked for (None: all) and how."""
 
     id: str | None
     columns: dict
     n_rows: int
     outputs: list[tuple[str, bool]] | None = None  # (name, binary)
     binary_output: bool = False
-    datatypes: dict = field(default_factory=dict)
+
+    def key(self) -> tuple:
+        """Requests with the same key can be decoded together."""
+        return tuple(t.key() for t in self.columns.values())
 
 
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
@@ -95,16 +135,17 @@ def decode_infer(body: bytes, header_length: str | None) -> InferRequest:
     rid = req.get("id")
     if rid is not None and not isinstance(rid, str):
         raise ProtocolError("\"id\" must be a string")
-    columns, datatypes, offset, rows = {}, {}, 0, None
+    columns, offset, rows = {}, 0, None
     for k, t in enumerate(inputs):
-        name, values, offset = _decode_input(k, t, binary, offset)
+        tensor, offset = _decode_input(k, t, binary, offset)
+        name = tensor.name
         if name in columns:
             raise ProtocolError(f"input {name!r} is given twice")
-        columns[name], datatypes[name] = values, t["datatype"]
+        columns[name] = tensor
         if rows is None:
-            rows = len(values)
-        elif len(values) != rows:
-            raise ProtocolError(f"input {name!r} has {len(values)} rows but {next(iter(columns))!r} has {rows}; "
+            rows = tensor.n
+        elif tensor.n != rows:
+            raise ProtocolError(f"input {name!r} has {tensor.n} rows but {next(iter(columns))!r} has {rows}; "
                                 "every input needs one value per row")
     if offset != len(binary):
         raise ProtocolError(f"the body has {len(binary) - offset} bytes after the inputs' binary data; "
@@ -124,7 +165,7 @@ def decode_infer(body: bytes, header_length: str | None) -> InferRequest:
                 raise ProtocolError("each entry of \"outputs\" must be an object with a \"name\"")
             p = o.get("parameters") or {}
             asked.append((o["name"], bool(p.get("binary_data", default_binary))))
-    return InferRequest(rid, columns, rows or 0, asked, default_binary, datatypes)
+    return InferRequest(rid, columns, rows or 0, asked, default_binary)
 
 
 def _decode_input(k: int, t, binary: memoryview, offset: int):
@@ -148,19 +189,17 @@ def _decode_input(k: int, t, binary: memoryview, offset: int):
             raise ProtocolError(f"input {name!r}: binary_data_size {size} runs past the end of the body "
                                 f"({len(binary) - offset} bytes left)")
         raw = binary[offset : offset + size]
-        values = decode_bytes(raw, n, name) if dt == "BYTES" else _fixed(raw, dt, n, name)
-        return name, values, offset + size
+        if dt == "BYTES":
+            if size < 4 * n:
+                raise ProtocolError(f"input {name!r}: {size} bytes of BYTES data cannot hold {n} elements "
+                                    "(each is a 4-byte length, then the bytes)")
+        elif size != n * DTYPES[dt].itemsize:
+            raise ProtocolError(f"input {name!r}: {size} bytes of binary data for shape [{n}] of {dt} "
+                                f"({n * DTYPES[dt].itemsize} expected)")
+        return Tensor(name, dt, n, raw=raw), offset + size
     if "data" not in t:
         raise ProtocolError(f"input {name!r} has no \"data\" (nor a binary_data_size parameter)")
-    return name, _from_json(t["data"], dt, n, name), offset
-
-
-def _fixed(raw: memoryview, dt: str, n: int, name: str) -> np.ndarray:
-    dtype = DTYPES[dt]
-    if len(raw) != n * dtype.itemsize:
-        raise ProtocolError(f"input {name!r}: {len(raw)} bytes of binary data for shape [{n}] of {dt} "
-                            f"({n * dtype.itemsize} expected)")
-    return np.frombuffer(raw, dtype=dtype)
+    return Tensor(name, dt, n, array=_from_json(t["data"], dt, n, name)), offset
 
 
 def _flat(data, name: str) -> list:

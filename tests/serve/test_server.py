@@ -182,10 +182,10 @@ BAD = [
     ("/v2/models/demo/versions/abc/infer", {"inputs": ONE}, {}, 404, r"model 'demo' has version '\w+' \(its run id\), not 'abc'"),
     ("/v2/models/demo/infer", b"x" * ((1 << 20) + 1), {}, 413, r"the request body is larger than 1048576 bytes"),
     ("/v2/models/demo/infer", b"{}", {"Content-Encoding": "br"}, 415, r"Content-Encoding 'br' is not supported"),
-    ("/v2/models/demo/infer", json.dumps({"inputs": [*ONE[:2], {"name": "color", "shape": [2], "datatype": "BYTES",
+    ("/v2/models/demo/infer", json.dumps({"inputs": [*ONE[:2], {"name": "color", "shape": [1], "datatype": "BYTES",
                                                                   "parameters": {"binary_data_size": 9}}]}).encode()
      + _bytes_tensor([b"red"]) + b"xx", "HEADER", 400,
-     r"input 'color': the BYTES binary data is not 2 length-prefixed elements \(9 bytes\)"),
+     r"input 'color': the BYTES binary data is not 1 length-prefixed elements \(9 bytes\)"),
     ("/v2/models/demo/infer", json.dumps({"inputs": [{"name": "x1", "shape": [1], "datatype": "FP64",
                                                       "parameters": {"binary_data_size": 4}}, *ONE[1:]]}).encode()
      + b"\0" * 4, "HEADER", 400, r"input 'x1': 4 bytes of binary data for shape \[1\] of FP64 \(8 expected\)"),
