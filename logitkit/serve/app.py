@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import time
 
 from starlette.applications import Starlette
@@ -166,7 +167,8 @@ def create_app(repo: Repository, *, max_batch_rows: int = 4096, max_wait: float 
             metrics.loads.labels("error").inc()
             raise
         metrics.loads.labels("ok").inc()
-        log.warning("loaded model %r: run %s from %s", name, entry.version, entry.path)
+        print(f"logitkit serve: model {name!r} = run {entry.version} ({entry.scorer.kind}) from {entry.path}",
+              file=sys.stderr, flush=True)
         return _json({"name": entry.name, "version": entry.version, "run_dir": str(entry.path)})
 
     async def unload(request: Request) -> Response:
