@@ -10,8 +10,8 @@
 A dense run applies its saved prep (imputation, scaling, one-hot with unknown handling,
 buckets) and embedding, then its model; a hashed (CTR) run hashes the raw Criteo fields
 with the run's own hasher and scores the hashed model. The arithmetic runs inside
-``logitkit._util.rowstable.row_stable``, so a row gets the same bits whatever rows are
-scored with it: a file of a million rows, a micro-batch of requests or a row alone.
+``logitkit._util.rowstable.row_stable``, on the CPU, so a row gets the same bits whatever
+rows are scored with it: a file of a million rows, a micro-batch of requests or a row alone.
 
 ``inputs`` names the raw columns the model reads, each with the protocol datatype it
 is declared as (``FP64`` numbers, ``INT64`` Criteo counts, ``BYTES`` text); ``table``
@@ -90,6 +90,8 @@ class Scorer:
         from logitkit.prepdata import Preprocessor
 
         model, prep_state, embed_state = load_model(run_dir / "model")
+        if "device" in model.get_params():  # scored on the CPU, where row_stable applies
+            model.set_params(device="cpu")
         if prep_state is None:
             raise InputFileError(f"{run_dir / 'model' / 'prep.json'} is missing; is {run_dir} a complete run directory?")
         prep = Preprocessor.from_json(prep_state)
