@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from logitkit._util.rowstable import row_stable
 from logitkit._util.collective import Collective, current
 from logitkit._util.errors import ConfigError, DataError
 
@@ -276,14 +277,15 @@ def evaluate_stream(model, batches: Iterable, accumulators: Iterable = ()) -> di
     accs = list(accumulators)
     loss, n, sp, sy = 0.0, 0, 0.0, 0.0
     for batch in batches:
-        z = model.logits(batch[0], batch[2] if len(batch) > 2 else None)
+        with row_stable():  # a row's bits whatever the batch: the same as `logitkit predict` and serve
+            z = model.logits(batch[0], batch[2] if len(batch) > 2 else None)
+            p = torch.sigmoid(z.double())
         y = torch.as_tensor(np.asarray(batch[1])).to(device=z.device, dtype=z.dtype).reshape(-1)
         if y.shape != z.shape:
             raise DataError(f"a batch has {y.shape[0]} labels for {z.shape[0]} rows of idx")
         if not bool(((y == 0) | (y == 1)).all()):
             raise DataError("evaluate_stream takes labels 0 or 1; map -1/+1 (VW) labels to 0/1 first")
         loss += float(F.binary_cross_entropy_with_logits(z, y, reduction="sum").double())
-        p = torch.sigmoid(z.double())
         n += y.shape[0]
         sp += float(p.sum())
         sy += float(y.sum())

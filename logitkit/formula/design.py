@@ -175,6 +175,16 @@ class FormulaDesign:
                         f"its levels are {[_plain(v) for v in levels]}. Map it to one of them or drop those rows")
         return f"the data has categorical levels the model was not fitted on ({text.split('. ')[0]})"
 
+    def input_columns(self) -> list[tuple[str, bool]]:
+        """The data columns the design reads, each with whether it is categorical (a
+        factor with levels), in name order: what a scorer asks a request for."""
+        cats = set()
+        for factor, (_, state) in (self.spec.encoder_state if self.spec else {}).items():
+            if isinstance(state, dict) and "categories" in state:
+                m = re.match(r"^\s*C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*[,)]", factor)
+                cats.add(m.group(1) if m else factor)
+        return [(v, v in cats) for v in sorted(self._rhs.required_variables) if not _is_module(v)]
+
     # ---------------------------------------------------------------- as a prep transform
     @property
     def feature_names_(self) -> list[str]:

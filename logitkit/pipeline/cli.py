@@ -4,6 +4,7 @@
     logitkit demo [--out DIR]
     logitkit repro RUN_DIR
     logitkit predict RUN_DIR INPUT -o OUTPUT [--force]
+    logitkit serve RUN_DIR [RUN_DIR ...] [--name ALIAS=RUN_DIR] [--host H] [--port P]
     logitkit datasets
 
 A ``UserError`` is printed as one line on stderr and the exit status is 2.
@@ -38,12 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("repro", help="re-run a recorded run and check it gives identical results")
     rp.add_argument("run_dir")
 
-    pr = sub.add_parser("predict", help="score a CSV file with a run's saved model")
+    pr = sub.add_parser("predict", help="score a CSV file (a hashed run: a Criteo-layout TSV) with a run's saved model")
     pr.add_argument("run_dir")
-    pr.add_argument("input", help="CSV with the feature columns the model was trained on")
+    pr.add_argument("input", help="CSV with the feature columns the model was trained on (a hashed run: Criteo TSV)")
     pr.add_argument("-o", "--output", required=True, help="CSV to write (input columns + probabilities)")
     pr.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
 
+    from logitkit.serve.server import add_parser as add_serve
+
+    add_serve(sub)
     sub.add_parser("datasets", help="list the built-in data sets")
     return p
 
@@ -122,6 +126,12 @@ def _predict(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from logitkit.serve.server import run
+
+    return run(args)
+
+
 def _datasets(args) -> int:
     from logitkit.loaddata import describe_datasets
 
@@ -133,4 +143,4 @@ def _datasets(args) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "demo": _demo, "repro": _repro, "predict": _predict, "datasets": _datasets}
+_COMMANDS = {"run": _run, "demo": _demo, "repro": _repro, "predict": _predict, "serve": _serve, "datasets": _datasets}

@@ -3,51 +3,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from logitkit._util.errors import DataError, InputFileError
-from logitkit.loaddata import Table
-from logitkit.pipeline.modelio import load_model
+from logitkit._util.errors import InputFileError
 
 
-def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = False) -> Path:
-    """Write ``output``: the input's columns, one ``p_<class>`` column per class and ``prediction``."""
+def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = False, progress=None) -> Path:
+    """Write ``output``: the input's columns, one ``p_<class>`` column per class and ``prediction``
+    (a hashed run: a Criteo-layout file, streamed; ``label``, ``p_0``, ``p_1``, ``prediction``;
+    ``progress(rows_done)`` after each batch). Both go through ``pipeline.scorer.Scorer``."""
     if output.exists() and not force:
         raise InputFileError(f"{output} already exists; pass --force to overwrite it or choose another -o path")
     if not input_path.is_file():
         raise InputFileError(f"{input_path} does not exist; pass the CSV file to score")
-    if (run_dir / "model" / "state.json").is_file():
-        raise InputFileError(f"{run_dir} holds a streamed hashed (CTR) model; score a Criteo file with "
-                             "logitkit.evaluate.evaluate_stream (see docs/ctr.md), not `logitkit predict`")
-    model, prep_state, embed_state = load_model(run_dir / "model")
+    from logitkit.pipeline.scorer import Scorer, score_criteo_file
+
+    scorer = Scorer.load(run_dir)
+    if scorer.kind == "hashed":  # a Criteo-layout file, streamed batch by batch
+        return score_criteo_file(scorer, input_path, output, progress=progress)
     try:
         data = pacsv.read_csv(input_path)
     except pa.ArrowInvalid as exc:
         raise InputFileError(f"{input_path}: not a readable CSV ({exc})") from exc
-    from logitkit.formula import FormulaDesign
-    from logitkit.prepdata import Preprocessor
-
-    is_formula = isinstance(prep_state, dict) and prep_state.get("kind") == "formula"
-    prep = FormulaDesign.from_json(prep_state) if is_formula else Preprocessor.from_json(prep_state)
-    try:
-        X = prep.transform(Table(data, label=None, name=str(input_path), first_line=2))
-    except DataError as exc:  # the formula's errors name a row, not the file: row 0 is line 2
-        raise DataError(f"{input_path}: {exc} (row 0 is line 2)") if is_formula else exc from None
-    names = list(prep.feature_names_)
-    if embed_state is not None:
-        from logitkit.embed.basis import basis_from_json
-
-        emb = basis_from_json(embed_state)
-        X, names = emb.transform(X), [str(n) for n in emb.get_feature_names_out(names)]
-    from logitkit.pipeline.runner import _named
-
-    proba = model.predict_proba(_named(X, names))
+    proba = scorer.proba(data, name=str(input_path), first_line=2)
     cols = {name: data.column(name) for name in data.column_names}
-    for j, c in enumerate(model.classes_):
+    for j, c in enumerate(scorer.classes):
         cols[f"p_{c}"] = pa.array(proba[:, j])
-    cols["prediction"] = pa.array(model.classes_[np.argmax(proba, axis=1)])
+    cols["prediction"] = pa.array(scorer.labels(proba))
     output.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(pa.table(cols), output)
     return output
