@@ -2,9 +2,9 @@
 from logitkit.predict.firth import FirthLogisticRegression
 from logitkit.predict.hashed import HashedLogisticRegression
 from logitkit.predict.head import LogisticHead, logits_to_proba
-from logitkit.predict.logistic import LogisticRegression, SeparationWarning
+from logitkit.predict.logistic import LogisticRegression, SeparationWarning, objective_for
 from logitkit.predict.mlp import MLPClassifier
 from logitkit.predict.objective import LogisticObjective
 
 __all__ = ["LogisticHead", "LogisticRegression", "LogisticObjective", "SeparationWarning", "logits_to_proba",
-           "FirthLogisticRegression", "MLPClassifier", "HashedLogisticRegression"]
+           "FirthLogisticRegression", "MLPClassifier", "HashedLogisticRegression", "objective_for"]
