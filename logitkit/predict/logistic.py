@@ -1,8 +1,8 @@
 """``LogisticRegression``: a scikit-learn compatible estimator whose computation runs in torch.
 
-Its parameters are declared once, in ``PARAMS`` (see ``predict.params``): the
-signature, the checks, the docstring and the run config's ``model`` section come from
-there. ``objective_for(model, X, y)`` gives a fitted model's objective on some data and
+Its parameters are declared once, in ``PARAMS`` (see ``logitkit._util.params``): the
+signature, the checks and the docstring come from there, and a config schema can derive
+its fields from it (``Param.annotation``, ``Param.bounds``, ``Param.config``). ``objective_for(model, X, y)`` gives a fitted model's objective on some data and
 its θ̂, which the inference statistics of ``evaluate`` are computed from.
 """
 from __future__ import annotations
