@@ -30,8 +30,7 @@ from scipy import stats
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.evaluate.fitted import fitted_from
 from logitkit.formula import model_matrix
-from logitkit.predict.design import Design
-from logitkit.predict.inputs import as_labels, as_matrix
+from logitkit.predict.logistic import objective_for
 from logitkit.predict.objective import LogisticObjective
 
 COLUMNS = ["term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high",
@@ -120,30 +119,6 @@ class Summary:
         return "\n".join(lines)
 
 
-def _objective(model, X, y, sample_weight, dtype=torch.float64):
-    """Rebuild the model's objective on (X, y) in float64, and θ at the fitted values."""
-    M = as_matrix(model_matrix(model, X))  # a formula model: X through its formula
-    y = as_labels(y, M.shape[0])
-    classes = model.classes_
-    y_idx = np.searchsorted(classes, y)
-    bad = (y_idx >= len(classes)) | (classes[np.minimum(y_idx, len(classes) - 1)] != y)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"y holds the label {y[i]!r} (row {i}), which the model was not fitted on; "
-                        f"its classes are {classes.tolist()}")
-    device = torch.device(model._device())
-    sw = model._sample_weights(y_idx, sample_weight)
-    K = len(classes)
-    link, m = model.link_, (1 if K == 2 else K)
-    Y = torch.as_tensor(np.eye(K)[y_idx] if link == "ovr" else y_idx, device=device)
-    if link == "ovr":
-        Y = Y.to(dtype)
-    # the model builds it: a distributed model's objective sums over ranks
-    obj = model._objective(Design.from_array(M, dtype, device), Y, sw, link, m, dtype, device)
-    theta = np.column_stack([model.coef_, model.intercept_]) if model.fit_intercept else model.coef_
-    return obj, torch.as_tensor(theta, dtype=dtype, device=device), y_idx
-
-
 def _reduce_softmax(theta: torch.Tensor, H: torch.Tensor, S: torch.Tensor, K: int, p: int):
     """Reference-class parametrisation β_k = θ_k − θ_0 (k ≥ 1): the likelihood depends on θ
     only through these differences, so its Hessian and scores are the full ones with class
@@ -161,12 +136,12 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
     """
     if cov_type not in COV_TYPES:
         raise ConfigError(f"cov_type={cov_type!r} is not known; use one of {list(COV_TYPES)}")
-    if model._l1_ratio() > 0 and model._alpha() > 0:
-        raise DataError("standard errors are not defined for an L1/elastic-net fit; refit with "
-                        "penalty=None (or 'l2') for inference")
     if cov_type == "cluster" and groups is None:
         raise ConfigError("cov_type='cluster' needs groups=: one cluster label per row")
-    obj, theta, _ = _objective(model, X, y, sample_weight)
+    obj, theta = objective_for(model, model_matrix(model, X), y, sample_weight)  # formula: X via its design
+    if obj.l1 > 0:
+        raise DataError("standard errors are not defined for an L1/elastic-net fit; refit with "
+                        "penalty=None (or 'l2') for inference")
     n = obj.n_total
     # HC0/HC1 need only Σ g_i g_iᵀ, from the same sweeps over X as the Hessian, without
     # materialising the (n, m, p) scores (cluster sums need those)
@@ -176,7 +151,7 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
         H, meat = obj.hessian(theta), None
     H = H * n                                      # Hessian of the total penalised NLL
     K, p = len(model.classes_), obj.p
-    if obj.link == "softmax" and model._alpha() > 0:
+    if obj.link == "softmax" and obj.alpha > 0:
         warnings.warn("inference for a penalised softmax model uses the unpenalised "
                       "reference-class Hessian; refit with penalty=None for exact "
                       "maximum-likelihood inference", UserWarning, stacklevel=3)
@@ -231,8 +206,8 @@ def _terms(model, p: int) -> list[str]:
 def model_stats(model, X, y, sample_weight=None, obj=None, theta=None) -> dict:
     """Log-likelihood, null log-likelihood, deviance, AIC, BIC, McFadden R², LR test."""
     if obj is None:
-        obj, theta, _ = _objective(model, X, y, sample_weight)
-    w, total = obj.s, obj._sum  # total: Σ over rows (and over ranks for a distributed model)
+        obj, theta = objective_for(model, model_matrix(model, X), y, sample_weight)  # formula: X via its design
+    w, total = obj.s, obj.collective.sum  # total: Σ over rows (and over ranks for a distributed model)
     llf = -float(total((w * obj.nll_rows(obj.logits(theta))).sum()))
     K = len(model.classes_)
     Y1 = obj.Y1
@@ -304,13 +279,19 @@ def hosmer_lemeshow(y_true, p_pred, groups: int = 10) -> dict:
     return {"hl_stat": stat, "hl_df": df, "hl_groups": groups, "hl_pvalue": float(stats.chi2.sf(stat, df))}
 
 
-def summary(model, X, y, sample_weight=None, cov_type: str = "nonrobust", groups=None,
+def summary(model, X, y=None, sample_weight=None, cov_type: str = "nonrobust", groups=None,
             level: float = 0.95, hl_groups: int = 10) -> Summary:
     """Coefficient table and model statistics for a fitted ``LogisticRegression``.
 
     Rows: every feature and the intercept (binary); ``"<class>: <term>"`` per
     non-reference class (softmax) or per class (ovr). ``level`` sets the CI coverage.
+    ``y`` may be left out for a formula model (``logitkit.formula``): the outcome is
+    then the formula's left-hand side evaluated on ``X``.
     """
+    if y is None:
+        if not hasattr(model, "design_"):
+            raise ConfigError("summary(model, X, y): pass the labels y (only a formula model takes them from X)")
+        y = model.design_.labels(X)
     if not 0 < level < 1:
         raise ConfigError(f"level={level} must be in (0, 1), e.g. 0.95")
     blocks, obj, theta = covariance(model, X, y, sample_weight, cov_type, groups)

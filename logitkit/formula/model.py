@@ -3,7 +3,7 @@
     m = logitkit.formula.logit("y ~ x + C(region) + np.log(z) + x:w", data)
     m.feature_names_in_          # ['x', 'C(region)[T.b]', ..., 'np.log(z)', 'x:w']
     m.predict_proba(new_data)    # new rows go through the same design
-    logitkit.evaluate.summary(m, data, data["y"])   # or m.summary(data)
+    logitkit.evaluate.summary(m, data)   # the outcome from the formula's left-hand side
 
 The estimator is ``FormulaLogisticRegression``, a ``LogisticRegression`` that keeps the
 fitted ``FormulaDesign`` (``design_``) and sends every X it is given through it. Its
@@ -13,32 +13,41 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import replace
+
 from logitkit._util.errors import DataError
+from logitkit._util.params import Instance, Param, estimator_init, params_doc
 from logitkit.formula.design import FormulaDesign
+from logitkit.predict.logistic import PARAMS as LOGISTIC_PARAMS
 from logitkit.predict.logistic import LogisticRegression
+
+#: ``LogisticRegression``'s parameters, but ``formula`` first, the maximum-likelihood fit
+#: (``penalty=None``) and a tighter ``tol`` by default, and no ``fit_intercept``: the
+#: formula decides (``- 1`` or ``0 +`` drops the intercept).
+PARAMS = {
+    "formula": Param(None, (None, Instance((str,), "a formula such as 'y ~ x + C(region)'")),
+                     "The model, as 'outcome ~ terms' (formulaic's grammar: C(x), np.log(z), x:w, ...)."),
+    "penalty": replace(LOGISTIC_PARAMS["penalty"], default=None),
+    "tol": replace(LOGISTIC_PARAMS["tol"], default=1e-8),
+    **{k: p for k, p in LOGISTIC_PARAMS.items() if k not in ("penalty", "tol", "fit_intercept")},
+}
 
 
 class FormulaLogisticRegression(LogisticRegression):
-    """``LogisticRegression`` on the design a formula builds from a data frame.
+    __doc__ = f"""``LogisticRegression`` on the design a formula builds from a data frame.
 
     ``fit(data)`` takes the outcome from the formula's left-hand side (or ``y=``);
-    ``predict``, ``predict_proba``, ``decision_function`` and ``summary`` take data
+    ``predict``, ``predict_proba`` and ``decision_function`` (and ``evaluate.summary``) take data
     frames with the formula's columns. Every other parameter is ``LogisticRegression``'s.
     Attributes besides those of ``LogisticRegression``: ``design_`` (the fitted
     ``FormulaDesign``), ``formula_`` (the formula's text).
+
+    Parameters
+    ----------
+{params_doc(PARAMS)}
     """
 
-    def __init__(self, formula: str | None = None, penalty: str | None = None, alpha: float = 1e-4,
-                 l1_ratio: float = 0.5, multiclass: str = "softmax", solver: str = "auto",
-                 class_weight=None, max_iter: int = 100, tol: float = 1e-8, warm_start: bool = False,
-                 batch_size: int = 256, learning_rate: float | None = None, dtype: str = "float64",
-                 device: str = "auto", random_state: int | None = 0, verbose: int = 0):
-        # fit_intercept is not a parameter: the formula decides ('- 1' or '0 +' drops it)
-        super().__init__(penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, multiclass=multiclass, solver=solver,
-                         fit_intercept=True, class_weight=class_weight, max_iter=max_iter, tol=tol,
-                         warm_start=warm_start, batch_size=batch_size, learning_rate=learning_rate, dtype=dtype,
-                         device=device, random_state=random_state, verbose=verbose)
-        self.formula = formula
+    __init__ = estimator_init(PARAMS)
 
     def fit(self, X, y=None, sample_weight=None) -> "FormulaLogisticRegression":
         """Fit on ``X``, a DataFrame (or dict of columns, pyarrow Table) holding the
@@ -72,13 +81,6 @@ class FormulaLogisticRegression(LogisticRegression):
 
     def predict(self, X):
         return super().predict(self.design_matrix(X))
-
-    def summary(self, X, y=None, sample_weight=None, **kwargs):
-        """``logitkit.evaluate.summary(self, X, y, ...)``, the outcome taken from the
-        formula's left-hand side when ``y`` is not given."""
-        from logitkit.evaluate.inference import summary  # later stage, imported on use
-
-        return summary(self, X, self.design_.labels(X) if y is None else y, sample_weight=sample_weight, **kwargs)
 
 
 def model_matrix(model, X):

@@ -31,7 +31,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from logitkit._util.device import resolve_device
-from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.errors import DataError
+from logitkit._util.params import BOOL, DEVICE, POSITIVE, Interval, Param, check_params, estimator_init, params_doc
 from logitkit.predict.design import Design
 from logitkit.predict.inputs import as_labels, as_matrix, feature_names_of
 from logitkit.predict.objective import LogisticObjective
@@ -118,20 +119,23 @@ class _Penalised:
         return theta, value, max_iter, False
 
 
-class FirthLogisticRegression(ClassifierMixin, BaseEstimator):
-    """Binary logistic regression with Firth's penalty (see the module docstring).
+PARAMS = {
+    "fit_intercept": Param(True, (BOOL,), "Fit an intercept (last in the parameter order)."),
+    "max_iter": Param(100, (Interval(Integral, 1),), "Modified Newton iterations (per profile fit too)."),
+    "tol": Param(1e-10, (POSITIVE,), "Stop when the largest step or modified score entry is below."),
+    "max_step": Param(5.0, (POSITIVE,), "Cap on the largest entry of a step (as logistf's maxstep)."),
+    "ci_level": Param(0.95, (Interval(Real, 0, 1, "neither"),), "Level of the confidence intervals."),
+    "profile_ci": Param(True, (BOOL,),
+                        "Profile penalised-likelihood intervals and penalised LR p-values (costs ~20 "
+                        "constrained fits per coefficient); else Wald intervals θ̂ ± z·SE and Wald p-values."),
+    "device": DEVICE,
+}
 
-    Parameters
-    ----------
-    fit_intercept : bool, default True
-    max_iter : int, default 100 — modified Newton iterations (per profile fit too).
-    tol : float, default 1e-10 — stop when the largest step or modified score entry is below.
-    max_step : float, default 5.0 — cap on the largest entry of a step (as logistf's ``maxstep``).
-    ci_level : float in (0, 1), default 0.95 — level of the confidence intervals.
-    profile_ci : bool, default True — profile penalised-likelihood intervals and
-        penalised LR p-values (costs ~20 constrained fits per coefficient); else Wald
-        intervals θ̂ ± z·SE and Wald p-values.
-    device : "auto", "cpu", "cuda", ...; default "auto".
+
+class FirthLogisticRegression(ClassifierMixin, BaseEstimator):
+    __doc__ = f"""Binary logistic regression with Firth's penalty (see the module docstring).
+
+{params_doc(PARAMS)}
 
     Attributes
     ----------
@@ -141,28 +145,10 @@ class FirthLogisticRegression(ClassifierMixin, BaseEstimator):
     loglik_ (ℓ at θ̂), penalised_loglik_ (ℓ* at θ̂).
     """
 
-    def __init__(self, fit_intercept: bool = True, max_iter: int = 100, tol: float = 1e-10,
-                 max_step: float = 5.0, ci_level: float = 0.95, profile_ci: bool = True, device: str = "auto"):
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.max_step = max_step
-        self.ci_level = ci_level
-        self.profile_ci = profile_ci
-        self.device = device
+    __init__ = estimator_init(PARAMS)
 
     def _check_params(self) -> None:
-        def bad(key, value, expected):
-            raise ConfigError(f"FirthLogisticRegression: {key}={value!r} is invalid; expected {expected}")
-
-        if not isinstance(self.max_iter, Integral) or isinstance(self.max_iter, bool) or self.max_iter < 1:
-            bad("max_iter", self.max_iter, "an integer >= 1")
-        for key in ("tol", "max_step"):
-            v = getattr(self, key)
-            if not isinstance(v, Real) or not v > 0:
-                bad(key, v, "a number > 0")
-        if not isinstance(self.ci_level, Real) or not 0 < self.ci_level < 1:
-            bad("ci_level", self.ci_level, "a number in (0, 1), e.g. 0.95")
+        check_params(self, PARAMS)
 
     def _problem(self, X, y) -> _Penalised:
         device = resolve_device(self.device)

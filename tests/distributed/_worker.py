@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _data  # noqa: E402
 
 from logitkit._util import dist  # noqa: E402
+from logitkit.evaluate import summary  # noqa: E402
 from logitkit.evaluate.streaming import StreamingMetrics, reduce_metrics  # noqa: E402
 from logitkit.predict.distributed import DistributedLogisticRegression  # noqa: E402
 from logitkit.predict.online.distributed import DistributedHashedLogisticRegression  # noqa: E402
@@ -35,13 +36,15 @@ def main(out: Path) -> None:
         res[solver] = np.concatenate([m.coef_.ravel(), m.intercept_]).tolist()
         if solver == "newton":
             for cov in ("nonrobust", "HC1"):
-                s = m.summary(X, y, cov_type=cov)
+                s = summary(m, X, y, cov_type=cov)
                 res[f"se_{cov}"] = s.column("std_err").tolist()
                 res["llf"] = s.stats["llf"]
             sm = StreamingMetrics(auc_bins=4096).update(y, m.predict_proba(X)[:, 1])
             res["metrics"] = reduce_metrics(sm).result()
     m = DistributedLogisticRegression(penalty="l2", alpha=1e-2, solver="adam", max_iter=60, tol=1e-6).fit(X, y)
     res["adam"] = {"value": m.loss_curve_[-1], "n_iter": int(m.n_iter_[0])}
+    m = DistributedLogisticRegression(penalty="l1", alpha=5e-2, solver="sgd", max_iter=60, tol=1e-6).fit(X, y)
+    res["sgd_l1"] = {"value": m.loss_curve_[-1], "coef": m.coef_.ravel().tolist()}
     m = DistributedLogisticRegression(penalty="l2", alpha=1e-2, solver="newton", class_weight="balanced",
                                       tol=1e-10).fit(X, y)
     res["balanced"] = np.concatenate([m.coef_.ravel(), m.intercept_]).tolist()

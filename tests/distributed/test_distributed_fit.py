@@ -10,6 +10,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 sys.path.insert(0, str(Path(__file__).parent))
 import _data  # noqa: E402
 from _spawn import torchrun  # noqa: E402
+from logitkit.evaluate import summary  # noqa: E402
 from logitkit.predict import HashedLogisticRegression, LogisticRegression  # noqa: E402
 from logitkit.predict.distributed import DistributedLogisticRegression  # noqa: E402
 from logitkit.predict.online.distributed import DistributedHashedLogisticRegression  # noqa: E402
@@ -53,7 +54,7 @@ def test_balanced_weights_and_softmax_with_a_class_missing_on_a_rank(ranks):
 @pytest.mark.parametrize("cov", ["nonrobust", "HC1"])
 def test_standard_errors_equal_one_process(ranks, cov):
     m, X, y = single(penalty=None, solver="newton")
-    s = m.summary(X, y, cov_type=cov)
+    s = summary(m, X, y, cov_type=cov)
     for r in ranks:
         np.testing.assert_allclose(r[f"se_{cov}"], s.column("std_err"), rtol=1e-6)
         np.testing.assert_allclose(r["llf"], s.stats["llf"], rtol=1e-9)
@@ -109,3 +110,13 @@ def test_data_parallel_adam_reaches_the_optimum(ranks):
     got = ranks[0]["adam"]["value"]
     assert got == ranks[1]["adam"]["value"]
     assert optimum <= got * (1 + 1e-12) and (got - optimum) / optimum < 1e-6
+
+
+def test_data_parallel_sgd_with_l1_reaches_the_optimum(ranks):
+    """The stochastic solver is the one-process one with its sums all-reduced, so the
+    proximal L1 step runs under torchrun too, the same on every rank."""
+    m, _, _ = single(penalty="l1", alpha=5e-2, solver="lbfgs")
+    optimum = m.loss_curve_[-1]
+    got = ranks[0]["sgd_l1"]
+    assert got == ranks[1]["sgd_l1"]
+    assert optimum <= got["value"] * (1 + 1e-12) and (got["value"] - optimum) / optimum < 1e-5

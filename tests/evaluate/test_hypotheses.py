@@ -9,6 +9,7 @@ import logitkit
 import logitkit.evaluate
 import logitkit.formula as lf
 from logitkit import UserError
+from logitkit.evaluate import summary
 
 
 def close(a, b):
@@ -27,7 +28,7 @@ def fair():
 def test_wald_and_t_from_strings_with_formula_names(fair, cov_type):
     d, m, f = fair
     r = smf.logit(f, d).fit(disp=0, tol=1e-12, cov_type=cov_type)
-    s = m.summary(d, cov_type=cov_type)
+    s = summary(m, d, cov_type=cov_type)
     hyp = "rate_marriage = yrs_married, C(religious)[T.2.0] = 0, 2*np.log(age) - educ:children = 0.5"
     theirs = hyp.replace("intercept", "Intercept")
     w, wr = s.wald_test(hyp), r.wald_test(theirs, scalar=True)
@@ -51,7 +52,7 @@ def test_wald_and_t_from_strings_with_formula_names(fair, cov_type):
 def test_intercept_names_and_matrices(fair):
     d, m, f = fair
     r = smf.logit(f, d).fit(disp=0, tol=1e-12)
-    s = m.summary(d)
+    s = summary(m, d)
     a = s.wald_test("intercept = 1, rate_marriage")
     b = s.wald_test("Intercept = 1, rate_marriage = 0")
     close(a.statistic, b.statistic)
@@ -84,7 +85,7 @@ def test_softmax_matrices_anes96():
 
 def test_hypothesis_mistakes(fair):
     d, m, f = fair
-    s = m.summary(d)
+    s = summary(m, d)
     with pytest.raises(UserError, match=r"hypothesis 'rate_marriage = yrs_marrid': 'yrs_marrid' is not a "
                                         r"coefficient of the model. Did you mean 'yrs_married'\? The coefficients "
                                         r"are: rate_marriage, np.log\(age\)"):

@@ -10,6 +10,7 @@ import logitkit
 import logitkit.evaluate
 import logitkit.formula as lf
 from logitkit import UserError
+from logitkit.evaluate import summary
 
 METHODS = ["dydx", "eyex", "dyex", "eydx"]
 
@@ -41,9 +42,9 @@ def test_binary_spector_every_method(spector, at, method, dummy):
     if dummy and method in ("eyex", "dyex"):
         with pytest.raises(UserError, match=rf"method='{method}' with dummy=True: an elasticity with respect to a "
                                             r"0/1 column is not defined"):
-            m.summary(d).marginal_effects(at=at, method=method, dummy=True)
+            summary(m, d).marginal_effects(at=at, method=method, dummy=True)
         return
-    me = m.summary(d).marginal_effects(at=at, method=method, dummy=dummy)
+    me = summary(m, d).marginal_effects(at=at, method=method, dummy=dummy)
     g = r.get_margeff(at=at, method=method, dummy=dummy)
     assert me.dummies == (["PSI"] if dummy else [])
     close(me.effect[0], g.margeff)
@@ -59,11 +60,11 @@ def test_binary_spector_every_method(spector, at, method, dummy):
 @pytest.mark.parametrize("at", ["overall", "mean"])
 def test_at_given_values(spector, at):
     d, m, r = spector
-    me = m.summary(d).marginal_effects(at=at, values={"GPA": 3.0, "PSI": 1})
+    me = summary(m, d).marginal_effects(at=at, values={"GPA": 3.0, "PSI": 1})
     g = r.get_margeff(at=at, atexog={1: 3.0, 3: 1.0})
     close(me.effect[0], g.margeff)
     close(me.std_err[0], g.margeff_se)
-    same = m.summary(d).marginal_effects(at={"GPA": 3.0, "PSI": 1}) if at == "overall" else me
+    same = summary(m, d).marginal_effects(at={"GPA": 3.0, "PSI": 1}) if at == "overall" else me
     close(same.effect, me.effect)
 
 
@@ -76,7 +77,7 @@ def test_robust_and_cluster_covariances_fair(cov_type):
     kw = {"cov_kwds": {"groups": groups}} if cov_type == "cluster" else {}
     r = smf.logit(f, d).fit(disp=0, tol=1e-12, cov_type=cov_type, **kw)
     m = lf.logit(f, d)
-    s = m.summary(d, cov_type=cov_type, groups=groups if cov_type == "cluster" else None)
+    s = summary(m, d, cov_type=cov_type, groups=groups if cov_type == "cluster" else None)
     order = [r.model.exog_names.index(n) - 1 for n in m.feature_names_in_]
     for method, dummy in [("dydx", True), ("eyex", False), ("eydx", True)]:
         me = s.marginal_effects(method=method, dummy=dummy)
@@ -90,7 +91,7 @@ def test_robust_and_cluster_covariances_fair(cov_type):
 @pytest.mark.parametrize("dummy", [False, True])
 def test_softmax_anes96(anes, at, method, dummy):
     d, m, r = anes
-    me = m.summary(d).marginal_effects(at=at, method=method, dummy=dummy)
+    me = summary(m, d).marginal_effects(at=at, method=method, dummy=dummy)
     g = r.get_margeff(at=at, method=method, dummy=dummy)
     close(me.effect, np.asarray(g.margeff).T)     # statsmodels: (features, classes)
     close(me.std_err, np.asarray(g.margeff_se).T)
@@ -117,7 +118,7 @@ def test_softmax_elasticities_against_complex_step(anes, method):
     flat = r.params.values.ravel("F")
     Jac = approx_fprime_cs(flat, effects)
     se = np.sqrt(np.diag(Jac @ r.cov_params().values @ Jac.T)).reshape(J, k - 1)
-    me = m.summary(d).marginal_effects(method=method)
+    me = summary(m, d).marginal_effects(method=method)
     close(me.effect, effects(flat).reshape(J, k - 1))
     close(me.std_err, se)
 
@@ -142,7 +143,7 @@ def test_plain_arrays_and_large_data_in_blocks(monkeypatch):
 
 def test_mistakes_are_clear_errors(spector):
     d, m, r = spector
-    s = m.summary(d)
+    s = summary(m, d)
     with pytest.raises(UserError, match=r"method='dydz' is not known; use one of .* Did you mean 'dydx'\?"):
         s.marginal_effects(method="dydz")
     with pytest.raises(UserError, match=r"at='median' is not known; use 'overall'"):
@@ -166,6 +167,6 @@ def test_a_shard_of_the_rows_is_refused(spector):
     from logitkit.evaluate.margins import marginal_effects
 
     d, m, r = spector
-    fit = m.summary(d).fit
+    fit = summary(m, d).fit
     with pytest.raises(UserError, match=r"this process holds 32 of the 64 rows \(a model fitted under torchrun\)"):
         marginal_effects(replace(fit, n_total=64))

@@ -13,6 +13,7 @@ import logitkit
 import logitkit.evaluate
 import logitkit.formula as lf
 from logitkit import UserError
+from logitkit.evaluate import summary
 
 
 def close(a, b):
@@ -25,7 +26,7 @@ def test_binary_formula_matches_get_prediction(cov_type):
     d["affair"] = (d.affairs > 0).astype(int)
     f = "affair ~ rate_marriage + np.log(age) + yrs_married + C(religious) + educ:children"
     r = smf.logit(f, d).fit(disp=0, tol=1e-12, cov_type=cov_type)
-    s = lf.logit(f, d).summary(d, cov_type=cov_type)
+    s = summary(lf.logit(f, d), d, cov_type=cov_type)
     new = d.sample(40, random_state=1)
     ours = s.predict(new).to_frame()
     pr = r.get_prediction(new)
@@ -49,7 +50,7 @@ def test_cd_age_profile_stays_in_unit_interval():
     m = lf.logit("cd ~ age", d)
     r = smf.logit("cd ~ age", d).fit(disp=0, tol=1e-12)
     ages = pd.DataFrame({"age": [5.0, 30.0, 50.0, 70.0, 120.0]})
-    p = m.summary(d).predict(ages)
+    p = summary(m, d).predict(ages)
     theirs = r.get_prediction(ages).summary_frame()
     close(p.prob, theirs["predicted"])
     close(p.ci_low, theirs["ci_lower"])

@@ -34,14 +34,14 @@ def test_logit_formula_spector_transforms_and_interaction():
     by_name(s.to_frame(), r.params, r.bse, list(m.feature_names_in_))
     assert s.to_frame().loc["intercept", "coef"] == pytest.approx(r.params["Intercept"], rel=1e-6)
     # the outcome from the formula's left-hand side
-    assert m.summary(d).to_frame()["coef"].equals(s.to_frame()["coef"])
+    assert summary(m, d).to_frame()["coef"].equals(s.to_frame()["coef"])
 
 
 def test_fair_categoricals_robust_covariance_and_new_rows(fair):
     f = "affair ~ rate_marriage + np.log(age) + yrs_married + C(religious) + C(occupation) + educ:children"
     m = lf.logit(f, fair)
     r = smf.logit(f, fair).fit(disp=0, tol=1e-12, cov_type="HC0")
-    s = m.summary(fair, cov_type="HC0")
+    s = summary(m, fair, cov_type="HC0")
     names = list(m.feature_names_in_)
     assert "C(occupation)[T.2.0]" in names and "C(occupation)[T.1.0]" not in names  # treatment coding
     by_name(s.to_frame(), r.params, r.bse, names)
@@ -56,7 +56,7 @@ def test_mnlogit_formula_anes96():
     f = "PID ~ logpopul + selfLR + agegroup + educ + income"
     m = lf.mnlogit(f, d)
     r = smf.mnlogit(f, d).fit(disp=0, method="newton", tol=1e-12, maxiter=100)
-    fr = m.summary(d).to_frame()
+    fr = summary(m, d).to_frame()
     names = list(m.feature_names_in_)
     for k, cls in enumerate(m.classes_[1:]):
         ours = fr.loc[[f"{cls}: {n}" for n in names]]
@@ -76,7 +76,7 @@ def test_reference_level_no_intercept_and_string_labels():
     assert [c for c in m.feature_names_in_ if "T.north" in c] == []
     d01 = d.assign(y=(d.y == "yes").astype(int))
     r = smf.logit("y ~ x + C(region, Treatment('north'))", d01).fit(disp=0, tol=1e-12)
-    s = m.summary(d)
+    s = summary(m, d)
     by_name(s.to_frame(), r.params, r.bse, list(m.feature_names_in_))
     me, g = s.marginal_effects(dummy=True), r.get_margeff(dummy=True)
     order = [r.model.exog_names.index(n) - 1 for n in m.feature_names_in_]
@@ -86,7 +86,7 @@ def test_reference_level_no_intercept_and_string_labels():
     m0 = lf.logit("y ~ 0 + x + region", d)  # no intercept: every level gets a column
     assert not m0.fit_intercept and len(m0.feature_names_in_) == 4
     r0 = smf.logit("y ~ 0 + x + region", d01).fit(disp=0, tol=1e-12)
-    by_name(m0.summary(d).to_frame(), r0.params, r0.bse, list(m0.feature_names_in_))
+    by_name(summary(m0, d).to_frame(), r0.params, r0.bse, list(m0.feature_names_in_))
 
 
 def test_clone_refits_the_same_formula():

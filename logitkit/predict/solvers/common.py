@@ -1,4 +1,5 @@
-"""What every solver shares: the result record and the L1 pseudo-gradient."""
+"""What every solver shares: the result record, the L1 pseudo-gradient and the L-BFGS
+two-loop recursion."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,6 +30,23 @@ def pseudo_gradient(theta: torch.Tensor, g: torch.Tensor, lam: float, mask: torc
     right, left = g + pen, g - pen
     at_zero = torch.where(right < 0, right, torch.where(left > 0, left, torch.zeros_like(g)))
     return torch.where(theta == 0, at_zero, nonzero)
+
+
+def two_loop(q: torch.Tensor, S, Y, initial) -> torch.Tensor:
+    """H q for the L-BFGS inverse-Hessian approximation H built on the pairs (s, y) of
+    ``S``, ``Y`` (oldest first) from H₀ = ``initial`` (a function q ↦ H₀ q): the
+    two-loop recursion of Nocedal & Wright (Algorithm 7.4)."""
+    q = q.clone()
+    alphas = []
+    for s, y in zip(reversed(S), reversed(Y)):
+        a = (s * q).sum() / (y * s).sum()
+        alphas.append(a)
+        q -= a * y
+    r = initial(q)
+    for (s, y), a in zip(zip(S, Y), reversed(alphas)):
+        b = (y * r).sum() / (y * s).sum()
+        r += (a - b) * s
+    return r
 
 
 def soft_threshold(u: torch.Tensor, thresh: torch.Tensor) -> torch.Tensor:
