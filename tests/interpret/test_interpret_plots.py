@@ -85,12 +85,12 @@ def test_classifier_plots_picks_what_applies(tmp_path, fitted):
     m, X, y = fitted
     rows = [{"term": "a", "odds_ratio": 2.0, "odds_ratio_ci_low": 1.5, "odds_ratio_ci_high": 2.5}]
     names = {p.name for p in classifier_plots(m, X, y, tmp_path, coefficients=rows)}
-    assert names == {"confusion_matrix.png", "roc.png", "pr.png", "calibration.png", "loss.png",
+    assert names == {"confusion.png", "roc.png", "pr.png", "calibration.png", "loss_curve.png",
                      "odds_ratios.png", "decision_boundary.png"}
     Xi, yi = load_iris(return_X_y=True)
     mi = LogisticRegression(solver="lbfgs").fit(Xi, yi)
     paths = classifier_plots(mi, Xi, yi, tmp_path / "iris", prefix="test_")
-    assert {p.name for p in paths} == {"test_confusion_matrix.png", "test_roc.png", "test_pr.png", "test_loss.png"}
+    assert {p.name for p in paths} == {"test_confusion.png", "test_roc.png", "test_pr.png", "test_loss_curve.png"}
     for p in paths:
         _png(p)
 
