@@ -8,8 +8,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from logitkit._util.errors import InputFileError
+from logitkit.embed.basis import basis_from_json
 from logitkit.loaddata import Table
 from logitkit.pipeline.modelio import load_model
+from logitkit.pipeline.stages import named_features
+from logitkit.prepdata import Preprocessor
 
 
 def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = False) -> Path:
@@ -26,19 +29,13 @@ def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = Fals
         data = pacsv.read_csv(input_path)
     except pa.ArrowInvalid as exc:
         raise InputFileError(f"{input_path}: not a readable CSV ({exc})") from exc
-    from logitkit.prepdata import Preprocessor
-
     prep = Preprocessor.from_json(prep_state)
     X = prep.transform(Table(data, label=None, name=str(input_path), first_line=2))
     names = list(prep.feature_names_)
     if embed_state is not None:
-        from logitkit.embed.basis import basis_from_json
-
         emb = basis_from_json(embed_state)
         X, names = emb.transform(X), [str(n) for n in emb.get_feature_names_out(names)]
-    from logitkit.pipeline.runner import _named
-
-    proba = model.predict_proba(_named(X, names))
+    proba = model.predict_proba(named_features(X, names))
     cols = {name: data.column(name) for name in data.column_names}
     for j, c in enumerate(model.classes_):
         cols[f"p_{c}"] = pa.array(proba[:, j])
