@@ -17,12 +17,7 @@ from logitkit.predict.online.stream import CTRStream
 from logitkit.prepdata.hashing import FeatureHasher
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
