@@ -103,10 +103,11 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     device = resolve_device(cfg.run.device)
     timer = Timer()
     out_dir = Path(out if out is not None else cfg.run.out)
+    path = _path(cfg)  # imported before the stages' clocks start: an import is no stage's time
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with timer.stage("loaddata"), dist.peer_failures():
-            loaded, fingerprints = _load(cfg, coll)
+            loaded, fingerprints = _load(path, cfg, coll)
         rid = run_id(resolved, fingerprints)
         final = out_dir / rid
         if coll.is_main and final.exists() and not force:
@@ -122,7 +123,7 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
         record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
                   "environment": environment(device), "data": fingerprints}
         try:
-            summary = _run(cfg, coll, loaded, device, timer, work, record)
+            summary = _run(path, cfg, coll, loaded, device, timer, work, record)
         except BaseException as exc:
             _failing = True
             exc = dist.peer_failure(exc) if isinstance(exc, Exception) else exc
@@ -138,30 +139,33 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     return RunResult(final, record, summary)
 
 
-# Each path's modules are imported when it runs (below): a CTR run starts without the dense
-# path's SciPy, scikit-learn and matplotlib.
-def _load(cfg: Config, coll: Collective) -> tuple[object, dict]:
+def _path(cfg: Config):
+    """The module of this config's path: ``pipeline.ctr`` for ``model.kind: hashed``, else
+    ``pipeline.dense``. Imported here, when a run needs it, so that a CTR run starts
+    without the dense path's SciPy, scikit-learn and matplotlib."""
+    if cfg.model.kind == "hashed":
+        from logitkit.pipeline import ctr
+
+        return ctr
+    from logitkit.pipeline import dense
+
+    return dense
+
+
+def _load(path, cfg: Config, coll: Collective) -> tuple[object, dict]:
     """(what the run's path loaded, the input fingerprints of the run id)."""
     if cfg.model.kind != "hashed":
-        from logitkit.pipeline import dense
-
-        return dense.load(cfg, coll)
-    from logitkit.pipeline import ctr  # the CTR run: files are streamed, never loaded whole
-
-    ctr.check(cfg)
-    return None, coll.broadcast_call(ctr.fingerprints, cfg)  # rank 0 hashes the files
+        return path.load(cfg, coll)
+    path.check(cfg)  # the CTR run: files are streamed, never loaded whole
+    return None, coll.broadcast_call(path.fingerprints, cfg)  # rank 0 hashes the files
 
 
-def _run(cfg: Config, coll: Collective, loaded, device, timer: Timer, work: Path | None, record: dict):
+def _run(path, cfg: Config, coll: Collective, loaded, device, timer: Timer, work: Path | None, record: dict):
     """The run's path after loading; fills ``record`` and, on rank 0, ``work``. Returns
     the inference summary (None for the CTR run)."""
     if cfg.model.kind != "hashed":
-        from logitkit.pipeline import dense
-
-        return dense.run(cfg, coll, loaded, device, timer, work, record)
-    from logitkit.pipeline import ctr
-
-    ctr.run(cfg, device, work, record, timer)
+        return path.run(cfg, coll, loaded, device, timer, work, record)
+    path.run(cfg, device, work, record, timer)
     if work is not None and cfg.interpret.report:
         from logitkit.pipeline import outputs  # (matplotlib: only for a report)
 
