@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from logitkit._util.collective import LOCAL, Collective
+from logitkit._util.collective import LOCAL, Collective, current
 from logitkit._util.dist import shard_range
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit.loaddata.datasets import load_dataset
@@ -138,7 +138,7 @@ def load_from_config(data, base_dir: Path) -> tuple[Table, Table | None]:
     return table, test
 
 
-def load_shard(data, base_dir: Path, coll: Collective = LOCAL):
+def load_shard(data, base_dir: Path, coll: Collective | None = None):
     """This rank's part of the ``data`` section: ``(table, test table or None, parts)``.
 
     The same tables ``load_from_config`` gives, restricted to this rank's rows:
@@ -146,8 +146,10 @@ def load_shard(data, base_dir: Path, coll: Collective = LOCAL):
     rank (``loaddata.parts``), the fingerprint is that of the whole file (rank 0 hashes
     it; other ranks hold None). Built-in data sets, VW files and compressed text are read
     whole by every rank and their rows dealt out (contiguous ``[lo, hi)``). ``parts``:
-    ``{"train": Part, "test": Part or None}``. ``coll``: the job's ranks.
+    ``{"train": Part, "test": Part or None}``. ``coll``: the job's ranks (default: this
+    process's, ``collective.current()``).
     """
+    coll = coll if coll is not None else current()
     if data.dataset is not None:
         table, test = load_from_config(data, base_dir)
         parts = {"train": None, "test": None}
@@ -169,10 +171,11 @@ def load_shard(data, base_dir: Path, coll: Collective = LOCAL):
     return table, test, {"train": part, "test": test_part}
 
 
-def load_input(data, base_dir: Path, coll: Collective = LOCAL):
+def load_input(data, base_dir: Path, coll: Collective | None = None):
     """What this process of a job reads of the ``data`` section: ``(table, test table or
     None, parts)``. In one process the whole input (``load_from_config``; ``parts`` None);
-    on each rank of several its part (``load_shard``)."""
+    on each rank of several its part (``load_shard``). ``coll`` as in ``load_shard``."""
+    coll = coll if coll is not None else current()
     if coll.world_size == 1:
         return (*load_from_config(data, base_dir), None)
     return load_shard(data, base_dir, coll)

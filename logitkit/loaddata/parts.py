@@ -11,7 +11,8 @@ collective ``coll`` handed in, each by one all-gather of a few numbers:
   another is float64 everywhere, as one parse of the whole file infers);
 - an svmlight file's index base, width and ``qid`` column.
 
-In one process (``coll`` a ``Local``) every exchange is the identity and the part is the
+In one process (``coll`` a ``Local``, what ``collective.current()`` gives outside
+``torchrun``) every exchange is the identity and the part is the
 whole file. The sha256 of a file is computed by rank 0 alone (other ranks hold None).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from logitkit._util.collective import LOCAL, Collective
+from logitkit._util.collective import Collective, current
 from logitkit._util.dist import shard_range
 from logitkit._util.errors import InputFileError
 from logitkit.loaddata import svmlight
@@ -129,10 +130,12 @@ def _read_parquet(p: Path, coll: Collective) -> tuple[pa.Table, np.ndarray, Part
     return t, rows, part
 
 
-def read_part(path: str | Path, data, base_dir: Path, coll: Collective = LOCAL) -> tuple[Table, Part]:
+def read_part(path: str | Path, data, base_dir: Path, coll: Collective | None = None) -> tuple[Table, Part]:
     """This rank's part of one input file as a ``Table`` whose ``source_rows`` are the rows'
     indices in the whole file (so errors name the file's line), and what was read (``Part``).
-    VW and compressed text are read whole by every rank and their rows dealt out."""
+    VW and compressed text are read whole by every rank and their rows dealt out. ``coll``:
+    the job's ranks (default: this process's, ``collective.current()``)."""
+    coll = coll if coll is not None else current()
     p = Path(path)
     if not p.is_absolute():
         p = Path(base_dir) / p
