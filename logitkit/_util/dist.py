@@ -1,5 +1,7 @@
 """Rank/world helpers on ``torch.distributed``: start from ``torchrun``'s environment,
 sum tensors over ranks, split work into shards, pass a failing rank's message on.
+Stages do not call these directly: they are handed a ``collective.Collective``, which
+wraps them (see ``logitkit._util.collective``).
 
 Outside ``torchrun`` (no ``RANK``/``WORLD_SIZE`` in the environment, or a world of one)
 every helper is a no-op: ``rank() == 0``, ``world_size() == 1``, ``all_reduce_sum(t)``
@@ -14,10 +16,12 @@ import datetime
 import logging
 import os
 import time
+from contextlib import contextmanager
 
-import numpy as np
 import torch
 import torch.distributed as dist
+
+from logitkit._util.errors import UserError
 
 log = logging.getLogger("logitkit.dist")
 
@@ -182,6 +186,31 @@ def publish_error(message: str) -> None:
         pass
 
 
+def peer_failure(exc: BaseException) -> BaseException:
+    """What to raise for ``exc``: a collective that broke because another rank failed
+    becomes that rank's error (``RankFailedError`` with its message, or saying that a
+    rank stopped without one); anything else (a ``UserError``, a failure of this rank's
+    own) is ``exc`` itself."""
+    if not is_distributed() or isinstance(exc, (UserError, RankFailedError)) or not isinstance(exc, RuntimeError):
+        return exc
+    peer = peer_error(1.0)
+    if peer is None:
+        return RankFailedError(f"a rank stopped without a message (killed?); rank {rank()} saw: {exc}")
+    return RankFailedError(peer)
+
+
+@contextmanager
+def peer_failures():
+    """Inside: a collective broken by another rank's failure raises that rank's error."""
+    try:
+        yield
+    except Exception as exc:
+        peer = peer_failure(exc)
+        if peer is exc:
+            raise
+        raise peer from exc
+
+
 def peer_error(wait_s: float = 1.0) -> str | None:
     """The message a failing rank published, polling up to ``wait_s`` for it; or None."""
     store = _store() if is_distributed() else None
@@ -196,32 +225,3 @@ def peer_error(wait_s: float = 1.0) -> str | None:
         return store.get(_ERROR_KEY).decode()
     except Exception:  # noqa: BLE001 - the store is gone with the launcher
         return None
-
-
-# ------------------------------------------------------------------ statistics over shards
-class ShardStats:
-    """Reductions over every rank's rows, NumPy in and out, for fitting transforms on the
-    union of the ranks' shards (``Preprocessor.fit(table, stats=ShardStats())``).
-
-    ``sum``/``min``/``max``: element-wise over ranks (float64); ``union``: the sorted
-    distinct values of every rank's array; ``gather``: every rank's array concatenated
-    (rank order). Outside a process group each is the local value.
-    """
-
-    def sum(self, a) -> np.ndarray:
-        t = torch.as_tensor(np.asarray(a, dtype=np.float64).copy())
-        return all_reduce_sum(t).numpy()
-
-    def max(self, a) -> np.ndarray:
-        t = torch.as_tensor(np.asarray(a, dtype=np.float64).copy())
-        return all_reduce_max(t).numpy()
-
-    def min(self, a) -> np.ndarray:
-        return -self.max(-np.asarray(a, dtype=np.float64))
-
-    def union(self, a) -> np.ndarray:
-        parts = all_gather_object(np.unique(np.asarray(a)))
-        return np.unique(np.concatenate(parts))
-
-    def gather(self, a) -> np.ndarray:
-        return np.concatenate(all_gather_object(np.asarray(a)))

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
-from logitkit.evaluate.inputs import as_prob, check_lengths, class_positions, device_of, label_array, weight_tensor
+from logitkit.evaluate.metric_inputs import (check_length, device_of, encode_in, label_array, probabilities,
+                                             weight_vector)
 
 _F64 = torch.float64
 _EPS = float(np.finfo(np.float64).eps)
@@ -42,14 +43,14 @@ def confusion_matrix(y_true, y_pred, labels=None, sample_weight=None) -> np.ndar
     ``labels`` (default: the sorted union of y_true and y_pred) orders the rows/columns.
     """
     yt, yp = label_array(y_true), label_array(y_pred)
-    check_lengths(len(yt), len(yp), "y_pred")
+    check_length(len(yt), len(yp), "y_pred")
     cls = np.unique(np.concatenate([yt, yp])) if labels is None else np.asarray(labels)
     keep = np.isin(yt, cls) & np.isin(yp, cls)
     device = device_of(y_true, y_pred)
     K = len(cls)
-    i = torch.as_tensor(class_positions(yt[keep], cls), device=device)
-    j = torch.as_tensor(class_positions(yp[keep], cls, "y_pred"), device=device)
-    w = weight_tensor(sample_weight, len(yt), device)[torch.as_tensor(keep, device=device)]
+    i = torch.as_tensor(encode_in(yt[keep], cls), device=device)
+    j = torch.as_tensor(encode_in(yp[keep], cls, "y_pred"), device=device)
+    w = weight_vector(sample_weight, len(yt), device)[torch.as_tensor(keep, device=device)]
     C = torch.bincount(i * K + j, weights=w, minlength=K * K).reshape(K, K)
     C = C.cpu().numpy()
     return C.astype(np.int64) if sample_weight is None else C
@@ -58,10 +59,10 @@ def confusion_matrix(y_true, y_pred, labels=None, sample_weight=None) -> np.ndar
 def accuracy(y_true, y_pred, sample_weight=None) -> float:
     """Weighted fraction of rows with y_pred == y_true."""
     yt, yp = label_array(y_true), label_array(y_pred)
-    check_lengths(len(yt), len(yp), "y_pred")
+    check_length(len(yt), len(yp), "y_pred")
     device = device_of(y_true, y_pred)
     hit = torch.as_tensor(yt == yp, dtype=_F64, device=device)
-    return _wmean(hit, weight_tensor(sample_weight, len(yt), device))
+    return _wmean(hit, weight_vector(sample_weight, len(yt), device))
 
 
 def balanced_accuracy(y_true, y_pred, sample_weight=None) -> float:
@@ -126,14 +127,14 @@ def f1(y_true, y_pred, average: str = "binary", pos_label=1, zero_division: floa
 # ------------------------------------------------------- probability metrics
 def log_loss(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> float:
     """mean_i −log p_i(y_i), with p clipped to [eps, 1 − eps]."""
-    d = as_prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     nll = -(d.Y * torch.log(d.P.clamp(_EPS, 1 - _EPS))).sum(1)
     return _wmean(nll, d.w)
 
 
 def brier_score(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> float:
     """Binary: mean (p − y)². K > 2 classes: mean Σ_k (p_k − [y = k])² (scikit-learn's scaling)."""
-    d = as_prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if d.binary:
         return _wmean((d.P[:, 1] - d.Y[:, 1]) ** 2, d.w)
     return _wmean(((d.P - d.Y) ** 2).sum(1), d.w)
@@ -144,7 +145,7 @@ def normalized_entropy(y_true, proba, classes=None, pos_label=1, sample_weight=N
 
     1.0 means no better than always predicting the base rate; lower is better.
     """
-    d = as_prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     pi = (d.Y * d.w[:, None]).sum(0) / d.w.sum()
     h = float(-(torch.special.xlogy(pi, pi)).sum())
     if h <= 0:
@@ -155,7 +156,7 @@ def normalized_entropy(y_true, proba, classes=None, pos_label=1, sample_weight=N
 
 def calibration_ratio(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> float:
     """Observed / predicted positive rate, Σ w·y / Σ w·p (binary); 1.0 is calibrated-in-the-large."""
-    d = as_prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if not d.binary:
         raise DataError("calibration_ratio is defined for two classes; y_true/proba have more")
     predicted = float((d.w * d.P[:, 1]).sum())
@@ -175,7 +176,7 @@ def expected_calibration_error(y_true, proba, n_bins: int = 10, classes=None, po
     """
     if not isinstance(n_bins, int) or n_bins < 1:
         raise ConfigError(f"n_bins={n_bins!r} is invalid; expected an integer >= 1")
-    d = as_prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if d.binary:
         conf, outcome = d.P[:, 1].contiguous(), d.Y[:, 1]
     else:
@@ -248,7 +249,7 @@ def roc_auc(y_true, proba, multi_class: str = "ovr", average: str = "macro", cla
         raise ConfigError(f"multi_class={multi_class!r} is invalid; use 'ovr' or 'ovo'")
     if average not in ("macro", "weighted"):
         raise ConfigError(f"average={average!r} is invalid; use 'macro' or 'weighted'")
-    d = as_prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if d.binary:
         return _auc_binary(d.Y[:, 1], d.P[:, 1], d.w)
     K = d.P.shape[1]
@@ -272,7 +273,7 @@ def average_precision(y_true, proba, classes=None, pos_label=1, sample_weight=No
 
     K > 2 classes: the macro mean of the one-vs-rest values.
     """
-    d = as_prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if d.binary:
         return _ap_binary(d.Y[:, 1], d.P[:, 1], d.w)
     return float(np.mean([_ap_binary(d.Y[:, k], d.P[:, k], d.w) for k in range(d.P.shape[1])]))

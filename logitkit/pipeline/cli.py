@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+# Each command imports what it runs when it runs (here and below), so that `logitkit --help`,
+# `datasets` or a CTR `run` start without loading what they do not use.
 def _run(args) -> int:
-    from logitkit.pipeline.config import load_config
+    from logitkit.pipeline.config_load import load_config
     from logitkit.pipeline.runner import execute
 
     cfg = load_config(args.config, args.overrides)
@@ -79,7 +81,7 @@ def _run(args) -> int:
 
 def _demo(args) -> int:
     from logitkit.interpret.tables import format_table
-    from logitkit.pipeline.config import load_config
+    from logitkit.pipeline.config_load import load_config
     from logitkit.pipeline.runner import execute
 
     path = resources.files("logitkit.pipeline").joinpath("configs/cd_age.yaml")

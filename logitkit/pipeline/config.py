@@ -1,28 +1,26 @@
-"""The run config: one section per stage plus ``run``. Every default lives here.
+"""The run config's schema: one section per stage plus ``run``, in the order data flows.
+Every key, default and check of a config lives here (pydantic v2, strict: an unknown key
+is an error).
 
-    run:       seed, device, output folder
-    data:      where the data comes from            (``config_data.DataSection``)
-    prep:      fitted transforms                    (``config_data.PrepSection``)
-    embed:     basis / encoder before the head
-    model:     the estimator and its parameters
-    evaluate:  metrics, inference, cross-validation
-    interpret: plots, tables, report
+    run:       seed, device, output folder                  RunSection
+    data:      where the data comes from, the split         DataSection, SplitSection
+    prep:      fitted transforms, feature hashing           PrepSection, HashSection
+    embed:     basis before the head                        EmbedSection
+    model:     the estimator and its parameters             ModelSection
+    evaluate:  metrics, inference, cross-validation         EvaluateSection, CVSection
+    interpret: plots, tables, report                        InterpretSection
 
-``load_config`` reads YAML, applies ``--set section.key=value`` overrides and validates
-strictly: an unknown key or a wrong type is a ``ConfigError`` naming the key (and the
-closest valid key).
+The sections only describe *what* to do; each stage does the work (``loaddata.load_input``
+reads the data section, ``prepdata`` splits and prepares, ...). Reading a file, ``--set``
+overrides and the error messages that name a key are in ``pipeline.config_load``.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from logitkit._util.errors import ConfigError, InputFileError, did_you_mean
-from logitkit.pipeline.config_data import DataSection, PrepSection
-from logitkit.pipeline.config_hashed import check_model_options
+FileFormat = Literal["auto", "csv", "tsv", "parquet", "svmlight", "criteo", "vw"]
 
 
 class _Section(BaseModel):
@@ -36,6 +34,141 @@ class RunSection(_Section):
     deterministic: bool = Field(True, description="Ask torch for deterministic algorithms.")
 
 
+# ---------------------------------------------------------------- data (loaddata, prepdata's split)
+class SplitSection(_Section):
+    """How the loaded table is cut into train and test rows."""
+
+    method: Literal["random", "stratified", "time", "group", "none"] = Field(
+        "stratified",
+        description="'random': shuffled rows; 'stratified': same class proportions in train "
+        "and test; 'time': the latest rows by `time_column` are the test set; 'group': whole "
+        "groups of `group_column` go to one side; 'none': every row is training data.",
+    )
+    test_size: float = Field(
+        0.25, ge=0.0, lt=1.0, description="Fraction of rows (or groups) held out for testing."
+    )
+    time_column: str | None = Field(None, description="Column ordering the rows in time (method 'time').")
+    group_column: str | None = Field(
+        None, description="Column whose values must not be split across train and test (method 'group')."
+    )
+
+    @model_validator(mode="after")
+    def _needs_column(self) -> "SplitSection":
+        if self.method == "time" and not self.time_column:
+            raise ValueError("split.method 'time' needs split.time_column (the column ordering rows in time)")
+        if self.method == "group" and not self.group_column:
+            raise ValueError("split.method 'group' needs split.group_column (the column naming each row's group)")
+        return self
+
+
+class DataSection(_Section):
+    """Where the data comes from: a built-in data set or a file, and which columns to use."""
+
+    dataset: str | None = Field(
+        None, description="Built-in data set name (`logitkit datasets` lists them); exclusive with `path`."
+    )
+    path: str | None = Field(
+        None,
+        description="Data file or Parquet directory; relative paths resolve against the config file's folder.",
+    )
+    format: FileFormat = Field(
+        "auto",
+        description="File format; 'auto' guesses from the extension (.csv, .tsv, .parquet, "
+        ".svm/.libsvm/.svmlight, .vw; .gz is looked through).",
+    )
+    label: str | None = Field(
+        None,
+        description="Label column; None takes the data set's own label, or the last column of a CSV.",
+    )
+    positive_class: str | int | float | None = Field(
+        None, description="Which label value counts as 1 for a binary model; None = the larger of the two."
+    )
+    features: list[str] | None = Field(
+        None,
+        description="Feature columns by name or shell-style pattern ('I*'); None = every non-label column.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Columns (names or patterns) dropped from the features."
+    )
+    test_path: str | None = Field(
+        None, description="Separate test file, read like `path`; when set, `split` is not applied."
+    )
+    split: SplitSection = Field(default_factory=SplitSection, description="Train/test split.")
+    header: bool = Field(True, description="CSV/TSV: the first line holds the column names.")
+    column_names: list[str] | None = Field(
+        None, description="CSV/TSV without header: the column names (default c0, c1, ...)."
+    )
+    delimiter: str | None = Field(
+        None, description="CSV/TSV field delimiter; None = ',' for CSV and tab for TSV."
+    )
+    n_features: int | None = Field(
+        None, ge=1, description="svmlight: number of feature columns (default: the largest index seen)."
+    )
+    batch_rows: int = Field(65536, ge=1, description="Rows per batch when a file is streamed.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSection":
+        if self.dataset is not None and self.path is not None:
+            raise ValueError("data.dataset and data.path are both set; keep one of them")
+        return self
+
+
+# ---------------------------------------------------------------- prep (prepdata)
+class HashSection(_Section):
+    """Feature hashing of `field=value` tokens (the CTR path)."""
+
+    n_bits: int = Field(22, ge=1, le=62, description="Tokens are hashed into 2**n_bits buckets.")
+    seed: int = Field(0, ge=0, description="Hash seed; the same seed gives the same buckets on every machine.")
+    fields: list[str] | None = Field(None, description="Columns hashed, one token each; None = every feature column.")
+    crosses: list[tuple[str, str]] = Field(
+        default_factory=list, description="Field pairs hashed as one extra token each, e.g. [[C1, C2]]."
+    )
+    numeric: Literal["log_bucket", "categorical"] = Field(
+        "log_bucket",
+        description="Numeric fields: 'log_bucket' tokens floor(ln(v)^2) for v > 2 (else v); "
+        "'categorical' tokens the value itself.",
+    )
+
+
+class PrepSection(_Section):
+    """Fitted transforms; each is fitted on the training rows only and saved as JSON with the model."""
+
+    standardize: bool = Field(False, description="Scale numeric columns to mean 0, standard deviation 1.")
+    minmax: bool = Field(False, description="Scale numeric columns to [0, 1] (exclusive with `standardize`).")
+    impute: Literal["mean", "median", "constant"] | None = Field(
+        None, description="Fill missing numeric values; None = missing values are an error."
+    )
+    impute_value: float = Field(0.0, description="Fill value for impute: constant.")
+    missing_indicators: bool = Field(
+        True, description="With impute: add a 0/1 column `<name>_missing` for each column that had missing values."
+    )
+    one_hot: list[str] | None = Field(
+        None,
+        description="Columns (names or patterns) one-hot encoded; None = every non-numeric column.",
+    )
+    unknown: Literal["ignore", "error"] = Field(
+        "ignore", description="One-hot: a category unseen in training becomes all zeros ('ignore') or an error."
+    )
+    log_bucket: list[str] = Field(
+        default_factory=list,
+        description="Count columns replaced by one-hot log buckets (v <= 2: v; else floor(ln(v)^2)).",
+    )
+    quantile_bucket: list[str] = Field(
+        default_factory=list, description="Columns replaced by one-hot buckets between training quantiles."
+    )
+    n_quantiles: int = Field(10, ge=2, description="Number of quantile buckets.")
+    hashing: HashSection | None = Field(
+        None, description="Hash `field=value` tokens into 2**n_bits buckets instead of dense columns (CTR)."
+    )
+
+    @model_validator(mode="after")
+    def _one_scaler(self) -> "PrepSection":
+        if self.standardize and self.minmax:
+            raise ValueError("prep.standardize and prep.minmax are both true; choose one scaler")
+        return self
+
+
+# ---------------------------------------------------------------- embed, model, evaluate, interpret
 class EmbedSection(_Section):
     kind: Literal["identity", "polynomial", "rbf", "random_fourier"] = Field(
         "identity", description="Basis phi(x) applied to the prepared features before the head.")
@@ -129,91 +262,6 @@ class Config(_Section):
     interpret: InterpretSection = Field(default_factory=InterpretSection)
 
 
-def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
-    """Valid keys of the section found by following ``path`` through the schema."""
-    for key in path:
-        field = model.model_fields.get(str(key)) if isinstance(key, str) else None
-        if field is None:
-            break
-        ann = field.annotation
-        sub = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if sub is None:
-            break
-        model = sub
-    return list(model.model_fields)
-
-
-def _explain(exc: ValidationError, source: str) -> ConfigError:
-    msgs = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc)
-        if err["type"] == "extra_forbidden":
-            valid = _fields_at(Config, loc[:-1])
-            msgs.append(f"unknown key '{key}'." + did_you_mean(str(loc[-1]), valid)
-                        + f" Valid keys here: {', '.join(valid)}")
-        else:
-            msgs.append(f"'{key}': {err['msg']} (got {err.get('input')!r})")
-    return ConfigError(f"{source}: " + "; ".join(msgs))
-
-
-def parse_set(items: list[str]) -> dict:
-    """``["model.alpha=0.1", ...]`` to a nested dict; values are parsed as YAML."""
-    out: dict = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set model.alpha=0.1")
-        key, raw = item.split("=", 1)
-        parts = key.strip().split(".")
-        if len(parts) < 2 or not all(parts):
-            raise ConfigError(f"--set {item!r}: the key must name a section and a key, e.g. model.alpha")
-        node = out
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(raw)
-    return out
-
-
-def _merge(base: dict, over: dict) -> dict:
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = v
-    return base
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
-                raw: dict | None = None) -> Config:
-    """Read, override and validate a config. Relative data paths resolve against the file's folder."""
-    source = str(path) if path is not None else "config"
-    if raw is None:
-        p = Path(path)
-        if not p.is_file():
-            raise InputFileError(f"config file {p} does not exist; check the path")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{p}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of sections (run, data, prep, ...)")
-    raw = _merge(raw, parse_set(overrides or []))
-    try:
-        cfg = Config.model_validate(raw)
-    except ValidationError as exc:
-        raise _explain(exc, source) from None
-    check_model_options(cfg, source)  # a kind's typed model.options (config_hashed)
-    if path is not None:
-        base = Path(path).resolve().parent
-        for key in ("path", "test_path"):
-            value = getattr(cfg.data, key)
-            if value is not None and not Path(value).is_absolute():
-                setattr(cfg.data, key, str((base / value).resolve()))
-    return cfg
-
-
-def resolved_dict(cfg: Config) -> dict:
-    """The fully resolved config (defaults included) as plain data."""
-    return cfg.model_dump(mode="json")
+__all__ = ["Config", "RunSection", "DataSection", "SplitSection", "PrepSection", "HashSection", "EmbedSection",
+           "ModelSection", "EvaluateSection", "CVSection", "InterpretSection", "PrevalenceSection",
+           "ProfileSection", "FileFormat"]

@@ -15,25 +15,24 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from logitkit._util.errors import InputFileError
+from logitkit.predict import HashedLogisticRegression, LogisticRegression, MLPClassifier
 
 
-def _estimator_classes() -> dict:
-    from logitkit.predict import LogisticRegression
+#: the estimators a model file may name (``model.json``'s "estimator")
+ESTIMATORS = {c.__name__: c for c in (LogisticRegression, MLPClassifier, HashedLogisticRegression)}
+#: an estimator fitted over several ranks -> the one-process estimator it equals once fitted
+_LOCAL_CLASS = {"DistributedLogisticRegression": "LogisticRegression"}
 
-    classes = {"LogisticRegression": LogisticRegression}
-    try:
-        from logitkit.predict.mlp import MLPClassifier
 
-        classes["MLPClassifier"] = MLPClassifier
-    except ImportError:  # pragma: no cover - optional estimators
-        pass
-    try:
-        from logitkit.predict import HashedLogisticRegression
-
-        classes["HashedLogisticRegression"] = HashedLogisticRegression
-    except ImportError:  # pragma: no cover
-        pass
-    return classes
+def local_estimator(model):
+    """``model`` as the estimator one process would have made, to save, plot and load
+    back (a ``DistributedLogisticRegression`` becomes the ``LogisticRegression`` with its
+    state); any other model is returned as it is."""
+    name = _LOCAL_CLASS.get(type(model).__name__)
+    if name is None:
+        return model
+    tensors, meta = model._state()
+    return ESTIMATORS[name]._from_state(tensors, {**meta, "estimator": name})
 
 
 def save_model(directory: Path, model, prep_state: dict | None = None, embed_state: dict | None = None) -> None:
@@ -58,10 +57,9 @@ def load_model(directory: Path):
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{meta_path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from exc
-    classes = _estimator_classes()
     name = meta.get("estimator")
-    if name not in classes:
-        raise InputFileError(f"{meta_path}: key 'estimator' is {name!r}; this logitkit knows {sorted(classes)}")
+    if name not in ESTIMATORS:
+        raise InputFileError(f"{meta_path}: key 'estimator' is {name!r}; this logitkit knows {sorted(ESTIMATORS)}")
     params = meta.get("params") or {}
     device = params.get("device")
     if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
@@ -69,7 +67,7 @@ def load_model(directory: Path):
         warnings.warn(f"{meta_path}: the model was fitted with device={device!r}; torch sees no GPU "
                       "here, so it runs on the CPU", UserWarning, stacklevel=2)
         params["device"] = "cpu"
-    model = classes[name]._from_state(load_file(str(tensor_path)), meta)
+    model = ESTIMATORS[name]._from_state(load_file(str(tensor_path)), meta)
     prep = json.loads((directory / "prep.json").read_text()) if (directory / "prep.json").is_file() else None
     embed = json.loads((directory / "embed.json").read_text()) if (directory / "embed.json").is_file() else None
     return model, prep, embed

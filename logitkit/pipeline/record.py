@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from logitkit import __version__
+
 
 def run_id(resolved_config: dict, fingerprints: dict) -> str:
     """12 hex digits of sha256 over the resolved config and the data fingerprints.
@@ -37,13 +39,11 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 def environment(device: torch.device) -> dict:
     """Versions and hardware that produced the run."""
-    import logitkit
-
     env = {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
-        "logitkit": logitkit.__version__,
+        "logitkit": __version__,
         "os": f"{platform.system()} {platform.release()}",
         "platform": platform.platform(),
         "machine": platform.machine(),

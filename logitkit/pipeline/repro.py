@@ -10,6 +10,8 @@ import yaml
 from safetensors.torch import load_file
 
 from logitkit._util.errors import InputFileError
+from logitkit.pipeline.config_load import load_config
+from logitkit.pipeline.runner import execute
 
 
 def _read(run_dir: Path, name: str) -> Path:
@@ -28,9 +30,6 @@ def _coefficients(path: Path) -> dict[str, dict[str, str]]:
 
 def reproduce(run_dir: Path) -> tuple[bool, list[str]]:
     """(identical?, report lines). Compares data fingerprints, model tensors, coefficients and metrics."""
-    from logitkit.pipeline.config import load_config
-    from logitkit.pipeline.runner import execute
-
     raw = yaml.safe_load(_read(run_dir, "config.yaml").read_text())
     recorded = json.loads(_read(run_dir, "record.json").read_text())
     cfg = load_config(raw=raw)

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from logitkit._util import dist
+from logitkit._util.collective import Collective
 from logitkit._util.errors import ConfigError
-from logitkit.pipeline.config import Config
-from logitkit.pipeline.config_data import PrepSection
+from logitkit.pipeline.config import Config, PrepSection
 
 
-def formula_prep(cfg: Config, train):
+def formula_prep(cfg: Config, train, coll: Collective):
     """(design, X, y, names) from ``model.formula`` on the training rows, in place of the
     prep transforms; the design is saved as the run's prep state."""
     from logitkit.formula import FormulaDesign
@@ -22,7 +21,7 @@ def formula_prep(cfg: Config, train):
     m = cfg.model
     if m.kind != "logistic":
         raise ConfigError(f"model.formula is for model.kind 'logistic', not {m.kind!r}")
-    if dist.is_distributed():
+    if coll.is_distributed:
         raise ConfigError("model.formula is not available under torchrun (each rank would see its own levels); "
                           "run it in one process, or encode with prep.one_hot")
     changed = [k for k, v in cfg.prep.model_dump().items() if v != PrepSection().model_dump()[k]]

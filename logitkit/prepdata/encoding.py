@@ -3,9 +3,9 @@
 Each has ``fit(values) -> self``, ``transform(values, column, where) -> (n, K) float64``
 (``where(i)`` names row ``i`` in error messages), ``names(column) -> list[str]`` and
 JSON state. Missing values of a categorical column are the category ``""``.
-``fit(values, stats=...)`` fits on the union of several shards (see ``scaling``):
-categories and log buckets are the union of the shards' (``stats.union``), quantile
-edges are those of the gathered values (``stats.gather``), so all equal one process's.
+``fit(values, coll)`` fits on the values of every rank of a job (see ``scaling``):
+categories and log buckets are the union of the ranks' (``coll.union``), quantile edges
+those of every rank's values (``coll.concat``), so all equal one process's.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from logitkit._util.collective import LOCAL, Collective
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata.tokens import code_of_id, log_bucket_ids
 
@@ -34,10 +35,8 @@ class OneHotEncoder:
             raise ConfigError(f"prep.unknown {unknown!r} must be 'ignore' or 'error'")
         self.unknown = unknown
 
-    def fit(self, values: np.ndarray, stats=None) -> "OneHotEncoder":
-        self.categories_ = np.unique(np.asarray(values, dtype=object).astype(str))
-        if stats is not None:
-            self.categories_ = stats.union(self.categories_).astype(str)
+    def fit(self, values: np.ndarray, coll: Collective = LOCAL) -> "OneHotEncoder":
+        self.categories_ = coll.union(np.asarray(values, dtype=object).astype(str)).astype(str)
         return self
 
     def _codes(self, values: np.ndarray) -> np.ndarray:
@@ -75,10 +74,8 @@ class LogBucketer:
     def __init__(self, unknown: str = "ignore") -> None:
         self.unknown = unknown
 
-    def fit(self, v: np.ndarray, stats=None) -> "LogBucketer":
-        self.ids_ = np.unique(log_bucket_ids(np.asarray(v, dtype=np.float64)))
-        if stats is not None:
-            self.ids_ = stats.union(self.ids_).astype(np.int64)
+    def fit(self, v: np.ndarray, coll: Collective = LOCAL) -> "LogBucketer":
+        self.ids_ = coll.union(log_bucket_ids(np.asarray(v, dtype=np.float64))).astype(np.int64)
         return self
 
     def transform(self, v: np.ndarray, column: str = "x", where: Where = lambda i: f"row {i + 1}") -> np.ndarray:
@@ -113,14 +110,12 @@ class QuantileBucketer:
         self.n_quantiles = int(n_quantiles)
         self.impute, self.value = impute, float(value)
 
-    def fit(self, v: np.ndarray, stats=None) -> "QuantileBucketer":
-        """Edges from the training values (NaN left out; gathered over ranks with ``stats``).
+    def fit(self, v: np.ndarray, coll: Collective = LOCAL) -> "QuantileBucketer":
+        """Edges from the training values of every rank (NaN left out).
         With ``impute`` ('mean' | 'median' | 'constant'), ``fill_`` is the training value
         that missing entries take at transform time (the configured imputer's rule)."""
         v = np.asarray(v, dtype=np.float64)
-        v = v[~np.isnan(v)]
-        if stats is not None:
-            v = stats.gather(v).astype(np.float64)
+        v = coll.concat(v[~np.isnan(v)]).astype(np.float64)
         qs = np.linspace(0, 1, self.n_quantiles + 1)[1:-1]
         self.edges_ = np.unique(np.quantile(v, qs)) if len(v) else np.zeros(0)
         if self.impute in ("mean", "median") and len(v):

@@ -42,12 +42,6 @@ def numeric_counts(col: pa.ChunkedArray | pa.Array) -> tuple[int, int]:
     return int(pc.sum(ok).as_py() or 0), len(col) - col.null_count
 
 
-def numeric_share(col: pa.ChunkedArray | pa.Array) -> float:
-    """Fraction of the non-missing values of a text column that read as numbers."""
-    ok, n = numeric_counts(col)
-    return float(ok) / n if n else 0.0
-
-
 def numeric_values(table: Table, name: str) -> np.ndarray:
     """Column ``name`` as float64 (n,), missing values NaN; a non-number is an error naming its row."""
     col = table.data.column(name)

@@ -129,7 +129,7 @@ def _data(request, name):
 
 # ----------------------------------------------------------------------------- oracle
 def objective_value(model, X, y, sample_weight=None) -> float:
-    """The fitted model's objective (DESIGN.md), evaluated on the CPU in float64:
+    """The fitted model's objective (docs/architecture.md), evaluated on the CPU in float64:
     mean_i s_i nll_i + alpha (l1_ratio ||W||_1 + (1 - l1_ratio)/2 ||W||_2^2)."""
     classes = model.classes_
     y_idx = np.searchsorted(classes, np.asarray(y))

@@ -1,5 +1,4 @@
 """2 ranks on gloo (spawned here, bounded in time) against one process: same answers."""
-import json
 import sys
 from pathlib import Path
 
@@ -9,21 +8,12 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _data  # noqa: E402
-from _spawn import torchrun  # noqa: E402
 from logitkit.evaluate import summary  # noqa: E402
 from logitkit.predict import HashedLogisticRegression, LogisticRegression  # noqa: E402
 from logitkit.predict.distributed import DistributedLogisticRegression  # noqa: E402
 from logitkit.predict.online.distributed import DistributedHashedLogisticRegression  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture(scope="module")
-def ranks(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist")
-    res = torchrun([str(Path(__file__).parent / "_worker.py"), str(out)], cwd=out)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
 
 
 def single(**kw):

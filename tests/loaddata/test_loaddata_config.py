@@ -6,7 +6,7 @@ import pytest
 
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata import describe_datasets, load_from_config, make_logistic, write_csv, write_parquet
-from logitkit.pipeline.config_data import DataSection
+from logitkit.pipeline.config import DataSection
 
 
 def test_builtin_dataset(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 
 from logitkit._util.errors import ConfigError
 from logitkit.pipeline.cli import main
-from logitkit.pipeline.config import load_config
+from logitkit.pipeline.config_load import load_config
 from logitkit.pipeline.config_hashed import HashedOptions, hashed_options
 from logitkit.predict import HashedLogisticRegression
 

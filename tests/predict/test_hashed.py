@@ -15,12 +15,7 @@ from logitkit.predict import HashedLogisticRegression
 N_BITS = 12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_data(n=4000, t=8, seed=0, n_dense=0):

@@ -20,12 +20,7 @@ from logitkit.predict.online.plan import PLAN_DTYPES, RowPlans, plan_key, plans_
 from logitkit.prepdata.hashing import FeatureHasher
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -32,15 +32,8 @@ DATA = ["breast_cancer", "iris", "wine", "digits"]
 EPOCHS = 100  # max_iter: the solvers get up to 10x this many epochs, and stop earlier once converged
 GAP = 1e-3
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+              pytest.mark.usefixtures("one_thread")]
 
 
 @lru_cache(maxsize=None)

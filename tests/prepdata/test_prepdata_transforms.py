@@ -10,10 +10,10 @@ from sklearn.preprocessing import KBinsDiscretizer, MinMaxScaler, OneHotEncoder,
 
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata import Table, load_csv, load_dataset, make_logistic
-from logitkit.pipeline.config_data import PrepSection
+from logitkit.pipeline.config import PrepSection
 from logitkit.prepdata import Preprocessor, split_table
 from logitkit.prepdata.encoding import LogBucketer
-from logitkit.pipeline.config_data import SplitSection
+from logitkit.pipeline.config import SplitSection
 
 
 def _X(t: Table) -> np.ndarray:

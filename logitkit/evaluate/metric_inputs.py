@@ -1,7 +1,8 @@
-"""What the metrics are given, brought to one form: labels as a 1-D array, scores and
-weights as float64 tensors on the device of the inputs, and (y_true, proba) as a one-hot
-Y and a probability matrix P (``as_prob``). The conventions are those of
-``evaluate.metrics``' docstring; errors name the argument at fault."""
+"""What every metric of ``evaluate.metrics`` does first: labels, scores, probabilities and
+weights brought to float64 tensors on one device, with the errors that name the
+mismatch (lengths, unknown labels, a 1-D score with several classes, values outside
+[0, 1]).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ def device_of(*xs) -> torch.device:
     return torch.device("cpu")
 
 
-def float_tensor(x, device: torch.device) -> torch.Tensor:
+def as_float64(x, device: torch.device) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.detach().to(device=device, dtype=_F64)
     return torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
@@ -40,7 +41,7 @@ def label_array(y) -> np.ndarray:
     return y
 
 
-def class_positions(y: np.ndarray, classes: np.ndarray, name: str = "y_true") -> np.ndarray:
+def encode_in(y: np.ndarray, classes: np.ndarray, name: str = "y_true") -> np.ndarray:
     """Position of each label in ``classes`` (any order); DataError for an unknown label."""
     order = np.argsort(classes, kind="stable")
     ordered = classes[order]
@@ -55,22 +56,22 @@ def class_positions(y: np.ndarray, classes: np.ndarray, name: str = "y_true") ->
     return order[idx]
 
 
-def weight_tensor(sample_weight, n: int, device: torch.device) -> torch.Tensor:
+def weight_vector(sample_weight, n: int, device: torch.device) -> torch.Tensor:
     if sample_weight is None:
         return torch.ones(n, dtype=_F64, device=device)
-    w = float_tensor(sample_weight, device).reshape(-1)
+    w = as_float64(sample_weight, device).reshape(-1)
     if w.shape[0] != n:
         raise DataError(f"sample_weight has {w.shape[0]} values but y_true has {n}; pass one weight per row")
     return w
 
 
-def check_lengths(n_true: int, n_other: int, what: str) -> None:
+def check_length(n_true: int, n_other: int, what: str) -> None:
     if n_true != n_other:
         raise DataError(f"y_true has {n_true} rows but {what} has {n_other}; they must have the same length")
 
 
 @dataclass
-class Prob:
+class Probabilities:
     """Labels and probabilities brought to one form: Y one-hot (n, K), P (n, K)."""
 
     Y: torch.Tensor
@@ -83,13 +84,13 @@ class Prob:
         return self.P.shape[1] == 2
 
 
-def as_prob(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> Prob:
+def probabilities(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> Probabilities:
     y = label_array(y_true)
     device = device_of(proba, y_true)
-    P = float_tensor(proba, device)
+    P = as_float64(proba, device)
     if P.ndim == 2 and P.shape[1] == 1:
         P = P[:, 0]
-    check_lengths(len(y), P.shape[0], "proba")
+    check_length(len(y), P.shape[0], "proba")
     if P.ndim == 1:
         present = np.unique(y)
         if len(present) > 2:
@@ -113,8 +114,12 @@ def as_prob(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> Pro
                 f"proba has {P.shape[1]} columns but there are {len(cls)} classes "
                 f"({cls.tolist()}); pass classes= with one label per column"
             )
-        idx = torch.as_tensor(class_positions(y, cls), device=device)
+        idx = torch.as_tensor(encode_in(y, cls), device=device)
         Y = torch.nn.functional.one_hot(idx, len(cls)).to(_F64)
     if bool(((P < 0) | (P > 1)).any()):
         raise DataError("proba has values outside [0, 1]; pass probabilities (predict_proba), not logits")
-    return Prob(Y, P, weight_tensor(sample_weight, len(y), device), cls)
+    return Probabilities(Y, P, weight_vector(sample_weight, len(y), device), cls)
+
+
+__all__ = ["device_of", "as_float64", "label_array", "encode_in", "weight_vector", "check_length", "Probabilities",
+           "probabilities"]
