@@ -37,7 +37,7 @@ from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit._util.params import Instance, Interval, Param, check_params, estimator_init, params_doc
 from logitkit.evaluate.metrics import compute_metrics, get_metric
 from logitkit.predict.inputs import as_labels, as_matrix
-from logitkit.predict.logistic import PARAMS as LOGISTIC_PARAMS
+from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
 from logitkit.predict.logistic import LogisticRegression
 
 log = logging.getLogger("logitkit.evaluate")

@@ -18,7 +18,7 @@ from dataclasses import replace
 from logitkit._util.errors import DataError
 from logitkit._util.params import Instance, Param, estimator_init, params_doc
 from logitkit.formula.design import FormulaDesign
-from logitkit.predict.logistic import PARAMS as LOGISTIC_PARAMS
+from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
 from logitkit.predict.logistic import LogisticRegression
 
 #: ``LogisticRegression``'s parameters, but ``formula`` first, the maximum-likelihood fit

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
 
 FileFormat = Literal["auto", "csv", "tsv", "parquet", "svmlight", "criteo", "vw"]
 
@@ -190,24 +192,21 @@ class EmbedSection(_Section):
         }[self.kind]
 
 
-class ModelSection(_Section):
-    kind: Literal["logistic", "mlp", "hashed"] = Field("logistic", description="Which estimator.")
-    penalty: Literal["l2", "l1", "elasticnet"] | None = Field("l2", description="None for the MLE.")
-    alpha: float = Field(1e-4, ge=0, description="Penalty strength (sklearn's C is 1/(alpha*n)).")
-    l1_ratio: float = Field(0.5, ge=0, le=1, description="elasticnet: share of L1.")
-    multiclass: Literal["softmax", "ovr"] = Field("softmax", description="Several classes: softmax or one-vs-rest.")
-    solver: Literal["auto", "newton", "lbfgs", "sgd", "adam", "adagrad"] = "auto"
-    fit_intercept: bool = True
-    class_weight: Literal["balanced"] | dict[str, float] | None = None
-    max_iter: int = Field(100, ge=1)
-    tol: float = Field(1e-6, gt=0)
-    batch_size: int = Field(256, ge=1)
-    learning_rate: float | None = Field(None, gt=0)
-    dtype: Literal["float32", "float64"] = "float64"
-    formula: str | None = Field(None, description="logistic: a formula such as 'cd ~ age + C(region)' (formulaic; "
-                                "docs/evaluate.md) builds the design from the data's columns instead of prep.")
-    hidden_layer_sizes: list[int] = Field(default_factory=list, description="mlp: hidden layer widths.")
-    options: dict[str, Any] = Field(default_factory=dict, description="Extra keyword arguments for kind 'mlp'/'hashed'.")
+#: ``model``: the kind, the estimator's parameters, whose types, bounds, defaults and
+#: descriptions come from ``predict.logistic_params.PARAMS`` (declared once; the
+#: ``config=False`` ones, such as device and random_state, come from ``run``), then the
+#: keys of the other kinds.
+ModelSection = create_model(
+    "ModelSection", __base__=_Section, __module__=__name__,
+    kind=(Literal["logistic", "mlp", "hashed"], Field("logistic", description="Which estimator.")),
+    **{k: (p.annotation, Field(p.default, description=p.summary, **p.bounds))
+       for k, p in LOGISTIC_PARAMS.items() if p.config},
+    formula=(str | None, Field(None, description="logistic: a formula such as 'cd ~ age + C(region)' (formulaic; "
+                               "docs/evaluate.md) builds the design from the data's columns instead of prep.")),
+    hidden_layer_sizes=(list[int], Field(default_factory=list, description="mlp: hidden layer widths.")),
+    options=(dict[str, Any], Field(default_factory=dict, description="Extra keyword arguments for kind "
+                                                                     "'mlp'/'hashed'.")),
+)
 
 
 class CVSection(_Section):

@@ -29,7 +29,7 @@ from logitkit._util.threads import threads_for
 from logitkit.embed.encoder import MLPEncoder, check_encoder_params
 from logitkit.predict.head import LogisticHead, LogitsClassifierMixin
 from logitkit.predict.inputs import as_labels, as_matrix, sample_weights
-from logitkit.predict.logistic import PARAMS as LOGISTIC_PARAMS
+from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
 
 log = logging.getLogger("logitkit.predict")
 _SOLVERS = ("lbfgs", "adam", "sgd")

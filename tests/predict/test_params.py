@@ -12,7 +12,7 @@ from logitkit.evaluate.selection import PARAMS as CV_PARAMS
 from logitkit.evaluate.selection import SEARCHED, LogisticRegressionCV
 from logitkit.predict import FirthLogisticRegression, LogisticRegression, MLPClassifier
 from logitkit.predict.firth import PARAMS as FIRTH_PARAMS
-from logitkit.predict.logistic import PARAMS as LOGISTIC_PARAMS
+from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
 from logitkit.predict.mlp import PARAMS as MLP_PARAMS
 
 TABLES = [(LogisticRegression, LOGISTIC_PARAMS), (LogisticRegressionCV, CV_PARAMS),
