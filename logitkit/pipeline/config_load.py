@@ -74,7 +74,7 @@ def _merge(base: dict, over: dict) -> dict:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 raw: dict | None = None) -> Config:
-    """Read, override and validate a config. Relative data paths resolve against the file's folder."""
+    """Read, override and validate a config. Relative input paths follow ``resolve_paths``."""
     source = str(path) if path is not None else "config"
     if raw is None:
         p = Path(path)
@@ -88,19 +88,36 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{p}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: the top level must be a mapping of sections (run, data, prep, ...)")
-    raw = _merge(raw, parse_set(overrides or []))
+    over = parse_set(overrides or [])
+    if path is not None:  # the path rule: the file's paths from its folder, --set's from here
+        resolve_paths(raw, Path(path).resolve().parent)
+        resolve_paths(over, Path.cwd())
+    raw = _merge(raw, over)
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise _explain(exc, source) from None
     check_model_options(cfg, source)  # a kind's typed model.options (config_hashed)
-    if path is not None:
-        base = Path(path).resolve().parent
-        for key in ("path", "test_path"):
-            value = getattr(cfg.data, key)
-            if value is not None and not Path(value).is_absolute():
-                setattr(cfg.data, key, str((base / value).resolve()))
     return cfg
+
+
+#: the keys that name input files: (section, ..., key)
+PATH_KEYS = (("data", "path"), ("data", "test_path"), ("model", "options", "holdout_path"))
+
+
+def resolve_paths(raw: dict, base: Path) -> None:
+    """Make the relative input paths of a raw config absolute, from ``base``, in place.
+
+    The path rule, the same for every kind of run: a relative path written in a config
+    file starts at that file's folder; one given on the command line (``--set
+    data.path=train.tsv``) starts at the current folder, as any other command-line path."""
+    for keys in PATH_KEYS:
+        node = raw
+        for k in keys[:-1]:
+            node = node.get(k) if isinstance(node, dict) else None
+        value = node.get(keys[-1]) if isinstance(node, dict) else None
+        if isinstance(value, str) and value and (value.startswith("~") or not Path(value).is_absolute()):
+            node[keys[-1]] = str((base / Path(value).expanduser()).resolve())
 
 
 def resolved_dict(cfg: Config) -> dict:
