@@ -27,6 +27,7 @@ rank 0 marks the run failed with that rank's message.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import warnings
@@ -40,6 +41,7 @@ from logitkit._util.collective import Collective
 from logitkit._util.device import resolve_device
 from logitkit._util.errors import UserError
 from logitkit._util.seed import seed_everything
+from logitkit._util.threads import set_intra_op_threads
 from logitkit.pipeline.config import Config
 from logitkit.pipeline.config_load import resolved_dict
 from logitkit.pipeline.record import Timer, environment, now_iso, run_id, write_json
@@ -100,6 +102,7 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     coll = collective.current()
     resolved = resolved_dict(cfg)
     seed_everything(cfg.run.seed, cfg.run.deterministic)
+    set_intra_op_threads(cfg.run.threads, small_kernels=cfg.model.kind == "hashed")
     device = resolve_device(cfg.run.device)
     timer = Timer()
     out_dir = Path(out if out is not None else cfg.run.out)
@@ -108,35 +111,57 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
         warnings.simplefilter("always")
         with timer.stage("loaddata"), dist.peer_failures():
             loaded, fingerprints = _load(path, cfg, coll)
-        rid = run_id(resolved, fingerprints)
-        final = out_dir / rid
-        if coll.is_main and final.exists() and not force:
-            raise RunExistsError(
-                f"{final} already exists (a run of this same config and data); pass --force to "
-                "replace it, or --out DIR to write elsewhere"
-            )
-        work = out_dir / f".{rid}.partial" if coll.is_main else None  # ranks > 0 write nothing
+        # None: the CTR path fingerprints its files in the pass that reads them; the id comes after
+        rid = run_id(resolved, fingerprints) if fingerprints is not None else None
+        if coll.is_main and not force:
+            _refuse_existing(out_dir / rid if rid else path.same_run(out_dir, resolved, path.stat_inputs(cfg)))
+        work = out_dir / f".{rid or f'pending-{os.getpid()}'}.partial" if coll.is_main else None  # ranks > 0 write nothing
         if work is not None:
             if work.exists():
                 shutil.rmtree(work)
             (work / "plots").mkdir(parents=True)
+            (work / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))  # (the report shows it)
         record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
                   "environment": environment(device), "data": fingerprints}
+        if rid is None:
+            record["inputs"] = path.stat_inputs(cfg)
         try:
             summary = _run(path, cfg, coll, loaded, device, timer, work, record)
+            if rid is None:
+                rid = record["run_id"] = run_id(resolved, record["data"])
+                if coll.is_main and not force:
+                    _refuse_existing(out_dir / rid, work)
+            if work is not None and cfg.model.kind == "hashed" and cfg.interpret.report:
+                with timer.stage("report"):
+                    record["timings"] = timer.seconds
+                    path.report(work, record)
         except BaseException as exc:
             _failing = True
             exc = dist.peer_failure(exc) if isinstance(exc, Exception) else exc
-            if work is not None:
+            if work is not None and not isinstance(exc, RunExistsError):
                 record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
-                _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
+                _finish(work, out_dir / f"{rid or work.name[1:-8]}.failed", resolved, record, caught)
             raise exc
+        final = out_dir / rid
         if work is None:
             return RunResult(final, record, summary)
         record["status"] = "complete"
         record["timings"] = timer.seconds
         _finish(work, final, resolved, record, caught, replace=force)
     return RunResult(final, record, summary)
+
+
+def _refuse_existing(final: Path | None, work: Path | None = None) -> None:
+    """``RunExistsError`` when ``final`` (a run of this same config and data) exists; the
+    ``work`` of a run that found it only once its files were read is removed."""
+    if final is None or not final.exists():
+        return
+    if work is not None:
+        shutil.rmtree(work, ignore_errors=True)
+    raise RunExistsError(
+        f"{final} already exists (a run of this same config and data); pass --force to "
+        "replace it, or --out DIR to write elsewhere"
+    )
 
 
 def _path(cfg: Config):
@@ -157,21 +182,17 @@ def _load(path, cfg: Config, coll: Collective) -> tuple[object, dict]:
     if cfg.model.kind != "hashed":
         return path.load(cfg, coll)
     path.check(cfg)  # the CTR run: files are streamed, never loaded whole
+    if not coll.is_distributed:
+        return None, None  # fingerprinted by the passes that read them (ctr.run)
     return None, coll.broadcast_call(path.fingerprints, cfg)  # rank 0 hashes the files
 
 
 def _run(path, cfg: Config, coll: Collective, loaded, device, timer: Timer, work: Path | None, record: dict):
     """The run's path after loading; fills ``record`` and, on rank 0, ``work``. Returns
-    the inference summary (None for the CTR run)."""
+    the inference summary (None for the CTR run, whose report comes once its id is known)."""
     if cfg.model.kind != "hashed":
         return path.run(cfg, coll, loaded, device, timer, work, record)
     path.run(cfg, device, work, record, timer, coll)
-    if work is not None and cfg.interpret.report:
-        from logitkit.pipeline import outputs  # (matplotlib: only for a report)
-
-        with timer.stage("report"):
-            record["timings"] = timer.seconds
-            outputs.report(work, record)
     return None
 
 
