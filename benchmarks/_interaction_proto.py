@@ -1,0 +1,138 @@
+"""A standalone prototype trainer for the interaction models of ``logitkit.embed`` (fm,
+ffm, deep), with the row-plan design of the hashed learner, to measure them before they
+are wired into it (issue 16, phase 1). Not a library API: the benchmark
+``ctr_interactions.py`` and the tests of ``tests/embed`` use it.
+
+Per mini-batch of n rows × T tokens: the row plan (distinct rows + each position's slot,
+``RowPlanner``; slot 0 the intercept) -> one gather of the touched rows' whole
+[w, v | slots] block -> forward and hand-written backward of ``embed.interactions`` ->
+the gradient summed per touched row -> FTRL (or Adagrad) on the linear column and
+Adagrad (or FTRL) on the interaction columns, in place on the block -> one write back.
+Each mini-batch is scored before it is learned (progressive validation).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from logitkit.embed.interactions import make_interaction
+from logitkit.embed.token_table import emb_view, gather_positions, init_table, lin_view, sum_by_row
+from logitkit.predict.online.optimizers import FTRL, Adagrad
+from logitkit.predict.online.plan import RowPlanner, RowPlans
+
+
+def _optimizer(name: str, lr: float, beta: float):
+    return FTRL(alpha=lr, beta=beta) if name == "ftrl" else Adagrad(lr)
+
+
+class InteractionLearner:
+    """Hashed logistic regression + an interaction part, learned online (prototype).
+
+    kind: "none" | "fm" | "ffm" | "deep"; n_bits: 2^b token rows; n_tokens: T;
+    dim: k; fields: the FFM's token columns (None: all); hidden: the MLP of "deep";
+    lin_*: the linear column's optimiser (FTRL alpha/beta, l1, l2 as the hashed learner);
+    emb_*: the interaction columns' optimiser ("adagrad" or "ftrl"), rate and l2;
+    init_scale: std of the initial v; dense_lr: Adam's rate for the MLP.
+    """
+
+    def __init__(self, kind: str = "fm", n_bits: int = 20, n_tokens: int = 39, dim: int = 8, fields=None,
+                 hidden=(64, 32), lin_optimizer: str = "ftrl", lin_lr: float = 0.1, beta: float = 1.0,
+                 l1: float = 0.0, l2: float = 0.0, emb_optimizer: str = "adagrad", emb_lr: float = 0.05,
+                 emb_l2: float = 0.0, emb_n0: float = 0.0, init_scale: float = 0.01, dense_lr: float = 1e-3, batch_size: int = 1024,
+                 seed: int = 0, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        self.device, self.dtype = torch.device(device), dtype
+        self.inter = make_interaction(kind, n_tokens, dim, fields, hidden, "adam", dense_lr, seed, self.device, dtype)
+        self.lin = _optimizer(lin_optimizer, lin_lr, beta)
+        self.emb = _optimizer(emb_optimizer, emb_lr, beta)
+        self.s_lin, self.s_emb = len(self.lin.slots), len(self.emb.slots)
+        planes = 1 + max(self.s_lin, self.s_emb)
+        m = 1 << int(n_bits)
+        self.table = init_table(m + 1, self.inter.width, planes, init_scale, seed, self.device, dtype)
+        if emb_optimizer == "ftrl" and self.inter.width:  # FTRL keeps w in z: z = −w·(beta/alpha + l2)
+            emb_view(self.table, self.s_emb)[:, 1] = -self.table[:, 0, 1:] * (beta / emb_lr + emb_l2)
+        if emb_n0 and self.inter.width:  # Adagrad's n starts at n0: smaller first steps
+            emb_view(self.table, self.s_emb)[:, -1] = float(emb_n0)
+        self.table[m, 0, 1:] = 0.0  # the intercept's row has no vector
+        self.planner = RowPlanner(m, self.device)
+        self.l1, self.l2, self.emb_l2 = float(l1), float(l2), float(emb_l2)
+        self.batch_size, self.n_tokens = int(batch_size), int(n_tokens)
+        self.loss_sum, self.rows_seen = 0.0, 0
+        self._pen = None
+
+    # ------------------------------------------------------------------ learning
+    def _penalties(self, u: int):
+        if self._pen is None or self._pen[0].shape[0] < u:
+            ones = torch.ones(max(u, 2 * self.batch_size * self.n_tokens), device=self.device, dtype=self.dtype)
+            ones[0] = 0.0  # slot 0: the intercept, never penalised
+            self._pen = (self.l1 * ones, self.l2 * ones)
+        return self._pen[0][:u], self._pen[1][:u]
+
+    def learn(self, idx: torch.Tensor, y: torch.Tensor, plan=None) -> None:
+        """Score one mini-batch (progressive loss), then one step on it."""
+        n, t = idx.shape
+        inv, rows = plan if plan is not None else self.planner.plan(idx)
+        u = rows.shape[0]
+        block = self.table.index_select(0, rows)
+        weights = gather_positions(block, inv, (n, t))
+        z, ctx = self.inter.forward(weights)
+        z = z + block[0, 0, 0]
+        self.loss_sum += float(F.binary_cross_entropy_with_logits(z, y, reduction="sum"))
+        r = torch.sigmoid(z) - y
+        g = sum_by_row(self.inter.backward(weights, ctx, r), inv, u)
+        g[0, 0] = r.sum()
+        self.inter.step_dense()
+        pen1, pen2 = (self._penalties(u) if (self.l1 or self.l2) else (0.0, 0.0))
+        self.lin.step_(lin_view(block, self.s_lin), g[:, 0], pen1, pen2)
+        if self.inter.width:
+            self.emb.step_(emb_view(block, self.s_emb), g[:, 1:], 0.0, self.emb_l2)
+        self.table.index_copy_(0, rows, block)
+        self.rows_seen += n
+
+    def partial_fit(self, idx, y, dense=None, vocab=None, plans=None) -> "InteractionLearner":
+        """One stream batch (a ``CTRStream`` item), cut into mini-batches of ``batch_size``."""
+        idx_t = torch.as_tensor(np.asarray(idx)).to(self.device)
+        if idx_t.dtype != torch.int32:
+            idx_t = idx_t.long()
+        y_t = torch.as_tensor(np.asarray(y), dtype=self.dtype).to(self.device)
+        bs = self.batch_size
+        given = isinstance(plans, RowPlans) and plans.fits(idx_t, bs, self.planner.n_buckets)
+        inv_all = torch.from_numpy(plans.inv).to(self.device) if given else None
+        for j, s in enumerate(range(0, idx_t.shape[0], bs)):
+            plan = None
+            if given:
+                rows = torch.from_numpy(plans.rows[j]).to(self.device)
+                self.planner.mark(rows)
+                plan = (inv_all[s : s + bs].reshape(-1), rows)
+            elif plans is not None and hasattr(plans, "add"):  # a PlanSink: the stream caches the plans
+                plan = self.planner.plan(idx_t[s : s + bs])
+                plans.add(*plan)
+            self.learn(idx_t[s : s + bs], y_t[s : s + bs], plan)
+        return self
+
+    def fit(self, stream, passes: int = 1) -> "InteractionLearner":
+        if hasattr(stream, "request_plans") and self.device.type == "cpu":
+            stream.request_plans(self.batch_size)
+        for _ in range(int(passes)):
+            for batch in stream:
+                self.partial_fit(*batch)
+        return self
+
+    @property
+    def progressive_loss(self) -> float:
+        return self.loss_sum / max(self.rows_seen, 1)
+
+    # ------------------------------------------------------------------ scoring
+    def decision_function(self, idx) -> np.ndarray:
+        idx_t = torch.as_tensor(np.asarray(idx)).to(self.device).long()
+        n, t = idx_t.shape
+        out = []
+        with torch.no_grad():
+            for s in range(0, n, 8192):
+                part = idx_t[s : s + 8192]
+                w = self.table[:, 0].index_select(0, part.reshape(-1)).view(part.shape[0], t, -1)
+                out.append((self.inter.forward(w)[0] + self.table[-1, 0, 0]).double().cpu())
+        return torch.cat(out).numpy()
+
+    def predict_proba1(self, idx) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.decision_function(idx)))
