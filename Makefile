@@ -3,10 +3,18 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install demo test bench clean
+.PHONY: install install-bench demo test bench clean
 
 install: $(STAMP)
+
+# the benchmarks' optional peers (FuxiCTR, with Ray and Polars), beside the dev extra
+install-bench: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,7 +28,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-bench: install
+bench: install-bench
 	for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -17,12 +17,56 @@ import torch
 import torch.nn.functional as F
 
 from logitkit.embed.interactions import make_interaction
-from logitkit.embed.token_table import emb_view, gather_positions, init_table, lin_view, sum_by_row
+from logitkit.embed.token_table import RowLayout, sum_by_row
 from logitkit.predict.online.optimizers import FTRL, Adagrad
 from logitkit.predict.online.plan import RowPlanner, RowPlans
 
 
+class RMSProp:
+    """Per-coordinate RMSProp (lazy: touched rows only): n ← ρ·n + (1 − ρ)·g², w ← w − lr·g/(√n + eps),
+    then the proximal L2 step; its rate does not decay with the rows seen, as Adagrad's does."""
+
+    slots = ("n",)
+
+    def __init__(self, lr: float, rho: float = 0.99, eps: float = 1e-8) -> None:
+        self.lr, self.rho, self.eps = float(lr), float(rho), float(eps)
+
+    def step_(self, block, g, l1, l2, lr_scale=1.0, xmax=None) -> None:
+        w, n = block.unbind(1)
+        n.mul_(self.rho).addcmul_(g, g, value=1 - self.rho)
+        d = n.sqrt().add_(self.eps)
+        w.addcdiv_(g, d, value=-self.lr)
+        if l2:
+            w.mul_(d.div_(d + self.lr * l2))
+
+
+class LazyAdam:
+    """Adam on the touched rows only (TensorFlow's LazyAdam): m ← β1·m + (1 − β1)·g,
+    n ← β2·n + (1 − β2)·g², w ← w − lr·m̂/(√n̂ + eps), bias corrections by this
+    optimiser's step count; then the proximal L2 step."""
+
+    slots = ("m", "n")
+
+    def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+        self.lr, self.b1, self.b2, self.eps, self.t = float(lr), float(beta1), float(beta2), float(eps), 0
+
+    def step_(self, block, g, l1, l2, lr_scale=1.0, xmax=None) -> None:
+        self.t += 1
+        w, m, n = block.unbind(1)
+        m.mul_(self.b1).add_(g, alpha=1 - self.b1)
+        n.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
+        d = n.sqrt().div_(c2 ** 0.5).add_(self.eps)
+        w.addcdiv_(m, d, value=-self.lr / c1)
+        if l2:
+            w.mul_(d.div_(d + self.lr * l2))
+
+
 def _optimizer(name: str, lr: float, beta: float):
+    if name == "adam":
+        return LazyAdam(lr)
+    if name == "rmsprop":
+        return RMSProp(lr)
     return FTRL(alpha=lr, beta=beta) if name == "ftrl" else Adagrad(lr)
 
 
@@ -45,15 +89,15 @@ class InteractionLearner:
         self.inter = make_interaction(kind, n_tokens, dim, fields, hidden, "adam", dense_lr, seed, self.device, dtype)
         self.lin = _optimizer(lin_optimizer, lin_lr, beta)
         self.emb = _optimizer(emb_optimizer, emb_lr, beta)
-        self.s_lin, self.s_emb = len(self.lin.slots), len(self.emb.slots)
-        planes = 1 + max(self.s_lin, self.s_emb)
+        self.layout = RowLayout(self.inter.width, len(self.lin.slots), len(self.emb.slots))
         m = 1 << int(n_bits)
-        self.table = init_table(m + 1, self.inter.width, planes, init_scale, seed, self.device, dtype)
+        self.table = self.layout.new_table(m + 1, init_scale, seed, self.device, dtype)
+        vec = self.layout.vectors(self.table)
         if emb_optimizer == "ftrl" and self.inter.width:  # FTRL keeps w in z: z = −w·(beta/alpha + l2)
-            emb_view(self.table, self.s_emb)[:, 1] = -self.table[:, 0, 1:] * (beta / emb_lr + emb_l2)
+            vec[:, 1] = -vec[:, 0] * (beta / emb_lr + emb_l2)
         if emb_n0 and self.inter.width:  # Adagrad's n starts at n0: smaller first steps
-            emb_view(self.table, self.s_emb)[:, -1] = float(emb_n0)
-        self.table[m, 0, 1:] = 0.0  # the intercept's row has no vector
+            vec[:, -1] = float(emb_n0)
+        vec[m] = 0.0  # the intercept's row has no vector
         self.planner = RowPlanner(m, self.device)
         self.l1, self.l2, self.emb_l2 = float(l1), float(l2), float(emb_l2)
         self.batch_size, self.n_tokens = int(batch_size), int(n_tokens)
@@ -74,18 +118,18 @@ class InteractionLearner:
         inv, rows = plan if plan is not None else self.planner.plan(idx)
         u = rows.shape[0]
         block = self.table.index_select(0, rows)
-        weights = gather_positions(block, inv, (n, t))
+        weights = self.layout.gather_positions(block, inv, (n, t))
         z, ctx = self.inter.forward(weights)
-        z = z + block[0, 0, 0]
+        z = z + block[0, 0]
         self.loss_sum += float(F.binary_cross_entropy_with_logits(z, y, reduction="sum"))
         r = torch.sigmoid(z) - y
         g = sum_by_row(self.inter.backward(weights, ctx, r), inv, u)
         g[0, 0] = r.sum()
         self.inter.step_dense()
         pen1, pen2 = (self._penalties(u) if (self.l1 or self.l2) else (0.0, 0.0))
-        self.lin.step_(lin_view(block, self.s_lin), g[:, 0], pen1, pen2)
+        self.lin.step_(self.layout.linear(block), g[:, 0], pen1, pen2)
         if self.inter.width:
-            self.emb.step_(emb_view(block, self.s_emb), g[:, 1:], 0.0, self.emb_l2)
+            self.emb.step_(self.layout.vectors(block), g[:, 1:], 0.0, self.emb_l2)
         self.table.index_copy_(0, rows, block)
         self.rows_seen += n
 
@@ -129,9 +173,8 @@ class InteractionLearner:
         out = []
         with torch.no_grad():
             for s in range(0, n, 8192):
-                part = idx_t[s : s + 8192]
-                w = self.table[:, 0].index_select(0, part.reshape(-1)).view(part.shape[0], t, -1)
-                out.append((self.inter.forward(w)[0] + self.table[-1, 0, 0]).double().cpu())
+                w = self.layout.gather_tokens(self.table, idx_t[s : s + 8192])
+                out.append((self.inter.forward(w)[0] + self.table[-1, 0]).double().cpu())
         return torch.cat(out).numpy()
 
     def predict_proba1(self, idx) -> np.ndarray:

@@ -10,10 +10,10 @@
 A learner that holds the token table (``embed.token_table``) calls, per mini-batch of n
 rows × T tokens with row plan (rows, inv):
 
-    weights = gather_positions(block, inv, (n, T))     # (n, T, 1 + width): [w, v] per position
+    weights = gather_positions(block, inv, (n, T))     # (1 + width, n, T): [w, v] per position
     z, ctx = inter.forward(weights)                    # (n,): the tokens' part of the logit
     r = sigmoid(z + bias + dense part) − y             # (n,): ∂(summed log loss)/∂z
-    grad = inter.backward(weights, ctx, r)             # (n, T, 1 + width) per position
+    grad = inter.backward(weights, ctx, r)             # (1 + width, n, T) per position
     g_rows = sum_by_row(grad, inv, u)                  # (u, 1 + width) per touched row
     inter.step_dense()                                 # the MLP's optimiser step (deep only)
 
@@ -44,10 +44,10 @@ class Interaction:
     width = 0
 
     def forward(self, weights: torch.Tensor) -> tuple[torch.Tensor, object]:
-        return weights[..., 0].sum(1), None
+        return weights[0].sum(1), None
 
     def backward(self, weights: torch.Tensor, ctx, r: torch.Tensor) -> torch.Tensor:
-        return r.view(-1, 1, 1).expand(weights.shape).contiguous()
+        return r.view(1, -1, 1).expand(weights.shape).contiguous()
 
     def step_dense(self) -> None:
         """The dense parameters' optimiser step (none here)."""
@@ -98,15 +98,17 @@ class DeepFM(FM):
 
     def forward(self, weights):
         z, sums = fm_forward(weights)
-        n = weights.shape[0]
-        o, saved = self.tower.forward(weights[..., 1:].reshape(n, -1))
+        k, n, t = weights.shape[0] - 1, weights.shape[1], weights.shape[2]
+        x = weights[1:].permute(1, 2, 0).reshape(n, t * k)  # [v_1, …, v_T] per row
+        o, saved = self.tower.forward(x)
         return z + o, (sums, saved)
 
     def backward(self, weights, ctx, r):
         sums, saved = ctx
         grad = fm_backward(weights, sums, r)
+        k, n, t = weights.shape[0] - 1, weights.shape[1], weights.shape[2]
         dx = self.tower.backward(saved, r)
-        grad[..., 1:] += dx.view(weights.shape[0], weights.shape[1], -1)
+        grad[1:] += dx.view(n, t, k).permute(2, 0, 1)
         return grad
 
     def step_dense(self):

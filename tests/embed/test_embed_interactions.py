@@ -12,14 +12,14 @@ from logitkit.embed.deep import DeepTower
 from logitkit.embed.ffm import ffm_forward
 from logitkit.embed.fm import fm_forward
 from logitkit.embed.interactions import INTERACTIONS, make_interaction
-from logitkit.embed.token_table import emb_view, gather_positions, init_table, lin_view, sum_by_row
+from logitkit.embed.token_table import RowLayout, sum_by_row
 from logitkit.predict.online.optimizers import FTRL, Adagrad
 
 D64 = torch.float64
 
 
 def _explicit_fm(w):
-    """Σ_t w_t + Σ_{s<t} ⟨v_s, v_t⟩, pair by pair."""
+    """Σ_t w_t + Σ_{s<t} ⟨v_s, v_t⟩ pair by pair, from w (n, T, 1 + k) row-major."""
     n, t, _ = w.shape
     out = w[..., 0].sum(1).clone()
     for s, u in itertools.combinations(range(t), 2):
@@ -28,7 +28,7 @@ def _explicit_fm(w):
 
 
 def _explicit_ffm(w, fields, k):
-    """Σ_t w_t + Σ_{a<b} ⟨e_{a,b}, e_{b,a}⟩ over the FFM's fields, pair by pair."""
+    """Σ_t w_t + Σ_{a<b} ⟨e_{a,b}, e_{b,a}⟩ over the FFM's fields, pair by pair (w row-major)."""
     out = w[..., 0].sum(1).clone()
     for a, b in itertools.combinations(range(len(fields)), 2):
         e_ab = w[:, fields[a], 1 + b * k : 1 + (b + 1) * k]
@@ -37,22 +37,27 @@ def _explicit_ffm(w, fields, k):
     return out
 
 
+def _cols(w):
+    """The column-major layout the functions take: (1 + D, n, T)."""
+    return w.permute(2, 0, 1).contiguous()
+
+
 def test_fm_term_is_the_sum_over_pairs():
     torch.manual_seed(0)
     w = torch.randn(6, 9, 1 + 4, dtype=D64)
-    z, sums = fm_forward(w)
+    z, sums = fm_forward(_cols(w))
     torch.testing.assert_close(z, _explicit_fm(w))
-    torch.testing.assert_close(sums, w.sum(1))
+    torch.testing.assert_close(sums, w.sum(1).T)
 
 
 def test_ffm_term_is_the_sum_over_pairs():
     torch.manual_seed(1)
     k, fields = 3, [0, 2, 5, 6]
     w = torch.randn(5, 7, 1 + len(fields) * k, dtype=D64)
-    z, _ = ffm_forward(w, torch.tensor(fields), k)
+    z, _ = ffm_forward(_cols(w), torch.tensor(fields), k)
     torch.testing.assert_close(z, _explicit_ffm(w, fields, k))
     w_all = torch.randn(5, 4, 1 + 4 * k, dtype=D64)  # every position a field
-    torch.testing.assert_close(ffm_forward(w_all, None, k)[0], _explicit_ffm(w_all, [0, 1, 2, 3], k))
+    torch.testing.assert_close(ffm_forward(_cols(w_all), None, k)[0], _explicit_ffm(w_all, [0, 1, 2, 3], k))
 
 
 class _SummedLoss(torch.autograd.Function):
@@ -61,7 +66,7 @@ class _SummedLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, rows, inv, shape, y, inter):
-        weights = gather_positions(rows.unsqueeze(1), inv, shape)
+        weights = RowLayout(inter.width, 0, 0).gather_positions(rows, inv, shape)
         z, state = inter.forward(weights)
         ctx.saved = (weights, state, torch.sigmoid(z) - y, inv, inter, rows.shape[0])
         return F.binary_cross_entropy_with_logits(z, y, reduction="sum")
@@ -125,29 +130,42 @@ def test_deep_tower_without_hidden_layers_and_its_step():
 
 
 def test_table_layout_init_and_optimiser_views():
-    t1 = init_table(50, 4, planes=3, init_scale=0.1, seed=7)
-    t2 = init_table(50, 4, planes=3, init_scale=0.1, seed=7)
-    assert t1.shape == (50, 3, 5) and torch.equal(t1, t2)
-    assert torch.count_nonzero(t1[:, 0, 0]) == 0 and torch.count_nonzero(t1[:, 1:]) == 0
-    assert 0.07 < float(t1[:, 0, 1:].std()) < 0.13
-    assert not torch.equal(t1, init_table(50, 4, planes=3, init_scale=0.1, seed=8))
-    assert init_table(10, 0, planes=2).shape == (10, 2, 1)
-    # FTRL (w, z, n) on the linear column and Adagrad (v, n) on the vectors of the same block
+    layout = RowLayout(width=4, linear_slots=2, vector_slots=1)  # FTRL (w, z, n) | Adagrad (v, n)
+    assert layout.columns == 3 + 2 * 4 and layout.v0 == 3
+    t1 = layout.new_table(50, init_scale=0.1, seed=7)
+    assert t1.shape == (50, 11) and torch.equal(t1, layout.new_table(50, init_scale=0.1, seed=7))
+    assert not torch.equal(t1, layout.new_table(50, init_scale=0.1, seed=8))
+    assert torch.count_nonzero(t1[:, :3]) == 0 and torch.count_nonzero(t1[:, 7:]) == 0
+    assert 0.07 < float(t1[:, 3:7].std()) < 0.13
+    assert RowLayout(0, 2, 1).new_table(10).shape == (10, 3)  # D = 0: the linear learner's row
     block = t1[:6].clone()
     g = torch.randn(6, 5)
-    lin, emb = lin_view(block, 2), emb_view(block, 1)
-    assert lin.shape == (6, 3) and emb.shape == (6, 2, 4)
-    expect_v = block[:, 0, 1:] - 0.5 * g[:, 1:] / (g[:, 1:].abs() + 1e-8)
+    lin, vec = layout.linear(block), layout.vectors(block)
+    assert lin.shape == (6, 3) and vec.shape == (6, 2, 4)
+    expect_v = block[:, 3:7] - 0.5 * g[:, 1:] / (g[:, 1:].abs() + 1e-8)
     FTRL(alpha=0.1).step_(lin, g[:, 0], 0.0, 0.0)
-    Adagrad(0.5).step_(emb, g[:, 1:], 0.0, 0.0)
-    torch.testing.assert_close(block[:, 0, 1:], expect_v)  # updated in place, through the views
-    torch.testing.assert_close(block[:, 2, 1:], g[:, 1:] ** 2)  # Adagrad's n on the last plane
-    torch.testing.assert_close(block[:, 2, 0], g[:, 0] ** 2)  # FTRL's n
-    assert torch.count_nonzero(block[:, 1, 1:]) == 0  # plane 1 (FTRL's z) unused by the vectors
+    Adagrad(0.5).step_(vec, g[:, 1:], 0.0, 0.0)
+    torch.testing.assert_close(block[:, 3:7], expect_v)  # updated in place, through the views
+    torch.testing.assert_close(block[:, 7:], g[:, 1:] ** 2)  # Adagrad's n
+    torch.testing.assert_close(block[:, 2], g[:, 0] ** 2)  # FTRL's n
+    torch.testing.assert_close(layout.weights(block), torch.cat([block[:, :1], block[:, 3:7]], 1).T)
+
+
+def test_gather_positions_and_tokens_read_each_positions_row():
+    layout = RowLayout(width=2, linear_slots=1, vector_slots=1)
+    table = torch.arange(7 * layout.columns, dtype=D64).view(7, -1)
+    idx = torch.tensor([[6, 1, 1], [0, 2, 6]])
+    rows, inv = torch.tensor([6, 1, 0, 2]), torch.tensor([0, 1, 1, 2, 3, 0])
+    by_plan = layout.gather_positions(table[rows], inv, (2, 3))
+    direct = layout.gather_tokens(table, idx)
+    assert by_plan.shape == (3, 2, 3)
+    torch.testing.assert_close(by_plan, direct)
+    for p, bucket in enumerate(idx.reshape(-1).tolist()):
+        torch.testing.assert_close(direct[:, p // 3, p % 3], table[bucket, [0, 2, 3]])
 
 
 def test_sum_by_row_adds_collisions():
-    grad = torch.arange(12.0).view(2, 3, 2)
+    grad = _cols(torch.arange(12.0).view(2, 3, 2))  # positions 0..5 hold [2p, 2p + 1]
     inv = torch.tensor([0, 2, 2, 1, 0, 2])
     torch.testing.assert_close(sum_by_row(grad, inv, 3),
                                torch.tensor([[0 + 8.0, 1 + 9], [6, 7], [2 + 4 + 10.0, 3 + 5 + 11]]))
