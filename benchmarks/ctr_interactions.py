@@ -382,6 +382,9 @@ def main() -> None:
     if args.system:
         print(json.dumps(run_system(args)))
         return
+    unknown = [x for x in args.systems.split(",") if x and x not in SYSTEMS + ["none"]]
+    if unknown:
+        ap.error(f"--systems: {', '.join(unknown)} not known; choose from {','.join(SYSTEMS + ['none'])}")
     from sklearn.metrics import log_loss, roc_auc_score
 
     from logitkit.loaddata.criteo import stream_criteo
