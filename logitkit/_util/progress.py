@@ -167,7 +167,8 @@ class Live(Silent):
         self.console = Console(file=stream)
         self.bar = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
                             TextColumn("{task.fields[read]}"), TextColumn("{task.fields[what]}"),
-                            TimeRemainingColumn(), console=self.console, transient=False, refresh_per_second=8)
+                            TimeRemainingColumn(), console=self.console, transient=False, refresh_per_second=8,
+                            redirect_stdout=False, redirect_stderr=False)
         self.bar.start()
         self.ids: dict[int, int] = {}
         self.stage_id: int | None = None
@@ -205,9 +206,12 @@ class Live(Silent):
         self.bar.update(self.stage_id, what=text)
 
     def close(self) -> None:
+        if self.bar is None:
+            return
         if self.stage_id is not None:
             self.bar.update(self.stage_id, total=1, completed=1, what="done")
         self.bar.stop()
+        self.bar = None
 
 
 _current: Silent = Silent()
@@ -226,6 +230,14 @@ def for_stream(stream: TextIO | None = None, quiet: bool = False) -> Silent:
         return Silent()
     isatty = getattr(stream, "isatty", lambda: False)
     return Live(stream) if isatty() else Lines(stream)
+
+
+def finish() -> None:
+    """Close the current reporter (a live display is stopped and left as it is), so that
+    what the command prints next comes after it; later reports show nothing."""
+    global _current
+    _current.close()
+    _current = Silent()
 
 
 @contextmanager

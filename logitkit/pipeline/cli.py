@@ -21,6 +21,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from logitkit._util import progress
 from logitkit._util.errors import UserError
 
 
@@ -63,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from logitkit._util import progress
-
     # progress on rank 0 only (under torchrun every rank runs this command)
     shown = not args.quiet and not args.verbose and int(os.environ.get("RANK", "0")) == 0
     try:
@@ -83,6 +82,7 @@ def _run(args) -> int:
 
     cfg = load_config(args.config, args.overrides)
     result = execute(cfg, out=args.out, force=args.force)
+    progress.finish()  # (what is printed comes after the progress lines)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports; the others only log
         return 0
     for split, values in result.record.get("metrics", {}).items():
@@ -100,6 +100,7 @@ def _demo(args) -> int:
     with resources.as_file(path) as p:
         cfg = load_config(p)
     result = execute(cfg, out=args.out, force=True)
+    progress.finish()
     rec = result.record
     print("Table 2: prevalence of signs of CD by age group (computed from the 33 patients)")
     print(format_table(rec["prevalence"], [("group", "Age group", "s"), ("n", "# in group", "d"),
@@ -127,6 +128,7 @@ def _repro(args) -> int:
     from logitkit.pipeline.repro import reproduce
 
     same, lines = reproduce(Path(args.run_dir))
+    progress.finish()
     for line in lines:
         print(line)
     return 0 if same else 1
@@ -136,6 +138,7 @@ def _predict(args) -> int:
     from logitkit.pipeline.scoring import score_file
 
     out = score_file(Path(args.run_dir), Path(args.input), Path(args.output), force=args.force)
+    progress.finish()
     print(out)
     return 0
 

@@ -70,6 +70,9 @@ class Timer:
 
     @contextmanager
     def stage(self, name: str):
+        from logitkit._util import progress
+
+        progress.current().stage(name)  # (a live line shows the stage under way)
         t0 = time.perf_counter()
         try:
             yield
