@@ -218,8 +218,8 @@ def main() -> None:
     shares = ", ".join(f"{k} {v:.2f} s ({100 * v / lk['wall']:.0f}%)" for k, v in t.items())
     print(f"# logitkit stages (idle, median run): {shares}, start-up and finishing {rest:.2f} s "
           f"({100 * rest / lk['wall']:.0f}%); {n / t.get('predict', float('nan')):,.0f} training rows/s")
-    print(f"# peak RSS: logitkit {lk['peak_tree_mb']:.0f} MB (largest process {lk['maxrss_mb']:.0f} MB), "
-          f"VW {vw['peak_tree_mb']:.0f} MB (largest process {vw['maxrss_mb']:.0f} MB)")
+    print(f"# peak RSS: logitkit {lk['peak_tree_mb']:.0f} MB, "
+          f"VW {vw['peak_tree_mb']:.0f} MB")
     print(f"# test log loss: logitkit {q_lk['test_log_loss']:.4f}, VW {q_vw['test_log_loss']:.4f}; "
           f"AUC: logitkit {q_lk['test_auc']:.4f}, VW {q_vw['test_auc']:.4f} (scikit-learn, from each system's "
           f"predictions; the run's streamed figures: {lk['metrics'].get('test')})")

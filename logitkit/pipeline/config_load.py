@@ -8,6 +8,7 @@ closest valid one and the valid keys at that place.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -117,7 +118,7 @@ def resolve_paths(raw: dict, base: Path) -> None:
             node = node.get(k) if isinstance(node, dict) else None
         value = node.get(keys[-1]) if isinstance(node, dict) else None
         if isinstance(value, str) and value and (value.startswith("~") or not Path(value).is_absolute()):
-            node[keys[-1]] = str((base / Path(value).expanduser()).resolve())
+            node[keys[-1]] = os.path.abspath(base / Path(value).expanduser())  # (symlinks kept: the names given)
 
 
 def resolved_dict(cfg: Config) -> dict:
