@@ -110,6 +110,34 @@ class CTRStream:
         self.cache_extras = bool(cache_extras)
         self.extras_request: dict | None = None  # set by request_extras
         self.meter: ReadMeter | None = None  # the bytes read by the last pass that parsed the file
+        self._spooled: Iterator | None = None  # the next parsed pass, made by a Spool's worker
+
+    # -- a pass made in another process (loaddata.spool) -----------------------------------
+    def spool_producer(self):
+        """(iterator factory, extra) of this stream's parsing pass for a ``loaddata.Spool``:
+        the worker parses, transforms and caches; ``extra`` is what its reader has read,
+        then the file's sha256. Hand the spool's items back with ``spooled_pass``."""
+        def produce():
+            self._resolve_fields()
+            self.meter = ReadMeter(self.path) if self.reader is None else None
+            return self._parse_and_cache()
+
+        def extra():
+            return (self.meter.bytes_read, self.meter.sha256) if self.meter is not None else (0, None)
+
+        return produce, extra
+
+    def spooled_pass(self, items: Iterator) -> None:
+        """The next pass over the file is the spool's (``Spool.items(k)`` of ``spool_producer``)."""
+        self._spooled = items
+
+    def _from_spool(self, items: Iterator) -> Iterator[tuple]:
+        for item, (read, sha) in items:
+            if item is None:
+                self.meter.adopt(sha)
+                return
+            self.meter.bytes_read = read
+            yield item
 
     def fingerprint(self) -> str:
         """sha256 of the file's bytes: from the pass that parsed it when that pass read it
@@ -185,6 +213,13 @@ class CTRStream:
 
     # -- iteration -----------------------------------------------------------------------
     def __iter__(self) -> Iterator[tuple]:
+        if self._spooled is not None:  # (before the cache: the spool's worker may have written it already)
+            items, self._spooled = self._spooled, None
+            self._resolve_fields()
+            self.meter = ReadMeter(self.path)
+            it = self._from_spool(items)
+            extras = self._extras_meta()
+            return self._collect_extras(it, extras) if extras else it
         meta = self.cache_meta()
         if meta is not None:
             self.passes_from_cache += 1

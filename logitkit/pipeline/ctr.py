@@ -97,65 +97,112 @@ class _Watched:
                             "rows_per_s": rows / seconds if seconds > 0 else None})
 
 
-def run(cfg: Config, device, work: Path | None, record: dict, timer, coll=None) -> object:
+class Streams:
+    """A run's streams over one hasher: ``train``, ``test``, ``holdout`` (``CTRStream``s, or
+    None) and this rank's parts of the files (``train_part``, ``test_part``; None in one
+    process). Files they keep (the cache of later passes, the spool) are in a scratch
+    folder that ``close`` removes. With ``spool`` the training file's first pass, then the
+    test file's, are parsed and hashed by one worker process (``loaddata.Spool``) from now
+    on, ahead of the learner by up to 256 MB on disk: made before torch is imported, they
+    are under way while it loads (``start``)."""
+
+    def __init__(self, cfg: Config, coll=None, spool: bool = False):
+        from logitkit.loaddata.criteo import CRITEO_COLUMNS
+        from logitkit.loaddata.ctr_stream import CTRStream
+        from logitkit.prepdata.hashing import FeatureHasher
+
+        h, opts = cfg.prep.hashing, hashed_options(cfg.model.options)
+        label = cfg.data.label or "label"
+        fields = h.fields if h.fields is not None else [c for c in CRITEO_COLUMNS if c != label]
+        self.hasher = FeatureHasher(n_bits=h.n_bits, seed=h.seed, fields=fields, crosses=list(h.crosses),
+                                    numeric=h.numeric, label=label)
+        common = dict(batch_rows=cfg.data.batch_rows, dense=opts.dense, label=label, prefetch=opts.prefetch)
+        self.scratch = Path(tempfile.mkdtemp(prefix="logitkit-ctr-"))
+        # (one pass has no later pass to read a cache: none is written)
+        cache = self.scratch / "cache" / "train" if opts.cache and opts.n_passes > 1 else None
+        reader, self.train_part = _part(cfg.data.path, cfg.data.batch_rows, coll) if coll else (None, None)
+        self.train = CTRStream(cfg.data.path, self.hasher, cache=cache, sketch_every=opts.sketch_every, reader=reader,
+                               cache_extras=opts.cache_plans, **common)
+        self.test, self.test_part = None, None
+        if cfg.data.test_path:
+            reader, self.test_part = _part(cfg.data.test_path, cfg.data.batch_rows, coll) if coll else (None, None)
+            self.test = CTRStream(cfg.data.test_path, self.hasher, sketch_every=0, reader=reader, **common)
+        self.holdout = CTRStream(opts.holdout_path, self.hasher, sketch_every=0, **common) if opts.holdout_path else None
+        self.spool = None
+        if spool:
+            from logitkit.loaddata.spool import Spool
+
+            files = [s for s in (self.train, self.test) if s is not None]
+            self.spool = Spool([s.spool_producer() for s in files], self.scratch / "spool")
+            for k, s in enumerate(files):
+                s.spooled_pass(self.spool.items(k))
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def start(cfg: Config) -> Streams | None:
+    """The streams of a one-process run with ``model.options.prefetch: process``, their
+    reading begun in a worker process now (call it before torch is imported); else None."""
+    check(cfg)
+    if hashed_options(cfg.model.options).prefetch != "process":
+        return None
+    return Streams(cfg, spool=True)
+
+
+def run(cfg: Config, device, work: Path | None, record: dict, timer, coll=None, streams: Streams | None = None) -> object:
     """Fit over the training stream, score the test stream; fills ``record`` (with the
     files' fingerprints in ``record["data"]`` unless the runner set them); returns the model.
 
-    ``work`` is None on ranks > 0 of a distributed run (they write nothing)."""
+    ``work`` is None on ranks > 0 of a distributed run (they write nothing); ``streams``,
+    the ones ``start`` began reading (closed here), else made here."""
     from logitkit._util.collective import current
-    from logitkit.evaluate.streaming import StreamingMetrics
-    from logitkit.interpret.hashed import collision_stats, top_weights
-    from logitkit.loaddata.criteo import CRITEO_COLUMNS
-    from logitkit.loaddata.ctr_stream import CTRStream
-    from logitkit.predict.online.distributed import DistributedHashedLogisticRegression
-    from logitkit.predict.online.learner import HashedLogisticRegression
-    from logitkit.prepdata.hashing import FeatureHasher
 
     coll = coll or current()
-    h, m, opts = cfg.prep.hashing, cfg.model, hashed_options(cfg.model.options)
-    label = cfg.data.label or "label"
-    fields = h.fields if h.fields is not None else [c for c in CRITEO_COLUMNS if c != label]
-    hasher = FeatureHasher(n_bits=h.n_bits, seed=h.seed, fields=fields, crosses=list(h.crosses),
-                           numeric=h.numeric, label=label)
-    kw = dict(n_bits=h.n_bits, learning_rate=m.learning_rate, batch_size=m.batch_size, dtype=m.dtype,
+    streams = streams or Streams(cfg, coll if coll.is_distributed else None)
+    try:
+        return _run(cfg, device, work, record, timer, coll, streams)
+    finally:
+        streams.close()
+
+
+def _run(cfg: Config, device, work: Path | None, record: dict, timer, coll, streams: Streams) -> object:
+    from logitkit.evaluate.streaming import StreamingMetrics
+    from logitkit.interpret.hashed import collision_stats, top_weights
+    from logitkit.predict.online.distributed import DistributedHashedLogisticRegression
+    from logitkit.predict.online.learner import HashedLogisticRegression
+
+    m, opts = cfg.model, hashed_options(cfg.model.options)
+    kw = dict(n_bits=cfg.prep.hashing.n_bits, learning_rate=m.learning_rate, batch_size=m.batch_size, dtype=m.dtype,
               device=str(device), random_state=cfg.run.seed,
               checkpoint_dir=str(work / "model") if work is not None else None, **opts.learner_params())
     # (one process saves a plain HashedLogisticRegression, whose checkpoint HashedLogisticRegression.load reads)
     model = (DistributedHashedLogisticRegression(**kw, sync_every=opts.sync_every) if coll.is_distributed
              else HashedLogisticRegression(**kw))
-    common = dict(batch_rows=cfg.data.batch_rows, dense=opts.dense, label=label, prefetch=opts.prefetch)
-    scratch = Path(tempfile.mkdtemp(prefix="logitkit-cache-")) if work is None else None
-    # (one pass has no later pass to read a cache: none is written)
-    cache = (work if work is not None else scratch) / "cache" / "train" if opts.cache and opts.n_passes > 1 else None
-    reader, part = _part(cfg.data.path, cfg.data.batch_rows, coll)
-    train = _Watched(CTRStream(cfg.data.path, hasher, cache=cache, sketch_every=opts.sketch_every, reader=reader,
-                               cache_extras=opts.cache_plans, **common), "train", opts.n_passes, lambda: model.running_loss_)
-    holdout = (_Watched(CTRStream(opts.holdout_path, hasher, sketch_every=0, **common), "holdout", opts.n_passes)
-               if opts.holdout_path else None)
+    hasher, part, test_part = streams.hasher, streams.train_part, streams.test_part
+    train = _Watched(streams.train, "train", opts.n_passes, lambda: model.running_loss_)
+    holdout = _Watched(streams.holdout, "holdout", opts.n_passes) if streams.holdout else None
     acc = StreamingMetrics(("log_loss", "ne", "calibration_ratio", "auc"))  # (auc: also the test plots)
-    try:
-        with timer.stage("predict"):
-            model.fit(train, holdout=holdout)
-        _release_memory()
-        metrics = {"train": {"progressive_log_loss": float(model.progressive_loss_)}}
-        test_part, test = None, None
-        if cfg.data.test_path:
-            with timer.stage("evaluate"):
-                test_reader, test_part = _part(cfg.data.test_path, cfg.data.batch_rows, coll)
-                test = _Watched(CTRStream(cfg.data.test_path, hasher, sketch_every=0, reader=test_reader, **common),
-                                "test", loss=lambda: acc.accumulators["log_loss"].result())
-                acc = _evaluate(model, test, acc, coll)
-                _release_memory()
-                got = acc.result()
-                metrics["test"] = {name: float(got[STREAMED_METRICS[name]]) for name in cfg.evaluate.metrics}
-        if coll.is_distributed:
-            record["distributed"] = _shard_record(part, test_part, model, coll)
-        elif record.get("data") is None:  # one process: the digests of the passes that read the files
-            streams = {"train": train, "test": test, "holdout": holdout}
-            record["data"] = entries(cfg, {k: s.fingerprint() for k, s in streams.items() if s is not None})
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    with timer.stage("predict"):
+        model.fit(train, holdout=holdout)
+    _release_memory()
+    metrics = {"train": {"progressive_log_loss": float(model.progressive_loss_)}}
+    test = None
+    if streams.test is not None:
+        with timer.stage("evaluate"):
+            test = _Watched(streams.test, "test", loss=lambda: acc.accumulators["log_loss"].result())
+            acc = _evaluate(model, test, acc, coll)
+            _release_memory()
+            got = acc.result()
+            metrics["test"] = {name: float(got[STREAMED_METRICS[name]]) for name in cfg.evaluate.metrics}
+    if coll.is_distributed:
+        record["distributed"] = _shard_record(part, test_part, model, coll)
+    elif record.get("data") is None:  # one process: the digests of the passes that read the files
+        read = {"train": train, "test": test, "holdout": holdout}
+        record["data"] = entries(cfg, {k: s.fingerprint() for k, s in read.items() if s is not None})
+    cache = _cache_record(train)  # (before the streams' cache goes)
     if work is None:
         return model
     record["metrics"] = metrics
@@ -170,10 +217,8 @@ def run(cfg: Config, device, work: Path | None, record: dict, timer, coll=None) 
         "collisions": collision_stats(model),
         "top_weights": top_weights(model, 20),
         "hasher": hasher.to_json(),
-        "cache": _cache_record(train),
+        "cache": cache,  # (the cache served the later passes of this run only: removed with the streams)
     }
-    if (work / "cache").exists():
-        shutil.rmtree(work / "cache")  # the cache serves later passes of this run only
     # (model/ holds the checkpoint fit wrote at the end of its last pass: the final state)
     if cfg.interpret.plots:
         _plots(model, acc if test is not None else None, metrics.get("test"), work / "plots")

@@ -33,19 +33,21 @@ import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from logitkit._util import collective, dist
-from logitkit._util.collective import Collective
-from logitkit._util.device import resolve_device
 from logitkit._util.errors import UserError
-from logitkit._util.seed import seed_everything
 from logitkit._util.threads import set_intra_op_threads
 from logitkit.pipeline.config import Config
 from logitkit.pipeline.config_load import resolved_dict
 from logitkit.pipeline.record import Timer, environment, now_iso, run_id, write_json
 
+if TYPE_CHECKING:
+    from logitkit._util.collective import Collective
+
+# (torch is imported in the functions below, not here: a CTR run starts reading its files
+# in a worker process before torch loads, ``_read_early``)
 log = logging.getLogger("logitkit.pipeline")
 
 
@@ -66,14 +68,40 @@ def execute(cfg: Config, out: str | Path | None = None, force: bool = False) -> 
     Under ``torchrun`` it joins the process group first; a rank's failure is published
     to the other ranks, which stop with ``RankFailedError`` carrying its message.
     """
+    early = _read_early(cfg, out, force)
+    try:
+        return _execute_in_group(cfg, out, force, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _read_early(cfg: Config, out, force: bool):
+    """A CTR run in one process begins reading its files now, in a worker process, while
+    torch is imported (``ctr.start``); None for the other runs. A complete run of the
+    same config and files is refused before anything is read."""
+    if cfg.model.kind != "hashed" or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return None
+    from logitkit.pipeline import ctr
+
+    ctr.check(cfg)
+    if not force:
+        out_dir = Path(out if out is not None else cfg.run.out)
+        _refuse_existing(ctr.same_run(out_dir, resolved_dict(cfg), ctr.stat_inputs(cfg)))
+    return ctr.start(cfg)
+
+
+def _execute_in_group(cfg: Config, out, force: bool, early):
+    from logitkit._util import dist
+
     if not dist.init_from_env():
-        return _execute(cfg, out, force)
+        return _execute(cfg, out, force, early)
     try:
         previous = signal.signal(signal.SIGTERM, _stopped_by_launcher)
     except ValueError:  # not the main thread: torchrun's SIGTERM then just ends the process
         previous = None
     try:
-        result = _execute(cfg, out, force)
+        result = _execute(cfg, out, force, early)
         dist.shutdown()  # leave the group cleanly; ranks > 0 return before rank 0 has written
         return result
     except BaseException as exc:
@@ -91,12 +119,18 @@ _failing = False  # set while a failure is being recorded: a SIGTERM then waits
 
 def _stopped_by_launcher(signum, frame) -> None:
     """torchrun stops the other ranks with SIGTERM when one fails: record, then exit."""
+    from logitkit._util import dist
+
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the failure be recorded
     if not _failing:
         raise dist.RankFailedError(dist.peer_error(0.5) or f"rank {dist.rank()} stopped by the launcher (SIGTERM)")
 
 
-def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
+def _execute(cfg: Config, out: str | Path | None, force: bool, early=None) -> RunResult:
+    from logitkit._util import collective, dist
+    from logitkit._util.device import resolve_device
+    from logitkit._util.seed import seed_everything
+
     global _failing
     _failing = False
     coll = collective.current()
@@ -110,7 +144,7 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with timer.stage("loaddata"), dist.peer_failures():
-            loaded, fingerprints = _load(path, cfg, coll)
+            loaded, fingerprints = _load(path, cfg, coll, early)
         # None: the CTR path fingerprints its files in the pass that reads them; the id comes after
         rid = run_id(resolved, fingerprints) if fingerprints is not None else None
         if coll.is_main and not force:
@@ -177,13 +211,15 @@ def _path(cfg: Config):
     return dense
 
 
-def _load(path, cfg: Config, coll: Collective) -> tuple[object, dict]:
-    """(what the run's path loaded, the input fingerprints of the run id)."""
+def _load(path, cfg: Config, coll: Collective, early=None) -> tuple[object, dict | None]:
+    """(what the run's path loaded, the input fingerprints of the run id; None: they come
+    from the passes that read the files). A CTR run's "loaded" are the streams it began
+    reading early (or None)."""
     if cfg.model.kind != "hashed":
         return path.load(cfg, coll)
     path.check(cfg)  # the CTR run: files are streamed, never loaded whole
     if not coll.is_distributed:
-        return None, None  # fingerprinted by the passes that read them (ctr.run)
+        return early, None  # fingerprinted by the passes that read them (ctr.run)
     return None, coll.broadcast_call(path.fingerprints, cfg)  # rank 0 hashes the files
 
 
@@ -192,7 +228,7 @@ def _run(path, cfg: Config, coll: Collective, loaded, device, timer: Timer, work
     the inference summary (None for the CTR run, whose report comes once its id is known)."""
     if cfg.model.kind != "hashed":
         return path.run(cfg, coll, loaded, device, timer, work, record)
-    path.run(cfg, device, work, record, timer, coll)
+    path.run(cfg, device, work, record, timer, coll, streams=loaded)
     return None
 
 

@@ -152,3 +152,29 @@ def test_threads_one_for_the_ctr_kernels_unless_the_user_says(made, monkeypatch)
         assert set_intra_op_threads(3, small_kernels=True) == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_reading_begun_before_torch_in_a_worker_gives_the_same_run(made, monkeypatch):
+    """model.options.prefetch: process: the files' first passes are parsed and hashed by a
+    worker process forked before torch is imported, spooled on disk (loaddata.Spool)."""
+    import tempfile
+
+    from logitkit.pipeline import runner
+
+    begun = []
+    real = runner._read_early
+    monkeypatch.setattr(runner, "_read_early", lambda *a: begun.append(real(*a)) or begun[-1])
+    records = {}
+    for mode in ("thread", "process"):
+        out = made / f"runs_prefetch_{mode}"
+        for passes in (1, 2):
+            assert main(["run", str(made / "ctr.yaml"), "--set", f"model.options.prefetch={mode}", "--set",
+                         f"model.options.n_passes={passes}", "--out", str(out), "-q"]) == 0
+        records[mode] = sorted((json.loads((r / "record.json").read_text()) for r in out.iterdir()),
+                               key=lambda r: len(r["ctr"]["pass_losses"]))
+    assert [b is not None for b in begun] == [False, False, True, True]
+    for a, b in zip(records["thread"], records["process"]):
+        assert a["metrics"] == b["metrics"] and a["data"] == b["data"]  # the same model, the same digests
+        assert a["ctr"]["pass_losses"] == b["ctr"]["pass_losses"] and a["ctr"]["cache"] == b["ctr"]["cache"]
+        assert a["ctr"]["top_weights"] == b["ctr"]["top_weights"]
+    assert not list(Path(tempfile.gettempdir()).glob("logitkit-ctr-*"))  # the spool and the cache are gone
