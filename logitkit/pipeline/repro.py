@@ -32,7 +32,7 @@ def reproduce(run_dir: Path) -> tuple[bool, list[str]]:
     """(identical?, report lines). Compares data fingerprints, model tensors, coefficients and metrics."""
     raw = yaml.safe_load(_read(run_dir, "config.yaml").read_text())
     recorded = json.loads(_read(run_dir, "record.json").read_text())
-    cfg = load_config(raw=raw)
+    cfg = load_config(raw=raw, base_dir=recorded.get("config_dir") or run_dir)  # config.yaml's paths start there
     with tempfile.TemporaryDirectory(prefix="logitkit-repro-") as tmp:
         new = execute(cfg, out=tmp, force=True)
         diffs: list[str] = []

@@ -41,7 +41,7 @@ from logitkit._util.device import resolve_device
 from logitkit._util.errors import UserError
 from logitkit._util.seed import seed_everything
 from logitkit.pipeline.config import Config
-from logitkit.pipeline.config_load import resolved_dict
+from logitkit.pipeline.config_load import config_dir, resolved_dict
 from logitkit.pipeline.record import Timer, environment, now_iso, run_id, write_json
 
 log = logging.getLogger("logitkit.pipeline")
@@ -121,7 +121,8 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
                 shutil.rmtree(work)
             (work / "plots").mkdir(parents=True)
         record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
-                  "environment": environment(device), "data": fingerprints}
+                  "environment": environment(device), "data": fingerprints,
+                  "config_dir": config_dir(cfg)}  # where config.yaml's relative data paths start
         try:
             summary = _run(path, cfg, coll, loaded, device, timer, work, record)
         except BaseException as exc:
