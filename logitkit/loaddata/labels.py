@@ -107,7 +107,7 @@ def check_labels(table, data, coll: Collective = LOCAL) -> list[str]:
         if few <= STRAY_ROWS and few <= STRAY_SHARE * n:
             v = min(rest, key=lambda v: (count[v], where[v][0]))
             raise DataError(f"{table.name}: label {table.label!r} has {len(values)} values {values[:10]}, but {v!r} "
-                            f"appears only {count[v]} time{'s' if count[v] > 1 else ''} (first at {where[v][1]}): a "
+                            f"appears in {count[v]} row{'s' if count[v] > 1 else ''} ({where[v][1]}{', the first' if count[v] > 1 else ''}): a "
                             f"typo in a binary label of {main}? Fix or drop that row, or declare the classes with "
                             f"data.classes: [{', '.join(values[:10])}] to fit a multiclass model")
     return values
