@@ -315,7 +315,8 @@ def hosmer_lemeshow(y_true, p_pred, groups: int = 10) -> dict:
     E_g the expected positives; under a well-fitting model HL ~ χ²(groups − 2).
     """
     y = np.asarray(y_true.cpu() if isinstance(y_true, torch.Tensor) else y_true, dtype=np.float64).reshape(-1)
-    p = np.asarray(p_pred.cpu() if isinstance(p_pred, torch.Tensor) else p_pred, dtype=np.float64).reshape(-1)
+    p = np.ascontiguousarray(np.asarray(p_pred.cpu() if isinstance(p_pred, torch.Tensor) else p_pred,
+                                        dtype=np.float64).reshape(-1))
     if y.shape != p.shape:
         raise DataError(f"y_true has {y.shape[0]} values but p_pred has {p.shape[0]}")
     if groups < 3 or groups > y.shape[0]:
@@ -370,15 +371,15 @@ def summary(model, X, y=None, sample_weight=None, cov_type: str = "nonrobust", g
             if not free[i % per]:  # aliased: no standard error; not estimated at all by an unpenalised fit
                 c = None if left_out[i % per] else float(coef)
                 rows.append({**dict.fromkeys(COLUMNS), "term": label + terms[i % per], "coef": c,
-                             "odds_ratio": None if c is None else float(np.exp(c))})
+                             "odds_ratio": None if c is None else _exp(c)})
                 continue
             z = coef / s if s > 0 else float("nan")
             lo, hi = coef - zq * s, coef + zq * s
             rows.append({
                 "term": label + terms[i % per], "coef": float(coef), "std_err": float(s), "z": float(z),
                 "p_value": float(2 * stats.norm.sf(abs(z))), "ci_low": float(lo), "ci_high": float(hi),
-                "odds_ratio": float(np.exp(coef)), "odds_ratio_ci_low": float(np.exp(lo)),
-                "odds_ratio_ci_high": float(np.exp(hi)),
+                "odds_ratio": _exp(coef), "odds_ratio_ci_low": _exp(lo),
+                "odds_ratio_ci_high": _exp(hi),
             })
     aliased = [terms[j] for j in np.flatnonzero(al.aliased)]
     unidentified = [terms[j] for j in np.flatnonzero(~free)]
@@ -398,6 +399,12 @@ def summary(model, X, y=None, sample_weight=None, cov_type: str = "nonrobust", g
     return Summary(rows, st, cov_type, level, V, fitted_from(model, obj, blocks, [r["term"] for r in rows], level,
                                                                 free),
                    unidentified)
+
+
+def _exp(v: float) -> float:
+    """exp(v); inf past float64's range (a separated fit's coefficient; its warning says why)."""
+    with np.errstate(over="ignore"):
+        return float(np.exp(v))
 
 
 def lr_test(full: Summary | dict, reduced: Summary | dict) -> dict:

@@ -240,7 +240,9 @@ class EmbedSection(_Section):
 #: keys of the other kinds.
 ModelSection = create_model(
     "ModelSection", __base__=_Section, __module__=__name__,
-    kind=(Literal["logistic", "mlp", "hashed"], Field("logistic", description="Which estimator.")),
+    kind=(Literal["logistic", "mlp", "hashed", "firth"], Field(
+        "logistic", description="Which estimator: 'firth' is Firth's bias-reduced binary fit, finite under "
+                                "separation (model.options: its max_step, profile_ci).")),
     **{k: (p.annotation, Field(p.default, description=p.summary, **p.bounds))
        for k, p in LOGISTIC_PARAMS.items() if p.config},
     formula=(str | None, Field(None, description="logistic: a formula such as 'cd ~ age + C(region)' (formulaic; "

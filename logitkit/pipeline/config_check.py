@@ -44,9 +44,9 @@ def _check_names(cfg, source: str) -> None:
                                   + f" Known metrics: {', '.join(sorted(METRICS))}")
     m = cfg.model
     if m.options:
-        from logitkit.predict import LogisticRegression, MLPClassifier
+        from logitkit.predict import FirthLogisticRegression, LogisticRegression, MLPClassifier
 
-        cls = MLPClassifier if m.kind == "mlp" else LogisticRegression
+        cls = {"mlp": MLPClassifier, "firth": FirthLogisticRegression}.get(m.kind, LogisticRegression)
         valid = set(cls().get_params())
         for k in m.options:
             if k not in valid:
@@ -95,6 +95,10 @@ def _check_inference(cfg, source: str) -> None:
     if not ev.inference:
         raise ConfigError(f"{source}: {asks[0]} {_SE_ASKED}, but evaluate.inference is false; set "
                           "evaluate.inference: true")
+    if m.kind == "firth":
+        raise ConfigError(f"{source}: {asks[0]} is not available for model.kind 'firth': its standard errors are "
+                          "model-based, its intervals profile penalised-likelihood ones; leave "
+                          f"{asks[0].split()[0]} at its default")
     l1 = (m.penalty in ("l1", "elasticnet") and m.alpha > 0) or bool(ev.cv.tune_l1_ratios)
     if m.kind == "mlp" or l1:
         why = "an MLP (model.kind 'mlp')" if m.kind == "mlp" else "an L1/elastic-net fit"
@@ -168,6 +172,12 @@ def check_loaded(cfg, table) -> None:
                 shown = sorted(values)[:20]
                 raise DataError(f"prep.reference: {level!r} is not a level of column {column!r} in {table.name}; its "
                                 f"levels are {shown}{' ...' if len(values) > 20 else ''}." + did_you_mean(level, shown))
+    if cfg.model.kind == "firth" and table.label is not None:
+        values = table.data.column(table.label).drop_null().unique()
+        if len(values) > 2:
+            raise DataError(f"model.kind 'firth' is a binary model, but label {table.label!r} of {table.name} has "
+                            f"{len(values)} values {sorted(map(str, values.to_pylist()))[:10]}; use model.kind "
+                            "'logistic' for several classes")
     prof = cfg.interpret.profile
     if prof is not None and cfg.model.formula is None and table.feature_names != [prof.feature]:
         raise ConfigError(f"interpret.profile.feature: {prof.feature!r} must be the model's only feature (features "

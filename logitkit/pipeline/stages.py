@@ -33,6 +33,7 @@ from logitkit.pipeline.config_check import check_loaded
 from logitkit.pipeline.modelio import save_model
 from logitkit.predict import LogisticRegression
 from logitkit.predict.distributed import DistributedLogisticRegression
+from logitkit.predict.firth import FirthLogisticRegression
 from logitkit.predict.mlp import MLPClassifier
 from logitkit.prepdata import Preprocessor, input_rows, split_table
 
@@ -98,7 +99,7 @@ def embed(cfg: Config, X_train, X_test, names, rows, coll: Collective):
 # ---------------------------------------------------------------- predict
 #: (model.kind, fitted over several ranks) -> estimator; several ranks fit all-reduced
 _ESTIMATORS = {("logistic", False): LogisticRegression, ("logistic", True): DistributedLogisticRegression,
-               ("mlp", False): MLPClassifier}
+               ("mlp", False): MLPClassifier, ("firth", False): FirthLogisticRegression}
 
 
 def _with_options(cls, kwargs: dict, options: dict, kind: str):
@@ -124,6 +125,10 @@ def build_model(cfg: Config, device, coll: Collective):
                   random_state=cfg.run.seed)
     if m.kind == "mlp":
         return _with_options(cls, dict(hidden_layer_sizes=tuple(m.hidden_layer_sizes), **common), m.options, m.kind)
+    if m.kind == "firth":  # its own max_iter and tol unless the config sets them
+        own = {k: getattr(m, k) for k in ("max_iter", "tol") if k in m.model_fields_set}
+        return _with_options(cls, dict(fit_intercept=m.fit_intercept, ci_level=cfg.evaluate.level, device=str(device),
+                                       **own), m.options, m.kind)
     return _with_options(cls, dict(penalty=m.penalty, l1_ratio=m.l1_ratio, multiclass=m.multiclass, solver=m.solver,
                                    fit_intercept=m.fit_intercept, class_weight=m.class_weight,
                                    batch_size=m.batch_size, learning_rate=m.learning_rate, **common),
@@ -196,6 +201,8 @@ def inference(cfg: Config, model, X, y, train):
     if not hasattr(model, "coef_"):
         return None
     ev = cfg.evaluate
+    if ev.inference and isinstance(model, FirthLogisticRegression):
+        return toolkit.firth_summary(model, ev.level)
     if ev.inference and _inference_applies(model):
         groups = train.column(ev.cluster_column) if ev.cov_type == "cluster" and ev.cluster_column else None
         s = summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,

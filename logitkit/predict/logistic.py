@@ -236,7 +236,8 @@ class LogisticRegression(Persistent, LogitsClassifierMixin, ClassifierMixin, Bas
                 "the classes are (quasi-)completely separated by the features: the "
                 "maximum-likelihood estimate does not exist and the coefficients grow "
                 "without bound. Use a penalty (penalty='l2' with alpha > 0) or Firth's "
-                "bias-reduced fit instead of penalty=None.",
+                "bias-reduced fit (logitkit.FirthLogisticRegression; in a run, model.kind: firth) "
+                "instead of penalty=None.",
                 SeparationWarning,
                 stacklevel=3,
             )
