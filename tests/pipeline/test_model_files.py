@@ -34,7 +34,7 @@ def folder(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kind", [[], ["model.kind=mlp", "model.hidden_layer_sizes=[4]", "model.max_iter=40"],
-                                  ["model.penalty=none"]])
+                                  ["model.penalty=none"], ["model.kind=firth", "model.options={profile_ci: false}"]])
 def test_run_then_predict_every_kind(folder, kind, tmp_path, capsys):
     tmp, d = folder
     args = ["run", str(tmp / "cfg.yaml"), "--out", str(tmp_path)]
@@ -70,3 +70,35 @@ def test_same_config_and_data_elsewhere_is_the_same_run(folder, tmp_path):
     (other / "data" / "d.csv").write_text((other / "data" / "d.csv").read_text().replace("0.", "1.", 1))
     assert main(["run", str(other / "cfg.yaml"), "--out", str(tmp_path / "out_2")]) == 0
     assert next((tmp_path / "out_2").iterdir()).name != ids[0]  # other content, other run
+
+
+def test_firth_in_a_run_is_firths_fit(folder, tmp_path):
+    tmp, d = folder
+    assert main(["run", str(tmp / "cfg.yaml"), "--out", str(tmp_path), "--set", "model.kind=firth",
+                 "--set", "data.split.method=none"]) == 0
+    rd = next(tmp_path.iterdir())
+    rows = pd.read_csv(rd / "coefficients.csv").set_index("term")
+    from logitkit.loaddata import load_csv
+    from logitkit.predict import FirthLogisticRegression
+    from logitkit.prepdata import Preprocessor
+    from logitkit.pipeline.config import PrepSection
+
+    t = load_csv(tmp / "data" / "d.csv", label="y")
+    prep = Preprocessor(PrepSection(standardize=True)).fit(t)
+    ref = FirthLogisticRegression().fit(pd.DataFrame(prep.transform(t), columns=prep.feature_names_), t.labels())
+    np.testing.assert_allclose(rows.loc[ref.terms_, "coef"], ref.theta_, rtol=1e-8)
+    np.testing.assert_allclose(rows.loc[ref.terms_, "ci_low"], ref.conf_int_[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(rows.loc[ref.terms_, "p_value"], ref.pvalues_, rtol=1e-6)
+    stats = json.loads((rd / "record.json").read_text())["model_stats"]
+    assert stats["intervals"] == "profile penalised likelihood" and stats["cov_type"] == "nonrobust"
+
+
+def test_firth_is_binary_and_has_no_robust_covariance(folder, tmp_path, capsys):
+    tmp, d = folder
+    assert main(["run", str(tmp / "cfg.yaml"), "--out", str(tmp_path), "--set", "model.kind=firth",
+                 "--set", "evaluate.cov_type=HC0"]) == 2
+    assert "evaluate.cov_type 'HC0' is not available for model.kind 'firth'" in capsys.readouterr().err
+    assert main(["run", str(tmp / "cfg.yaml"), "--out", str(tmp_path), "--set", "model.kind=firth",
+                 "--set", "data.label=c", "--set", "data.exclude=[y]"]) == 2
+    assert "model.kind 'firth' is a binary model, but label 'c'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
