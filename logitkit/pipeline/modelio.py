@@ -15,11 +15,6 @@ from pathlib import Path
 
 from logitkit.predict.persist import SAVED_AS, estimator_class, load, save
 
-#: the estimators a model file may name (``model.json``'s "estimator")
-ESTIMATORS = ("LogisticRegression", "FormulaLogisticRegression", "FirthLogisticRegression", "MLPClassifier",
-              "HashedLogisticRegression")
-
-
 def local_estimator(model):
     """``model`` as the estimator one process would have made, to save, plot and load
     back (a ``DistributedLogisticRegression`` becomes the ``LogisticRegression`` with its

@@ -28,7 +28,7 @@ from logitkit.predict.head import LogitsClassifierMixin
 from logitkit.predict.inputs import as_labels, as_matrix, encode_labels, feature_names_of, sample_weights
 from logitkit.predict.logistic_params import PARAMS, STOCHASTIC
 from logitkit.predict.objective import LogisticObjective
-from logitkit.predict.persist import Persistent
+from logitkit.predict.persist import Persistent, classes_from_json, classes_to_json
 from logitkit.predict.rank import AliasedColumnsWarning, aliased_columns, aliased_message
 from logitkit.predict.solvers import lbfgs, newton, stochastic
 
@@ -286,7 +286,7 @@ class LogisticRegression(Persistent, LogitsClassifierMixin, ClassifierMixin, Bas
         meta = {
             "estimator": type(self).__name__,
             "params": self.get_params(),
-            "classes": _classes_to_json(self.classes_),
+            "classes": classes_to_json(self.classes_),
             "n_features_in": int(self.n_features_in_),
             "feature_names_in": list(map(str, getattr(self, "feature_names_in_", []))) or None,
             "link": self.link_, "solver": self.solver_, "n_iter": int(self.n_iter_[0]),
@@ -301,7 +301,7 @@ class LogisticRegression(Persistent, LogitsClassifierMixin, ClassifierMixin, Bas
         model = cls(**meta["params"])
         model.coef_ = tensors["coef"].numpy().astype(np.float64)
         model.intercept_ = tensors["intercept"].numpy().astype(np.float64)
-        model.classes_ = _classes_from_json(meta["classes"])
+        model.classes_ = classes_from_json(meta["classes"])
         model.n_features_in_ = meta["n_features_in"]
         if meta.get("feature_names_in"):
             model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
@@ -345,11 +345,3 @@ def _columns(M, keep: np.ndarray):
     if isinstance(M, torch.Tensor):
         return M[:, torch.as_tensor(keep, device=M.device)]
     return M[:, keep]
-
-
-def _classes_to_json(classes: np.ndarray) -> dict:
-    return {"values": classes.tolist(), "dtype": classes.dtype.str if classes.dtype != object else "object"}
-
-
-def _classes_from_json(d: dict) -> np.ndarray:
-    return np.array(d["values"], dtype=None if d["dtype"] == "object" else np.dtype(d["dtype"]))

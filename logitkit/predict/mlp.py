@@ -30,7 +30,7 @@ from logitkit.embed.encoder import MLPEncoder, check_encoder_params
 from logitkit.predict.head import LogisticHead, LogitsClassifierMixin
 from logitkit.predict.inputs import as_labels, as_matrix, sample_weights
 from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
-from logitkit.predict.persist import Persistent
+from logitkit.predict.persist import Persistent, classes_from_json, classes_to_json
 
 log = logging.getLogger("logitkit.predict")
 _SOLVERS = ("lbfgs", "adam", "sgd")
@@ -159,8 +159,7 @@ class MLPClassifier(Persistent, LogitsClassifierMixin, ClassifierMixin, BaseEsti
         tensors = {f"network.{k}": v for k, v in self.network_.state_dict().items()}
         meta = {"estimator": type(self).__name__, "params": {**self.get_params(),
                                                              "hidden_layer_sizes": list(self.hidden_layer_sizes)},
-                "classes": {"values": self.classes_.tolist(), "dtype": self.classes_.dtype.str
-                            if self.classes_.dtype != object else "object"},
+                "classes": classes_to_json(self.classes_),
                 "n_features_in": int(self.n_features_in_), "n_iter": int(self.n_iter_),
                 "best_iteration": int(self.best_iteration_), "loss_curve": list(map(float, self.loss_curve_)),
                 "validation_loss_curve": list(map(float, getattr(self, "validation_loss_curve_", []))) or None}
@@ -169,8 +168,7 @@ class MLPClassifier(Persistent, LogitsClassifierMixin, ClassifierMixin, BaseEsti
     @classmethod
     def from_state(cls, tensors: dict, meta: dict) -> "MLPClassifier":
         model = cls(**{**meta["params"], "hidden_layer_sizes": tuple(meta["params"]["hidden_layer_sizes"])})
-        c = meta["classes"]
-        model.classes_ = np.array(c["values"], dtype=None if c["dtype"] == "object" else np.dtype(c["dtype"]))
+        model.classes_ = classes_from_json(meta["classes"])
         model.n_features_in_ = meta["n_features_in"]
         model._build(model.n_features_in_, model._check_params(), len(model.classes_), 0)
         model.network_.load_state_dict({k[len("network."):]: v for k, v in tensors.items()})

@@ -22,6 +22,7 @@ import warnings
 from importlib import import_module
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from logitkit._util.errors import InputFileError
@@ -103,6 +104,15 @@ def load_any(path: str | Path):
     return load(p)
 
 
+def classes_to_json(classes: np.ndarray) -> dict:
+    """A fitted ``classes_`` array as JSON (its values and dtype)."""
+    return {"values": classes.tolist(), "dtype": classes.dtype.str if classes.dtype != object else "object"}
+
+
+def classes_from_json(d: dict) -> np.ndarray:
+    return np.array(d["values"], dtype=None if d["dtype"] == "object" else np.dtype(d["dtype"]))
+
+
 class Persistent:
     """``save(path)`` and ``load(path)`` for an estimator with ``to_state``/``from_state``."""
 
@@ -121,4 +131,5 @@ class Persistent:
         return model
 
 
-__all__ = ["save", "read", "load", "load_any", "estimator_class", "Persistent", "SAVED_AS", "WHERE"]
+__all__ = ["save", "read", "load", "load_any", "estimator_class", "Persistent", "SAVED_AS", "WHERE", "classes_to_json",
+           "classes_from_json"]

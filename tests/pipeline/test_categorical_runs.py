@@ -156,3 +156,12 @@ def test_an_l1_run_says_it_has_no_standard_errors(folder):
         assert main(["run", str(tmp / "cfg.yaml"), "--out", str(tmp / "bad"), "--set", "model.penalty=l1",
                      "--set", "evaluate.cov_type=cluster", "--set", "evaluate.cluster_column=region"]) == 2
     assert not (tmp / "bad").exists()
+
+
+def test_cross_validation_group_column_is_not_a_feature(folder):
+    tmp, d = folder
+    rd = run(tmp, "data.path=dup.csv", "data.exclude=[x_copy]", "evaluate.cv.folds=3", "evaluate.cv.method=group",
+             "evaluate.cv.group_column=site")
+    assert "site" not in coefficients(rd)
+    record = json.loads((rd / "record.json").read_text())
+    assert record["cv"]["method"] == "group" and "site" not in record["data"]["summary"]["features"]

@@ -16,6 +16,9 @@ from logitkit.formula import logit
 from logitkit.predict import FirthLogisticRegression, HashedLogisticRegression, LogisticRegression, MLPClassifier
 
 
+pytestmark = pytest.mark.filterwarnings("ignore:MLPClassifier .lbfgs. did not converge")
+
+
 def _bc():
     X, y = load_breast_cancer(return_X_y=True)
     return StandardScaler().fit_transform(X)[:, :6], y
@@ -30,7 +33,7 @@ def _fitted():
     hashed = HashedLogisticRegression(n_bits=10, batch_size=50).fit([(idx, yh)])
     d = pd.DataFrame({"x": X[:, 0], "g": np.where(X[:, 1] > 0, "hi", "lo"), "y": y})
     return {
-        "logistic": (LogisticRegression(penalty=None).fit(X, y), X),
+        "logistic": (LogisticRegression(alpha=1e-3).fit(X, y), X),
         "softmax": (LogisticRegression(alpha=1e-3).fit(Xi, yi), Xi),
         "formula": (logit("y ~ x + C(g)", d), d.head(20)),
         "firth": (FirthLogisticRegression(profile_ci=False).fit(X[:80], y[:80]), X[:80]),
