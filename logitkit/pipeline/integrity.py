@@ -87,6 +87,8 @@ class RunFiles:
         self.run_dir = Path(run_dir)
         self.record = read_record(self.run_dir)
         self.files: dict = self.record["files"]
+        for name in self.files:
+            self._path(name)
 
     def has(self, name: str) -> bool:
         return name in self.files

@@ -143,9 +143,10 @@ def _start(out_dir: Path, rid: str, force: bool) -> Path:
     """The empty partial directory of run ``rid``, once ``out_dir/rid`` may be written
     (called holding the run's lock): what a killed ``--force`` left is repaired first;
     an existing run is replaced only with ``force``, and never through a link."""
-    final = out_dir / rid
+    final, work = out_dir / rid, out_dir / f".{rid}.partial"
     for name in (rid, f"{rid}.failed"):
         rundir.recover(out_dir / name)
+    rundir.remove(work)  # left by a run that was killed (none is running: we hold the lock)
     if os.path.lexists(final):
         if force and final.is_symlink():
             raise OutputPathError(
@@ -161,8 +162,6 @@ def _start(out_dir: Path, rid: str, force: bool) -> Path:
                 f"{final} already exists (a run of this same config and data){state}; pass --force to replace it, "
                 "or --out DIR to write elsewhere"
             )
-    work = out_dir / f".{rid}.partial"
-    rundir.remove(work)  # left by a run that was killed (none is running: we hold the lock)
     (work / "plots").mkdir(parents=True)
     return work
 

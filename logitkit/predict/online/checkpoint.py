@@ -117,7 +117,8 @@ def save_checkpoint(directory: str | Path, tensors: dict[str, torch.Tensor], met
         if old.name not in names.values():
             _remove(old)
     for old in ("state.safetensors", "state.json"):  # an older logitkit's layout
-        _remove(d / old)
+        if (d / old).exists():
+            _remove(d / old)
     return d
 
 
