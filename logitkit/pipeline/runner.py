@@ -91,8 +91,10 @@ _failing = False  # set while a failure is being recorded: a SIGTERM then waits
 def _stopped_by_launcher(signum, frame) -> None:
     """torchrun stops the other ranks with SIGTERM when one fails: record, then exit."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the failure be recorded
+    dist.note_stopped()
     if not _failing:
-        raise dist.RankFailedError(dist.peer_error(0.5) or f"rank {dist.rank()} stopped by the launcher (SIGTERM)")
+        me = f"rank {dist.rank()} stopped by the launcher (SIGTERM)"
+        raise dist.blame(0.5, f"then {me}", unknown=me)
 
 
 def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
@@ -127,6 +129,8 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
             except BaseException as exc:
                 _failing = True
                 exc = dist.peer_failure(exc) if isinstance(exc, Exception) else exc
+                if coll.rank == 1 and getattr(exc, "killed", False) and exc.failed_rank == 0:
+                    _record_for_rank0(out_dir, rid, what, resolved, record, caught, exc, timer)
                 if work is not None:
                     record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
                     _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
@@ -164,6 +168,19 @@ def _start(out_dir: Path, rid: str, force: bool) -> Path:
             )
     (work / "plots").mkdir(parents=True)
     return work
+
+
+def _record_for_rank0(out_dir: Path, rid: str, what: str, resolved: dict, record: dict, caught, exc, timer) -> None:
+    """Rank 0, which writes the run directory, was killed: rank 1 (on the same host, so the
+    same folder) marks the run failed as rank 0 would have, with what rank 0 had written."""
+    try:
+        with rundir.locked(out_dir, rid, what):  # (free: the kernel released the dead rank 0's lock)
+            work = out_dir / f".{rid}.partial"
+            work.mkdir(parents=True, exist_ok=True)
+            record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
+            _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
+    except (UserError, OSError) as err:  # e.g. the folder is not on this host
+        log.warning("rank 1 could not record rank 0's failure in %s: %s", out_dir, err)
 
 
 def _path(cfg: Config):
