@@ -17,7 +17,6 @@ renames is repaired by the next run of that id, which puts the old run back.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -27,6 +26,11 @@ from pathlib import Path
 from typing import Iterator
 
 from logitkit._util.errors import UserError
+
+try:
+    import fcntl
+except ImportError:  # (not POSIX, e.g. Windows: no flock, so one writer per run id is not enforced there)
+    fcntl = None
 
 log = logging.getLogger("logitkit.pipeline")
 
@@ -121,6 +125,9 @@ def locked(out_dir: Path, rid: str, what: str) -> Iterator[None]:
     """Hold the lock of run ``rid`` in ``out_dir`` (created if missing) for the block;
     ``RunInProgressError`` at once when another process holds it."""
     make_folder(out_dir, what)
+    if fcntl is None:
+        yield
+        return
     path = out_dir / f".{rid}.lock"
     while True:
         try:

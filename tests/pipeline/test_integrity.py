@@ -210,3 +210,17 @@ def test_model_files_without_a_record_are_parsed_defensively(run, damage, messag
     damage(run / "model")
     with pytest.raises(InputFileError, match=f"^{run}/model/" + message.replace("(", r"\(").replace(")", r"\)")):
         load_model(run / "model")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "holds no mapping of config sections (run, data, ...)"),
+    ("data: [1\n", "not valid YAML"),
+    ("modle: {}\n", "unknown key 'modle'. Did you mean 'model'?"),
+])
+def test_repro_names_a_config_it_cannot_use_even_with_matching_digests(run, text, message, capsys):
+    (run / C).write_text(text)
+    reseal(run)
+    assert main(["repro", str(run)]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"logitkit: error: {run}/config.yaml: ") and message in lines[0], err
