@@ -81,14 +81,19 @@ def load(path: str | Path):
     name = meta.get("estimator")
     if name not in WHERE:
         raise InputFileError(f"{Path(path) / META}: key 'estimator' is {name!r}; this logitkit knows {sorted(WHERE)}")
+    on_this_machine(meta, Path(path) / META)
+    return estimator_class(name).from_state(tensors, meta)
+
+
+def on_this_machine(meta: dict, where: Path) -> None:
+    """A model fitted on a GPU loads on a machine without one: ``meta``'s device becomes
+    the CPU, with a warning naming ``where`` (tensors are stored on the CPU anyway)."""
     params = meta.get("params") or {}
     device = params.get("device")
     if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
-        # tensors are stored on the CPU; a model fitted on a GPU predicts anywhere
-        warnings.warn(f"{Path(path) / META}: the model was fitted with device={device!r}; torch sees no GPU "
-                      "here, so it runs on the CPU", UserWarning, stacklevel=2)
+        warnings.warn(f"{where}: the model was fitted with device={device!r}; torch sees no GPU "
+                      "here, so it runs on the CPU", UserWarning, stacklevel=3)
         params["device"] = "cpu"
-    return estimator_class(name).from_state(tensors, meta)
 
 
 def load_any(path: str | Path):
@@ -99,7 +104,7 @@ def load_any(path: str | Path):
         raise InputFileError(f"{p}: no such folder; pass a folder written by model.save(...) or a run directory")
     if (p / "model").is_dir() and not (p / META).is_file():
         p = p / "model"
-    if (p / "state.json").is_file() and not (p / META).is_file():
+    if (p / "checkpoint.json").is_file() and not (p / META).is_file():  # (predict.online.checkpoint's manifest)
         return estimator_class("HashedLogisticRegression").load(str(p))
     return load(p)
 
@@ -131,5 +136,5 @@ class Persistent:
         return model
 
 
-__all__ = ["save", "read", "load", "load_any", "estimator_class", "Persistent", "SAVED_AS", "WHERE", "classes_to_json",
+__all__ = ["save", "read", "load", "load_any", "estimator_class", "Persistent", "SAVED_AS", "WHERE", "classes_to_json", "on_this_machine",
            "classes_from_json"]

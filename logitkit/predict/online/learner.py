@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata.batch_cache import BatchExtras
-from logitkit.predict.online.checkpoint import load_checkpoint, save_checkpoint
+from logitkit.predict.online.checkpoint import MANIFEST, load_checkpoint, read_meta, restoring, save_checkpoint
 from logitkit.predict.online.optimizers import OPTIMIZERS, make_optimizer
 from logitkit.predict.online.plan import PLAN_DTYPES, PlanSink, RowPlanner, RowPlans, plan_key, plans_of
 from logitkit.predict.online.schedule import PlanSchedule
@@ -405,6 +405,7 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
         """Write the full training state (resumable) to ``directory``."""
         save_checkpoint(directory, *self.to_state())
 
+    @restoring
     def load_checkpoint(self, directory: str) -> "HashedLogisticRegression":
         """Restore the state written by ``save_checkpoint``; this model's parameters must match."""
         tensors, meta = load_checkpoint(directory)
@@ -436,8 +437,12 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
         return self
 
     @classmethod
+    @restoring
     def load(cls, directory: str, device: str = "cpu") -> "HashedLogisticRegression":
         """A model from a checkpoint folder or a ``save`` folder (its saved parameters), ready
         to predict or resume."""
-        tensors, meta = read(directory) if not (Path(directory) / "state.json").is_file() else load_checkpoint(directory)
-        return cls(**{**meta["params"], "device": device})._restore(tensors, meta)
+        if not (Path(directory) / MANIFEST).is_file():  # a folder model.save wrote
+            tensors, meta = read(directory)
+            return cls(**{**meta["params"], "device": device})._restore(tensors, meta)
+        meta = read_meta(directory)
+        return cls(**{**meta["params"], "device": device}).load_checkpoint(directory)
