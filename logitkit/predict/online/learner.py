@@ -441,7 +441,7 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
     def load(cls, directory: str, device: str = "cpu") -> "HashedLogisticRegression":
         """A model from a checkpoint folder or a ``save`` folder (its saved parameters), ready
         to predict or resume."""
-        if not (Path(directory) / MANIFEST).is_file():  # a folder model.save wrote
+        if (Path(directory) / "model.json").is_file() and not (Path(directory) / MANIFEST).is_file():  # model.save's
             tensors, meta = read(directory)
             return cls(**{**meta["params"], "device": device})._restore(tensors, meta)
         meta = read_meta(directory)
