@@ -57,7 +57,7 @@ def marginal_effects(cfg: Config, summary, work: Path, record: dict) -> None:
         for r in rows:
             w.writerow({k: (repr(float(v)) if isinstance(v, (float, np.floating)) else v) for k, v in r.items()})
     record["marginal_effects"] = {"method": me.method, "at": me.at, "dummies": me.dummies, "cov_type": summary.cov_type,
-                                  "level": me.level, "effects": rows}
+                                  "level": me.level, "effects": rows, "aliased": me.aliased}
 
 
 def with_intervals(summary, feature: str, rows: list[dict]) -> list[dict]:
