@@ -73,6 +73,8 @@ def _run(args) -> int:
     result = execute(cfg, out=args.out, force=args.force)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports; the others only log
         return 0
+    for w in result.record.get("warnings", []):  # also in record.json and the report
+        print(f"logitkit: warning: {w}", file=sys.stderr)
     for split, values in result.record.get("metrics", {}).items():
         print(f"{split:>5}: " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
     print(result.run_dir)

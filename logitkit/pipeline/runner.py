@@ -43,7 +43,7 @@ from logitkit._util.errors import UserError
 from logitkit._util.seed import seed_everything
 from logitkit.pipeline.config import Config
 from logitkit.pipeline import rundir
-from logitkit.pipeline.config_load import resolved_dict
+from logitkit.pipeline.config_load import config_dir, resolved_dict
 from logitkit.pipeline.integrity import RunFiles, seal
 from logitkit.pipeline.record import Timer, environment, now_iso, run_id, write_json
 from logitkit.pipeline.rundir import OutputPathError, RunExistsError, RunInProgressError  # noqa: F401 (public here)
@@ -122,7 +122,8 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
         with rundir.locked(out_dir, rid, what) if coll.is_main else nullcontext():
             work = _start(out_dir, rid, force) if coll.is_main else None  # ranks > 0 write nothing
             record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
-                      "environment": environment(device), "data": fingerprints}
+                      "environment": environment(device), "data": fingerprints,
+                      "config_dir": config_dir(cfg)}  # where config.yaml's relative data paths start
             try:
                 summary = _run(path, cfg, coll, loaded, device, timer, work, record)
                 watch.check("read")  # (the CTR path streams its files during the run)

@@ -125,6 +125,7 @@ def test_existing_run_is_not_overwritten(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("data: {dataset: iris}\ninterpret: {plots: false, graph: false, report: false}\n")
     assert main(["run", str(cfg), "--out", str(tmp_path)]) == 0
+    capsys.readouterr()  # (the run's warnings, also on stderr)
     assert main(["run", str(cfg), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("logitkit: error: ") and "already exists" in err and "--force" in err

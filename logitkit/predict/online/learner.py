@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -37,12 +38,13 @@ from sklearn.utils.validation import check_is_fitted
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata.batch_cache import BatchExtras
-from logitkit.predict.online.checkpoint import load_checkpoint, read_meta, restoring, save_checkpoint
+from logitkit.predict.online.checkpoint import MANIFEST, load_checkpoint, read_meta, restoring, save_checkpoint
 from logitkit.predict.online.optimizers import OPTIMIZERS, make_optimizer
 from logitkit.predict.online.plan import PLAN_DTYPES, PlanSink, RowPlanner, RowPlans, plan_key, plans_of
 from logitkit.predict.online.schedule import PlanSchedule
 from logitkit.predict.online.sketch import TokenSketch
 from logitkit.predict.online.table import HashedTable, row_penalties
+from logitkit.predict.persist import Persistent, read
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 _RESUME_PARAMS = ("n_bits", "optimizer", "learning_rate", "beta", "l1", "l2", "batch_size", "shuffle", "random_state")
 
 
-class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
+class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
     """Logistic regression on hashed tokens + dense features, trained online.
 
     Parameters
@@ -376,8 +378,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     def _load_tensors(self, t: dict[str, torch.Tensor]) -> None:
         self._set_table(HashedTable.from_tensors(t, self._opt.slots, self._device, self._dtype))
 
-    def save_checkpoint(self, directory: str) -> None:
-        """Write the full training state (resumable) to ``directory``."""
+    def to_state(self) -> tuple[dict, dict]:
+        """(tensors, JSON metadata): the full training state (resumable); ``from_state``
+        rebuilds the model, ``save_checkpoint``/``save`` write it to a folder."""
         check_is_fitted(self, "w_")
         tensors = dict(self._tensors())
         tensors["rng"] = self._gen.get_state()
@@ -385,21 +388,22 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         tensors["pass_loss"] = self._pass_loss.reshape(1)
         if self._best is not None:
             tensors.update({f"best.{k}": v for k, v in self._best.items()})
-        meta = {
-            "format": "logitkit.HashedLogisticRegression/1",
-            "params": self.get_params(),
-            "n_dense_in": self.n_dense_in_,
-            "counters": {
-                "n_rows_seen": self.n_rows_seen_, "n_updates": self.n_updates_, "norm_sum": self._norm_sum,
-                "pass_rows": self._pass_rows, "pass": self.pass_, "batches_in_pass": self.batches_in_pass_,
-                "best_pass": self.best_pass_,
-            },
-            "pass_losses": self.pass_losses_,
-            "holdout_losses": self.holdout_losses_,
-            "pass_seconds": self.pass_seconds_,
-            "sketch": self.sketch_.to_json(),
-        }
-        save_checkpoint(directory, tensors, meta)
+        c = {"n_rows_seen": self.n_rows_seen_, "n_updates": self.n_updates_, "norm_sum": self._norm_sum,
+             "pass_rows": self._pass_rows, "pass": self.pass_, "batches_in_pass": self.batches_in_pass_,
+             "best_pass": self.best_pass_}
+        meta = {"format": "logitkit.HashedLogisticRegression/1", "estimator": type(self).__name__,
+                "params": self.get_params(), "n_dense_in": self.n_dense_in_, "counters": c,
+                "pass_losses": self.pass_losses_, "holdout_losses": self.holdout_losses_,
+                "pass_seconds": self.pass_seconds_, "sketch": self.sketch_.to_json()}
+        return tensors, meta
+
+    @classmethod
+    def from_state(cls, tensors: dict, meta: dict) -> "HashedLogisticRegression":
+        return cls(**meta["params"])._restore(tensors, meta)
+
+    def save_checkpoint(self, directory: str) -> None:
+        """Write the full training state (resumable) to ``directory``."""
+        save_checkpoint(directory, *self.to_state())
 
     @restoring
     def load_checkpoint(self, directory: str) -> "HashedLogisticRegression":
@@ -413,6 +417,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
                     f"{directory}: checkpoint has {key}={saved.get(key)!r} but this model has {key}={mine.get(key)!r}; "
                     "resume with the parameters of the run that wrote it"
                 )
+        return self._restore(tensors, meta)
+
+    def _restore(self, tensors: dict, meta: dict) -> "HashedLogisticRegression":
         self._init_state(meta["n_dense_in"])
         self._load_tensors(tensors)
         self._gen.set_state(tensors["rng"])
@@ -432,7 +439,10 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     @classmethod
     @restoring
     def load(cls, directory: str, device: str = "cpu") -> "HashedLogisticRegression":
-        """A model from a checkpoint directory (its saved parameters), ready to predict or resume."""
+        """A model from a checkpoint folder or a ``save`` folder (its saved parameters), ready
+        to predict or resume."""
+        if (Path(directory) / "model.json").is_file() and not (Path(directory) / MANIFEST).is_file():  # model.save's
+            tensors, meta = read(directory)
+            return cls(**{**meta["params"], "device": device})._restore(tensors, meta)
         meta = read_meta(directory)
-        model = cls(**{**meta["params"], "device": device})
-        return model.load_checkpoint(directory)
+        return cls(**{**meta["params"], "device": device}).load_checkpoint(directory)
