@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from logitkit._util import progress
-from logitkit._util.errors import UserError
+from logitkit._util.errors import StoppedError, UserError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with progress.use(progress.for_stream(sys.stderr, quiet=not shown)):
             return _COMMANDS[args.command](args)
-    except UserError as exc:
+    except (UserError, StoppedError) as exc:  # (StoppedError: another rank of a torchrun job failed)
         print(f"logitkit: error: {exc}", file=sys.stderr)
         return 2
 
@@ -85,6 +85,8 @@ def _run(args) -> int:
     progress.finish()  # (what is printed comes after the progress lines)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports; the others only log
         return 0
+    for w in result.record.get("warnings", []):  # also in record.json and the report
+        print(f"logitkit: warning: {w}", file=sys.stderr)
     for split, values in result.record.get("metrics", {}).items():
         print(f"{split:>5}: " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
     print(result.run_dir)

@@ -18,16 +18,17 @@ class LossCurve:
         self.points: list[tuple[int, float]] = [tuple(p) for p in points or []]
         self.next_rows = float(first_rows if next_rows is None else next_rows)
 
-    def observe(self, rows: int, loss_sum) -> None:
-        """After a mini-batch of the first pass: ``rows`` seen, ``loss_sum`` their summed loss (a tensor)."""
-        if rows >= self.next_rows:
+    def observe(self, pass_: int, rows: int, loss_sum) -> None:
+        """After a mini-batch of pass ``pass_`` (0: the first; the others are not kept):
+        ``rows`` seen, ``loss_sum`` their summed loss (a tensor)."""
+        if pass_ == 0 and rows >= self.next_rows:
             self.points.append((int(rows), float(loss_sum) / rows))
             while self.next_rows <= rows:
                 self.next_rows *= STEP
 
-    def close(self, rows: int, loss: float) -> None:
-        """The end of the first pass: its last row and mean loss."""
-        if rows and (not self.points or self.points[-1][0] != rows):
+    def close(self, pass_: int, rows: int, loss: float) -> None:
+        """The end of pass ``pass_`` (0: the first): its last row and mean loss."""
+        if pass_ == 0 and rows and (not self.points or self.points[-1][0] != rows):
             self.points.append((int(rows), float(loss)))
 
     def to_json(self) -> dict:

@@ -8,8 +8,9 @@ and ``ClassifierMixin`` give an estimator, written out:
 * ``get_params`` / ``set_params`` from the ``__init__`` signature, so ``sklearn.base.clone``,
   ``GridSearchCV`` and ``Pipeline`` work as with any estimator;
 * ``__sklearn_tags__`` (a binary classifier; scikit-learn is imported only when it asks);
-* ``score``: accuracy of ``predict``; a ``repr`` that shows the parameters changed from
-  their defaults.
+* ``decision_function``, ``predict_proba`` (n, 2) and ``predict`` from the model's
+  ``logits(idx, dense)``; ``score``: accuracy of ``predict``; a ``repr`` that shows the
+  parameters changed from their defaults.
 
 ``check_fitted`` raises ``NotFittedError`` (an ``AttributeError``, as scikit-learn's, so
 ``hasattr(model, "coef_")`` is False before fitting).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+import torch
 
 from logitkit._util.errors import UserError
 
@@ -63,6 +65,18 @@ class OnlineClassifier:
 
         return Tags(estimator_type="classifier", target_tags=TargetTags(required=True), transformer_tags=None,
                     regressor_tags=None, classifier_tags=ClassifierTags(multi_class=False))
+
+    def decision_function(self, idx, dense=None) -> np.ndarray:
+        """Logits, shape (n,), float64 NumPy (``self.logits(idx, dense)``: a tensor)."""
+        return self.logits(idx, dense).cpu().double().numpy()
+
+    def predict_proba(self, idx, dense=None) -> np.ndarray:
+        """(n, 2): P(y=0), P(y=1)."""
+        z = torch.from_numpy(self.decision_function(idx, dense))
+        return torch.stack([torch.sigmoid(-z), torch.sigmoid(z)], 1).numpy()
+
+    def predict(self, idx, dense=None) -> np.ndarray:
+        return (self.decision_function(idx, dense) > 0).astype(np.int64)
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean accuracy of ``predict(X)`` (weighted by ``sample_weight``)."""

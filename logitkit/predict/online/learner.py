@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -35,7 +36,7 @@ import torch.nn.functional as F
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata.batch_cache import BatchExtras
-from logitkit.predict.online.checkpoint import load_checkpoint, save_checkpoint
+from logitkit.predict.online.checkpoint import MANIFEST, load_checkpoint, read_meta, restoring, save_checkpoint
 from logitkit.predict.online.curve import LossCurve
 from logitkit.predict.online.estimator import OnlineClassifier, check_fitted
 from logitkit.predict.online.optimizers import OPTIMIZERS, make_optimizer
@@ -43,6 +44,7 @@ from logitkit.predict.online.plan import PLAN_DTYPES, PlanSink, RowPlanner, RowP
 from logitkit.predict.online.schedule import PlanSchedule
 from logitkit.predict.online.sketch import TokenSketch
 from logitkit.predict.online.table import HashedTable, row_penalties
+from logitkit.predict.persist import Persistent, read
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 _RESUME_PARAMS = ("n_bits", "optimizer", "learning_rate", "beta", "l1", "l2", "batch_size", "shuffle", "random_state")
 
 
-class HashedLogisticRegression(OnlineClassifier):
+class HashedLogisticRegression(Persistent, OnlineClassifier):
     """Logistic regression on hashed tokens + dense features, trained online.
 
     Parameters
@@ -254,8 +256,7 @@ class HashedLogisticRegression(OnlineClassifier):
                 sink.add(*plan)
             self._next_plan = plan
             self._learn(idx_mb, y_t[sel], None if dense_t is None else dense_t[sel])
-            if self.pass_ == 0:  # (in pass 1 the rows seen are its rows)
-                self.loss_curve_.observe(self.n_rows_seen_, self._pass_loss)
+            self.loss_curve_.observe(self.pass_, self.n_rows_seen_, self._pass_loss)
         self._pass_rows += n
         return self
 
@@ -311,8 +312,7 @@ class HashedLogisticRegression(OnlineClassifier):
         """Close a pass: record its progressive loss, score the holdout; True = stop early."""
         loss = float(self._pass_loss) / max(self._pass_rows, 1)
         self.pass_losses_.append(loss)
-        if self.pass_ == 0:
-            self.loss_curve_.close(self._pass_rows, loss)
+        self.loss_curve_.close(self.pass_, self._pass_rows, loss)
         self.pass_seconds_.append(seconds)
         self._pass_loss.zero_()
         self._pass_rows = 0
@@ -350,19 +350,6 @@ class HashedLogisticRegression(OnlineClassifier):
         with torch.no_grad():
             return self._table.logits(idx_t, dense_t)
 
-    def decision_function(self, idx, dense=None) -> np.ndarray:
-        """Logits, shape (n,), float64 NumPy."""
-        return self.logits(idx, dense).cpu().double().numpy()
-
-    def predict_proba(self, idx, dense=None) -> np.ndarray:
-        """(n, 2): P(y=0), P(y=1)."""
-        z = torch.from_numpy(self.decision_function(idx, dense))
-        p1 = torch.sigmoid(z)
-        return torch.stack([torch.sigmoid(-z), p1], 1).numpy()
-
-    def predict(self, idx, dense=None) -> np.ndarray:
-        return (self.decision_function(idx, dense) > 0).astype(np.int64)
-
     @property
     def coef_(self) -> np.ndarray:
         """(1, 2^b + d): the table weights followed by the dense weights."""
@@ -387,8 +374,9 @@ class HashedLogisticRegression(OnlineClassifier):
     def _load_tensors(self, t: dict[str, torch.Tensor]) -> None:
         self._set_table(HashedTable.from_tensors(t, self._opt.slots, self._device, self._dtype))
 
-    def save_checkpoint(self, directory: str) -> None:
-        """Write the full training state (resumable) to ``directory``."""
+    def to_state(self) -> tuple[dict, dict]:
+        """(tensors, JSON metadata): the full training state (resumable); ``from_state``
+        rebuilds the model, ``save_checkpoint``/``save`` write it to a folder."""
         check_fitted(self, "w_")
         tensors = dict(self._tensors())
         tensors["rng"] = self._gen.get_state()
@@ -396,23 +384,25 @@ class HashedLogisticRegression(OnlineClassifier):
         tensors["pass_loss"] = self._pass_loss.reshape(1)
         if self._best is not None:
             tensors.update({f"best.{k}": v for k, v in self._best.items()})
-        meta = {
-            "format": "logitkit.HashedLogisticRegression/1",
-            "params": self.get_params(),
-            "n_dense_in": self.n_dense_in_,
-            "counters": {
-                "n_rows_seen": self.n_rows_seen_, "n_updates": self.n_updates_, "norm_sum": self._norm_sum,
-                "pass_rows": self._pass_rows, "pass": self.pass_, "batches_in_pass": self.batches_in_pass_,
-                "best_pass": self.best_pass_,
-            },
-            "pass_losses": self.pass_losses_,
-            "loss_curve": self.loss_curve_.to_json(),
-            "holdout_losses": self.holdout_losses_,
-            "pass_seconds": self.pass_seconds_,
-            "sketch": self.sketch_.to_json(),
-        }
-        save_checkpoint(directory, tensors, meta)
+        c = {"n_rows_seen": self.n_rows_seen_, "n_updates": self.n_updates_, "norm_sum": self._norm_sum,
+             "pass_rows": self._pass_rows, "pass": self.pass_, "batches_in_pass": self.batches_in_pass_,
+             "best_pass": self.best_pass_}
+        meta = {"format": "logitkit.HashedLogisticRegression/1", "estimator": type(self).__name__,
+                "params": self.get_params(), "n_dense_in": self.n_dense_in_, "counters": c,
+                "pass_losses": self.pass_losses_, "holdout_losses": self.holdout_losses_,
+                "pass_seconds": self.pass_seconds_, "sketch": self.sketch_.to_json(),
+                "loss_curve": self.loss_curve_.to_json()}
+        return tensors, meta
 
+    @classmethod
+    def from_state(cls, tensors: dict, meta: dict) -> "HashedLogisticRegression":
+        return cls(**meta["params"])._restore(tensors, meta)
+
+    def save_checkpoint(self, directory: str) -> None:
+        """Write the full training state (resumable) to ``directory``."""
+        save_checkpoint(directory, *self.to_state())
+
+    @restoring
     def load_checkpoint(self, directory: str) -> "HashedLogisticRegression":
         """Restore the state written by ``save_checkpoint``; this model's parameters must match."""
         tensors, meta = load_checkpoint(directory)
@@ -424,6 +414,9 @@ class HashedLogisticRegression(OnlineClassifier):
                     f"{directory}: checkpoint has {key}={saved.get(key)!r} but this model has {key}={mine.get(key)!r}; "
                     "resume with the parameters of the run that wrote it"
                 )
+        return self._restore(tensors, meta)
+
+    def _restore(self, tensors: dict, meta: dict) -> "HashedLogisticRegression":
         self._init_state(meta["n_dense_in"])
         self._load_tensors(tensors)
         self._gen.set_state(tensors["rng"])
@@ -436,14 +429,18 @@ class HashedLogisticRegression(OnlineClassifier):
         self._pass_rows, self.pass_, self.batches_in_pass_ = c["pass_rows"], c["pass"], c["batches_in_pass"]
         self.best_pass_ = c["best_pass"]
         self.pass_losses_, self.holdout_losses_ = meta["pass_losses"], meta["holdout_losses"]
-        self.loss_curve_ = LossCurve.from_json(meta.get("loss_curve"), int(self.batch_size))
         self.pass_seconds_ = meta["pass_seconds"]
         self.sketch_ = TokenSketch.from_json(meta["sketch"])
+        self.loss_curve_ = LossCurve.from_json(meta.get("loss_curve"), int(self.batch_size))
         return self
 
     @classmethod
+    @restoring
     def load(cls, directory: str, device: str = "cpu") -> "HashedLogisticRegression":
-        """A model from a checkpoint directory (its saved parameters), ready to predict or resume."""
-        _, meta = load_checkpoint(directory)
-        model = cls(**{**meta["params"], "device": device})
-        return model.load_checkpoint(directory)
+        """A model from a checkpoint folder or a ``save`` folder (its saved parameters), ready
+        to predict or resume."""
+        if (Path(directory) / "model.json").is_file() and not (Path(directory) / MANIFEST).is_file():  # model.save's
+            tensors, meta = read(directory)
+            return cls(**{**meta["params"], "device": device})._restore(tensors, meta)
+        meta = read_meta(directory)
+        return cls(**{**meta["params"], "device": device}).load_checkpoint(directory)
