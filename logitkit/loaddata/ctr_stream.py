@@ -131,6 +131,10 @@ class CTRStream:
         """The next pass over the file is the spool's (``Spool.items(k)`` of ``spool_producer``)."""
         self._spooled = items
 
+    def next_pass_cache(self) -> dict | None:
+        """The cache's JSON when the next pass reads the cache, None when it parses the file."""
+        return None if self._spooled is not None else self.cache_meta()
+
     def _from_spool(self, items: Iterator) -> Iterator[tuple]:
         for item, (read, sha) in items:
             if item is None:

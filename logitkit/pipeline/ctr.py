@@ -82,7 +82,7 @@ class _Watched:
 
     def __iter__(self):
         s, k = self._stream, len(self.passes) + 1
-        meta = s.cache_meta()
+        meta = s.next_pass_cache()
         total = s.cache_bytes() if meta else os.path.getsize(s.path)
         name = self._name if self._n_passes == 1 else f"{self._name}, pass {k}" + (" (cache)" if meta else "")
         rows, t0 = 0, time.perf_counter()

@@ -177,4 +177,6 @@ def test_reading_begun_before_torch_in_a_worker_gives_the_same_run(made, monkeyp
         assert a["metrics"] == b["metrics"] and a["data"] == b["data"]  # the same model, the same digests
         assert a["ctr"]["pass_losses"] == b["ctr"]["pass_losses"] and a["ctr"]["cache"] == b["ctr"]["cache"]
         assert a["ctr"]["top_weights"] == b["ctr"]["top_weights"]
+        reads = [[p["read"] for p in r["ctr"]["throughput"]["train"]] for r in (a, b)]
+        assert reads[0] == reads[1] == ["text", "cache"][: len(a["ctr"]["pass_losses"])]
     assert not list(Path(tempfile.gettempdir()).glob("logitkit-ctr-*"))  # the spool and the cache are gone
