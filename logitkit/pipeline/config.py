@@ -51,6 +51,9 @@ class RunSection(_Section):
     device: str = Field("auto", description="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
     out: str = Field("runs", description="Folder that holds the run directories.")
     deterministic: bool = Field(True, description="Ask torch for deterministic algorithms.")
+    threads: int | None = Field(
+        None, ge=1, description="torch's intra-op threads; None: one for the hashed model's small per-batch "
+        "kernels (unless OMP_NUM_THREADS or MKL_NUM_THREADS is set), torch's default for the other kinds.")
 
 
 # ---------------------------------------------------------------- data (loaddata, prepdata's split)
@@ -88,7 +91,8 @@ class DataSection(_Section):
     )
     path: str | None = Field(
         None,
-        description="Data file or Parquet directory; relative paths resolve against the config file's folder.",
+        description="Data file or Parquet directory; a relative path starts at the config file's folder "
+        "(given with --set: at the current folder).",
     )
     format: FileFormat = Field(
         "auto",

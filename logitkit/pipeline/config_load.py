@@ -161,8 +161,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
                 raw: dict | None = None, base_dir: str | Path | None = None) -> Config:
     """Read, override and validate a config, then check its names (``config_check``).
 
-    Relative data paths resolve against the file's folder (``base_dir`` for a ``raw``
-    dict; else the current folder); ``resolved_dict`` writes them relative to it again."""
+    Relative input paths follow ``resolve_paths``: in the file (or a ``raw`` dict) from
+    its folder (``base_dir`` for a ``raw`` dict; else the current folder), in ``overrides``
+    from the current folder; ``resolved_dict`` writes them relative to the config's
+    folder again."""
     source = str(path) if path is not None else "config"
     if raw is None:
         p = Path(path)
@@ -176,20 +178,44 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{p}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: the top level must be a mapping of sections (run, data, prep, ...)")
-    raw = _merge(raw, parse_set(overrides or []))
+    base = Path(path).resolve().parent if path is not None else Path(base_dir or ".").resolve()
+    over = parse_set(overrides or [])
+    resolve_paths(raw, base)  # the path rule: the file's paths from its folder,
+    resolve_paths(over, Path.cwd())  # --set's from the current folder
+    raw = _merge(raw, over)
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise _explain(exc, source) from None
     check_model_options(cfg, source)  # a kind's typed model.options (config_hashed)
-    base = Path(path).resolve().parent if path is not None else Path(base_dir or ".").resolve()
-    for key in ("path", "test_path"):
-        value = getattr(cfg.data, key)
-        if value is not None and not Path(value).is_absolute():
-            setattr(cfg.data, key, str((base / value).resolve()))
     cfg._base_dir = str(base)
     check_config(cfg, source)  # every name, before any work
     return cfg
+
+
+#: the keys that name input files: (section, ..., key)
+PATH_KEYS = (("data", "path"), ("data", "test_path"), ("model", "options", "holdout_path"))
+
+
+def _at(raw: dict, keys: tuple):
+    """(the mapping holding ``keys[-1]``, its value), or (None, None)."""
+    node = raw
+    for k in keys[:-1]:
+        node = node.get(k) if isinstance(node, dict) else None
+    return (node, node.get(keys[-1])) if isinstance(node, dict) else (None, None)
+
+
+def resolve_paths(raw: dict, base: Path) -> None:
+    """Make the relative input paths of a raw config absolute, from ``base``, in place.
+
+    The path rule, the same for every kind of run: a relative path written in a config
+    file starts at that file's folder; one given on the command line (``--set
+    data.path=train.tsv``) starts at the current folder, as any other command-line path.
+    (Symbolic links are kept: the names given.)"""
+    for keys in PATH_KEYS:
+        node, value = _at(raw, keys)
+        if isinstance(value, str) and value and (value.startswith("~") or not Path(value).is_absolute()):
+            node[keys[-1]] = os.path.abspath(base / Path(value).expanduser())
 
 
 def resolved_dict(cfg: Config) -> dict:
@@ -199,10 +225,10 @@ def resolved_dict(cfg: Config) -> dict:
     out = cfg.model_dump(mode="json")
     base = config_dir(cfg)
     if base is not None:
-        for key in ("path", "test_path"):
-            value = out["data"].get(key)
-            if value is not None and Path(value).is_absolute():
-                out["data"][key] = Path(os.path.relpath(value, base)).as_posix()
+        for keys in PATH_KEYS:
+            node, value = _at(out, keys)
+            if isinstance(value, str) and Path(value).is_absolute():
+                node[keys[-1]] = Path(os.path.relpath(value, base)).as_posix()
     return out
 
 

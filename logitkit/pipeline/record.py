@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from logitkit import __version__
 
@@ -50,8 +49,10 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def environment(device: torch.device) -> dict:
-    """Versions and hardware that produced the run."""
+def environment(device) -> dict:
+    """Versions and hardware that produced the run (``device``: a ``torch.device``)."""
+    import torch  # (here: reading a record, or the run id, needs no torch)
+
     env = {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -82,6 +83,9 @@ class Timer:
 
     @contextmanager
     def stage(self, name: str):
+        from logitkit._util import progress
+
+        progress.current().stage(name)  # (a live line shows the stage under way)
         t0 = time.perf_counter()
         try:
             yield

@@ -313,20 +313,25 @@ def score_criteo_file(scorer: Scorer, path: Path, output: Path, progress=None) -
     (when the file has it), ``p_0``, ``p_1``, ``prediction``, one line per input line.
 
     Memory is one batch of the run's ``data.batch_rows`` rows, the batches the run's own
-    test scoring used. ``progress(rows_done)`` is called after each batch. The CSV is
-    written under a temporary name and renamed when complete."""
+    test scoring used. ``progress(rows_done)`` is called after each batch, and the
+    progress reporter (``_util.progress``) is told the rows, the share of the file read
+    and the rows/s. The CSV is written under a temporary name and renamed when complete."""
     import os
 
     import pyarrow.csv as pacsv
 
-    from logitkit.loaddata import stream_criteo
+    from logitkit._util import progress as report
+    from logitkit.loaddata.criteo import stream_criteo
+    from logitkit.loaddata.readmeter import ReadMeter
 
     has_label = criteo_has_label(path)
     tmp = output.with_name(f".{output.name}.partial")
     output.parent.mkdir(parents=True, exist_ok=True)
     done, writer = 0, None
+    meter = ReadMeter(path)
+    task = report.current().task("predict", total_bytes=meter.size, source=path.name)
     try:
-        for batch in stream_criteo(path, scorer.batch_rows, chunk_bytes=2 << 20, has_label=has_label):
+        for batch in stream_criteo(path, scorer.batch_rows, chunk_bytes=2 << 20, has_label=has_label, meter=meter):
             proba = scorer.proba(batch, name=str(path))
             cols = {"label": batch.column("label")} if has_label else {}
             for j, c in enumerate(scorer.classes):
@@ -337,12 +342,14 @@ def score_criteo_file(scorer: Scorer, path: Path, output: Path, progress=None) -
                 writer = pacsv.CSVWriter(str(tmp), out.schema)
             writer.write_batch(out)
             done += batch.num_rows
+            task.update(rows=done, bytes=meter.bytes_read)
             if progress is not None:
                 progress(done)
         writer.close()
         writer = None
         os.replace(tmp, output)
     finally:
+        task.close()
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)

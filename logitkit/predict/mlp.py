@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from logitkit._util import progress
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import DataError
 from logitkit._util.params import (BOOL, DEVICE, DTYPE, POSITIVE, VERBOSE, Interval, Param, check_params,
@@ -228,6 +229,7 @@ class MLPClassifier(Persistent, LogitsClassifierMixin, ClassifierMixin, BaseEsti
             loss = float(closure().detach())
             gmax = max(float(p.grad.abs().max()) for p in params if p.grad is not None)
             self.loss_curve_.append(loss)
+            progress.current().step(f"mlp lbfgs iteration {it}, objective {loss:.6g}")
             if self.verbose:
                 log.info("mlp lbfgs iter %d  objective %.10g  |grad|inf %.3g", it, loss, gmax)
             if gmax <= self.tol:
@@ -269,6 +271,7 @@ class MLPClassifier(Persistent, LogitsClassifierMixin, ClassifierMixin, BaseEsti
                 opt.step()
                 total += float(loss.detach()) * idx.numel()
             self.loss_curve_.append(total / n)
+            progress.current().step(f"mlp {self.solver} epoch {epoch}, loss {total / n:.6g}")
             if self.verbose:
                 log.info("mlp %s epoch %d  loss %.10g", self.solver, epoch, self.loss_curve_[-1])
             if stopper.update(epoch):

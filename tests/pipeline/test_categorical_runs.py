@@ -106,7 +106,7 @@ def test_every_level_for_a_penalised_model(folder):
 def test_duplicated_column_is_named_and_the_rest_keep_finite_ses(folder, capsys):
     tmp, d = folder
     capsys.readouterr()
-    rd = run(tmp, "data.path=dup.csv", "data.exclude=[site]")
+    rd = run(tmp, f"data.path={tmp / 'dup.csv'}", "data.exclude=[site]")
     err = capsys.readouterr().err
     assert "logitkit: warning: AliasedColumnsWarning: the design (X) is rank deficient: 1 column ('x_copy') is a " \
            "linear combination of the intercept and earlier columns" in err
@@ -122,7 +122,7 @@ def test_duplicated_column_is_named_and_the_rest_keep_finite_ses(folder, capsys)
 
 def test_cluster_column_is_read_but_not_a_feature(folder):
     tmp, d = folder
-    rd = run(tmp, "data.path=dup.csv", "data.exclude=[x_copy]", "evaluate.cov_type=cluster",
+    rd = run(tmp, f"data.path={tmp / 'dup.csv'}", "data.exclude=[x_copy]", "evaluate.cov_type=cluster",
              "evaluate.cluster_column=site")
     got = coefficients(rd)
     assert "site" not in got and {r["cov_type"] for r in got.values()} == {"cluster"}
@@ -139,7 +139,7 @@ def test_cluster_column_is_read_but_not_a_feature(folder):
 
 def test_group_split_column_can_be_the_cluster_column(folder):
     tmp, d = folder
-    rd = run(tmp, "data.path=dup.csv", "data.exclude=[x_copy]", "data.split.method=group",
+    rd = run(tmp, f"data.path={tmp / 'dup.csv'}", "data.exclude=[x_copy]", "data.split.method=group",
              "data.split.group_column=site", "evaluate.cov_type=cluster", "evaluate.cluster_column=site")
     assert "site" not in coefficients(rd)
 
@@ -160,7 +160,7 @@ def test_an_l1_run_says_it_has_no_standard_errors(folder):
 
 def test_cross_validation_group_column_is_not_a_feature(folder):
     tmp, d = folder
-    rd = run(tmp, "data.path=dup.csv", "data.exclude=[x_copy]", "evaluate.cv.folds=3", "evaluate.cv.method=group",
+    rd = run(tmp, f"data.path={tmp / 'dup.csv'}", "data.exclude=[x_copy]", "evaluate.cv.folds=3", "evaluate.cv.method=group",
              "evaluate.cv.group_column=site")
     assert "site" not in coefficients(rd)
     record = json.loads((rd / "record.json").read_text())

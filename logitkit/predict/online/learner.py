@@ -32,13 +32,13 @@ from typing import Iterable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata.batch_cache import BatchExtras
 from logitkit.predict.online.checkpoint import MANIFEST, load_checkpoint, read_meta, restoring, save_checkpoint
+from logitkit.predict.online.curve import LossCurve
+from logitkit.predict.online.estimator import OnlineClassifier, check_fitted
 from logitkit.predict.online.optimizers import OPTIMIZERS, make_optimizer
 from logitkit.predict.online.plan import PLAN_DTYPES, PlanSink, RowPlanner, RowPlans, plan_key, plans_of
 from logitkit.predict.online.schedule import PlanSchedule
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 _RESUME_PARAMS = ("n_bits", "optimizer", "learning_rate", "beta", "l1", "l2", "batch_size", "shuffle", "random_state")
 
 
-class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
+class HashedLogisticRegression(Persistent, OnlineClassifier):
     """Logistic regression on hashed tokens + dense features, trained online.
 
     Parameters
@@ -157,6 +157,7 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
         self._pass_loss = torch.zeros((), device=dev, dtype=torch.float64)
         self._pass_rows = 0
         self.pass_losses_: list[float] = []
+        self.loss_curve_ = LossCurve(int(self.batch_size))  # pass 1's progressive loss by rows seen
         self.holdout_losses_: list[float] = []
         self.pass_seconds_: list[float] = []
         self.pass_ = 0
@@ -255,6 +256,7 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
                 sink.add(*plan)
             self._next_plan = plan
             self._learn(idx_mb, y_t[sel], None if dense_t is None else dense_t[sel])
+            self.loss_curve_.observe(self.pass_, self.n_rows_seen_, self._pass_loss)
         self._pass_rows += n
         return self
 
@@ -310,6 +312,7 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
         """Close a pass: record its progressive loss, score the holdout; True = stop early."""
         loss = float(self._pass_loss) / max(self._pass_rows, 1)
         self.pass_losses_.append(loss)
+        self.loss_curve_.close(self.pass_, self._pass_rows, loss)
         self.pass_seconds_.append(seconds)
         self._pass_loss.zero_()
         self._pass_rows = 0
@@ -331,44 +334,37 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
     @property
     def progressive_loss_(self) -> float:
         """Mean log loss of the first pass, each row scored before it was learned (VW's average loss)."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         return self.pass_losses_[0] if self.pass_losses_ else float(self._pass_loss) / max(self._pass_rows, 1)
+
+    @property
+    def running_loss_(self) -> float:
+        """Mean progressive log loss of the pass under way, over its rows so far."""
+        check_fitted(self, "w_")
+        return float(self._pass_loss) / max(self._pass_rows, 1)
 
     def logits(self, idx, dense=None) -> torch.Tensor:
         """Logits, shape (n,): a tensor on the model's device in its dtype (no gradient)."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         idx_t, _, dense_t = self._table.check_batch(idx, None, dense, int(self.n_bits), self.n_dense_in_)
         with torch.no_grad():
             return self._table.logits(idx_t, dense_t)
 
-    def decision_function(self, idx, dense=None) -> np.ndarray:
-        """Logits, shape (n,), float64 NumPy."""
-        return self.logits(idx, dense).cpu().double().numpy()
-
-    def predict_proba(self, idx, dense=None) -> np.ndarray:
-        """(n, 2): P(y=0), P(y=1)."""
-        z = torch.from_numpy(self.decision_function(idx, dense))
-        p1 = torch.sigmoid(z)
-        return torch.stack([torch.sigmoid(-z), p1], 1).numpy()
-
-    def predict(self, idx, dense=None) -> np.ndarray:
-        return (self.decision_function(idx, dense) > 0).astype(np.int64)
-
     @property
     def coef_(self) -> np.ndarray:
         """(1, 2^b + d): the table weights followed by the dense weights."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         return torch.cat([self.w_, self.dense_w_]).cpu().numpy()[None, :]
 
     @property
     def intercept_(self) -> np.ndarray:
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         return self._table.w[-1:].cpu().numpy()
 
     @property
     def touched_(self) -> torch.Tensor:
         """(2^b,) bool: the buckets that some training row fell in (e.g. for collision statistics)."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         return self._planner.touched()
 
     # ------------------------------------------------------------------ persistence
@@ -381,7 +377,7 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
     def to_state(self) -> tuple[dict, dict]:
         """(tensors, JSON metadata): the full training state (resumable); ``from_state``
         rebuilds the model, ``save_checkpoint``/``save`` write it to a folder."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         tensors = dict(self._tensors())
         tensors["rng"] = self._gen.get_state()
         tensors["touched"] = self._planner.touched().to(torch.uint8)
@@ -394,7 +390,8 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
         meta = {"format": "logitkit.HashedLogisticRegression/1", "estimator": type(self).__name__,
                 "params": self.get_params(), "n_dense_in": self.n_dense_in_, "counters": c,
                 "pass_losses": self.pass_losses_, "holdout_losses": self.holdout_losses_,
-                "pass_seconds": self.pass_seconds_, "sketch": self.sketch_.to_json()}
+                "pass_seconds": self.pass_seconds_, "sketch": self.sketch_.to_json(),
+                "loss_curve": self.loss_curve_.to_json()}
         return tensors, meta
 
     @classmethod
@@ -434,6 +431,7 @@ class HashedLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
         self.pass_losses_, self.holdout_losses_ = meta["pass_losses"], meta["holdout_losses"]
         self.pass_seconds_ = meta["pass_seconds"]
         self.sketch_ = TokenSketch.from_json(meta["sketch"])
+        self.loss_curve_ = LossCurve.from_json(meta.get("loss_curve"), int(self.batch_size))
         return self
 
     @classmethod
