@@ -10,7 +10,7 @@ gets them as its own text format (written once, not timed); logitkit parses the 
 TSV itself. Timed for both: one training pass over the text file (parse + hash + learn;
 neither writes a cache), then scoring of the test file. logitkit then runs a cached
 pass (text in, parse + hash + learn + cache write, parsing ahead of learning as in the
-compared pass; the cache also keeps the learner's row plans, ``CTRStream.request_plans``,
+compared pass; the cache also keeps the learner's row plans, ``CTRStream.request_extras``,
 as ``fit`` would ask) and passes over the cache, all continuing to train the same model (the
 same learner work per pass): ``first_pass_over_cache_pass`` is their ratio by the wall
 clock, ``..._cpu`` by CPU seconds, ``..._idle_cores`` by the least wall each pass can
@@ -122,9 +122,12 @@ def run_logitkit(args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
-    from logitkit.predict.online.stream import CTRStream
-    from logitkit.prepdata.hashing import FeatureHasher
+    from logitkit.evaluate import evaluate_stream
+    from logitkit.interpret.hashed import collision_stats, top_weights
+    from logitkit.loaddata import CTRStream
+    from logitkit.predict import HashedLogisticRegression
+    from logitkit.predict.online.plan import PLAN_DTYPES, plan_key
+    from logitkit.prepdata import FeatureHasher
 
     cache = Path(args.workdir) / "logitkit_cache"
     for suffix in (".json", ".idx", ".y", ".dense"):
@@ -172,7 +175,8 @@ def run_logitkit(args) -> dict:
     # above); later passes read the binary cache (no parsing, no hashing). The model
     # continues training: every pass is the same learner work.
     stream = CTRStream(args.train, hasher, batch_rows=rows, cache=cache, prefetch=prefetch, sketch_every=0)
-    stream.request_plans(args.batch_size)  # (what model.fit does): the cache also keeps the row plans
+    # (what model.fit does): the cache also keeps the row plans
+    stream.request_extras(plan_key(args.batch_size, 1 << args.bits), PLAN_DTYPES)
     with Clock() as writing:
         for batch in stream:
             model.partial_fit(*batch)
@@ -198,8 +202,8 @@ def run_logitkit(args) -> dict:
         "cache_read_only_seconds": min(c.wall for c in reads), "cache_bytes": nbytes,
         "peak_rss_mb": peak_mb(), "baseline_rss_mb": base_rss, "table_mb": table_mb, "train_pass_peak_rss_mb": train_peak,
         "stream_batch_rows": rows,
-        "collisions": model.collision_stats(),
-        "top_weights": [(round(t["weight"], 3), t["tokens"][:1]) for t in model.top_weights(5)],
+        "collisions": collision_stats(model),
+        "top_weights": [(round(t["weight"], 3), t["tokens"][:1]) for t in top_weights(model, 5)],
     })
     return out
 

@@ -82,7 +82,8 @@ def run(args, world: int) -> list[dict]:
 
     from logitkit._util import dist
     from logitkit.predict import HashedLogisticRegression, LogisticRegression
-    from logitkit.predict.distributed import DistributedHashedLogisticRegression, DistributedLogisticRegression
+    from logitkit.predict.distributed import DistributedLogisticRegression
+    from logitkit.predict.online.distributed import DistributedHashedLogisticRegression
 
     torch.set_num_threads(1)
     if world > 1:

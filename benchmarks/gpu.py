@@ -165,8 +165,8 @@ def inference_case(n: int, d: int, dev: torch.device) -> None:
 def ctr_case(rows: int, dev: torch.device, n_bits: int, workdir: Path) -> None:
     from logitkit.loaddata.criteo import write_criteo
     from logitkit.loaddata.synthetic import make_ctr
-    from logitkit.predict.hashed import HashedLogisticRegression
-    from logitkit.predict.online.stream import CTRStream
+    from logitkit.loaddata import CTRStream
+    from logitkit.predict import HashedLogisticRegression
     from logitkit.prepdata.hashing import FeatureHasher
 
     path = workdir / f"ctr_{rows}.tsv"

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from logitkit import LogisticRegression
+from logitkit.evaluate import summary
 from logitkit.interpret import format_table, grouped_prevalence
 from logitkit.interpret.plots import dot_plot, prevalence_plot
 from logitkit.loaddata import load_dataset
@@ -36,12 +37,9 @@ def main(out: Path) -> None:
     print(f"age_at_p50 = {-w0 / w1:.4f}")
     for a in (30, 50, 70):
         print(f"P(CD | age={a}) = {model.predict_proba([[a]])[0, 1]:.4f}")
-    try:  # standard errors and CIs come from the evaluate stage
-        s = model.summary(age[:, None], cd)
-        r = next(r for r in s.rows if r["term"] != "intercept")
-        print(f"odds_ratio_95ci = [{r['odds_ratio_ci_low']:.4f}, {r['odds_ratio_ci_high']:.4f}]")
-    except ImportError:
-        pass
+    s = summary(model, age[:, None], cd)  # standard errors and CIs come from the evaluate stage
+    r = next(r for r in s.rows if r["term"] != "intercept")
+    print(f"odds_ratio_95ci = [{r['odds_ratio_ci_low']:.4f}, {r['odds_ratio_ci_high']:.4f}]")
 
     dot_plot(age, cd, out / "dot_plot.png", xlabel="age", ylabel="CD")
     proba = lambda g: model.predict_proba(np.asarray(g)[:, None])[:, 1]  # noqa: E731

@@ -13,23 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-try:  # the CTR path: loaddata.synthetic/criteo, prepdata.hashing, predict.hashed
-    from logitkit.evaluate.streaming import AUC
-    from logitkit.loaddata.criteo import write_criteo
-    from logitkit.loaddata.synthetic import log_loss_of, make_ctr
-    from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
-    from logitkit.predict.online.stream import CTRStream
-    from logitkit.prepdata.hashing import FeatureHasher
-except ImportError as exc:  # pragma: no cover - only on a partial install
-    CTR_MISSING = str(exc)
-else:
-    CTR_MISSING = ""
+# the CTR path, stage by stage: read (loaddata), hash (prepdata), learn (predict), score (evaluate)
+from logitkit.evaluate import AUC, evaluate_stream
+from logitkit.loaddata import CTRStream, make_ctr, write_criteo
+from logitkit.loaddata.synthetic import log_loss_of
+from logitkit.predict import HashedLogisticRegression
+from logitkit.prepdata import FeatureHasher
 
 
 def main(out: Path, rows: int) -> None:
-    if CTR_MISSING:
-        print(f"skipped: the CTR modules are not available ({CTR_MISSING})")
-        return
     out.mkdir(parents=True, exist_ok=True)
     n_test = rows // 5
     table, truth = make_ctr(rows + n_test, seed=7, max_cardinality=500, weight_scale=0.4)

@@ -5,7 +5,8 @@ A stage is written once, for the general case, and is handed a collective:
     coll = collective.current()      # Local() in one process, TorchCollective() under torchrun
     n = coll.sum(np.array([table.n_rows]))[0]      # rows over every rank
     parts = coll.all_gather((rows, labels))         # every rank's small object, rank order
-    if coll.is_main: write(...)                     # rank 0 writes files
+    y, = coll.in_row_order(rows, labels)            # every rank's labels, in the input's row order
+    sha = coll.broadcast_call(sha256_file, path)    # rank 0 hashes, every rank gets the answer
 
 In one process every operation is the identity (``sum(x)`` is ``x``, ``all_gather(o)``
 is ``[o]``, ``gather(o)`` is ``[o]``, ``broadcast(o)`` is ``o``), so the general code is
@@ -13,8 +14,17 @@ the single-process code. Under ``torchrun`` the same calls are ``torch.distribut
 collectives (``logitkit._util.dist`` starts the process group and passes a failing
 rank's message on).
 
-Reductions take a tensor (returned as a tensor on its own device and dtype) or anything
-NumPy can read (returned as a float64 NumPy array).
+What it offers, and nothing more:
+
+- ``rank``, ``world_size``, ``backend``; ``is_main`` (rank 0, the rank that writes files);
+- reductions, element-wise over ranks: ``sum``, ``max``, ``min``. They take a tensor
+  (returned as a tensor on its own device and dtype) or anything NumPy can read
+  (returned as a float64 NumPy array);
+- small picklable objects: ``all_gather``, ``gather`` (to one rank), ``broadcast``,
+  ``broadcast_call`` (one rank computes, every rank gets the result), ``barrier``;
+- arrays, derived from those: ``union`` (sorted distinct values), ``concat`` (rank
+  order), ``in_row_order`` (every rank's rows put back in the order of the whole input,
+  from each row's index in it).
 """
 from __future__ import annotations
 
@@ -79,6 +89,11 @@ class Collective:
     def barrier(self) -> None:
         """Wait until every rank is here."""
 
+    def broadcast_call(self, fn, *args, src: int = 0):
+        """``fn(*args)`` called on rank ``src`` alone, its result on every rank (e.g. the
+        sha256 of a file every rank reads: one rank hashes it)."""
+        return self.broadcast(fn(*args) if self.rank == src else None, src)
+
     # ---- derived
     def union(self, a) -> np.ndarray:
         """The sorted distinct values of every rank's array."""
@@ -87,6 +102,18 @@ class Collective:
     def concat(self, a) -> np.ndarray:
         """Every rank's array concatenated in rank order."""
         return np.concatenate(self.all_gather(np.asarray(a)))
+
+    def in_row_order(self, rows, *arrays, dst: int | None = None) -> list[np.ndarray] | None:
+        """Every rank's ``arrays`` (rows along axis 0) concatenated and sorted by ``rows``,
+        each row's index in the whole input: the arrays one process holding every row
+        would have. On every rank, or with ``dst`` on that rank only (None elsewhere).
+
+        In one process with ``rows`` ascending this is the arrays themselves (copied)."""
+        parts = (self.all_gather if dst is None else lambda o: self.gather(o, dst))((np.asarray(rows), *arrays))
+        if parts is None:
+            return None
+        order = np.argsort(np.concatenate([p[0] for p in parts]), kind="stable")
+        return [np.concatenate([np.asarray(p[k]) for p in parts])[order] for k in range(1, len(arrays) + 1)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(rank={self.rank}, world_size={self.world_size})"

@@ -25,116 +25,11 @@ import numpy as np
 import torch
 
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
+from logitkit.evaluate.metric_inputs import (check_length, device_of, encode_in, label_array, probabilities,
+                                             weight_vector)
 
 _F64 = torch.float64
 _EPS = float(np.finfo(np.float64).eps)
-
-
-# ----------------------------------------------------------------------- inputs
-def _device_of(*xs) -> torch.device:
-    for x in xs:
-        if isinstance(x, torch.Tensor):
-            return x.device
-    return torch.device("cpu")
-
-
-def _floats(x, device: torch.device) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x.detach().to(device=device, dtype=_F64)
-    return torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
-
-
-def _labels(y) -> np.ndarray:
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    if hasattr(y, "to_numpy"):
-        y = y.to_numpy()
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise DataError(f"y_true must be 1-D (one label per row), got shape {y.shape}")
-    return y
-
-
-def _encode(y: np.ndarray, classes: np.ndarray, name: str = "y_true") -> np.ndarray:
-    """Position of each label in ``classes`` (any order); DataError for an unknown label."""
-    order = np.argsort(classes, kind="stable")
-    ordered = classes[order]
-    idx = np.clip(np.searchsorted(ordered, y), 0, len(classes) - 1)
-    bad = ordered[idx] != y
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{name} has label {getattr(y[i], 'tolist', lambda: y[i])()!r} at row {i} that is not among the classes "
-            f"{classes.tolist()}; pass classes= listing every label"
-        )
-    return order[idx]
-
-
-def _weights(sample_weight, n: int, device: torch.device) -> torch.Tensor:
-    if sample_weight is None:
-        return torch.ones(n, dtype=_F64, device=device)
-    w = _floats(sample_weight, device).reshape(-1)
-    if w.shape[0] != n:
-        raise DataError(f"sample_weight has {w.shape[0]} values but y_true has {n}; pass one weight per row")
-    return w
-
-
-def _check_len(n_true: int, n_other: int, what: str) -> None:
-    if n_true != n_other:
-        raise DataError(f"y_true has {n_true} rows but {what} has {n_other}; they must have the same length")
-
-
-@dataclass
-class _Prob:
-    """Labels and probabilities brought to one form: Y one-hot (n, K), P (n, K)."""
-
-    Y: torch.Tensor
-    P: torch.Tensor
-    w: torch.Tensor
-    classes: np.ndarray
-
-    @property
-    def binary(self) -> bool:
-        return self.P.shape[1] == 2
-
-
-def _prob(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> _Prob:
-    y = _labels(y_true)
-    device = _device_of(proba, y_true)
-    P = _floats(proba, device)
-    if P.ndim == 2 and P.shape[1] == 1:
-        P = P[:, 0]
-    _check_len(len(y), P.shape[0], "proba")
-    if P.ndim == 1:
-        present = np.unique(y)
-        if len(present) > 2:
-            raise DataError(
-                f"proba is 1-D (one score per row) but y_true has {len(present)} classes; "
-                "pass the (n, K) matrix from predict_proba"
-            )
-        if len(present) == 2 and pos_label not in present.tolist():
-            raise DataError(
-                f"pos_label={pos_label!r} is not a label of y_true ({present.tolist()}); "
-                "pass pos_label= naming the positive class"
-            )
-        pos = torch.as_tensor(y == pos_label, dtype=_F64, device=device)
-        Y = torch.stack([1 - pos, pos], 1)
-        P = torch.stack([1 - P, P], 1)
-        cls = np.array([None, pos_label], dtype=object)
-    else:
-        cls = np.unique(y) if classes is None else np.asarray(classes)
-        if len(cls) != P.shape[1]:
-            raise DataError(
-                f"proba has {P.shape[1]} columns but there are {len(cls)} classes "
-                f"({cls.tolist()}); pass classes= with one label per column"
-            )
-        idx = torch.as_tensor(_encode(y, cls), device=device)
-        Y = torch.nn.functional.one_hot(idx, len(cls)).to(_F64)
-    if bool(((P < 0) | (P > 1)).any()):
-        raise DataError("proba has values outside [0, 1]; pass probabilities (predict_proba), not logits")
-    return _Prob(Y, P, _weights(sample_weight, len(y), device), cls)
 
 
 def _wmean(v: torch.Tensor, w: torch.Tensor) -> float:
@@ -147,15 +42,15 @@ def confusion_matrix(y_true, y_pred, labels=None, sample_weight=None) -> np.ndar
 
     ``labels`` (default: the sorted union of y_true and y_pred) orders the rows/columns.
     """
-    yt, yp = _labels(y_true), _labels(y_pred)
-    _check_len(len(yt), len(yp), "y_pred")
+    yt, yp = label_array(y_true), label_array(y_pred)
+    check_length(len(yt), len(yp), "y_pred")
     cls = np.unique(np.concatenate([yt, yp])) if labels is None else np.asarray(labels)
     keep = np.isin(yt, cls) & np.isin(yp, cls)
-    device = _device_of(y_true, y_pred)
+    device = device_of(y_true, y_pred)
     K = len(cls)
-    i = torch.as_tensor(_encode(yt[keep], cls), device=device)
-    j = torch.as_tensor(_encode(yp[keep], cls, "y_pred"), device=device)
-    w = _weights(sample_weight, len(yt), device)[torch.as_tensor(keep, device=device)]
+    i = torch.as_tensor(encode_in(yt[keep], cls), device=device)
+    j = torch.as_tensor(encode_in(yp[keep], cls, "y_pred"), device=device)
+    w = weight_vector(sample_weight, len(yt), device)[torch.as_tensor(keep, device=device)]
     C = torch.bincount(i * K + j, weights=w, minlength=K * K).reshape(K, K)
     C = C.cpu().numpy()
     return C.astype(np.int64) if sample_weight is None else C
@@ -163,11 +58,11 @@ def confusion_matrix(y_true, y_pred, labels=None, sample_weight=None) -> np.ndar
 
 def accuracy(y_true, y_pred, sample_weight=None) -> float:
     """Weighted fraction of rows with y_pred == y_true."""
-    yt, yp = _labels(y_true), _labels(y_pred)
-    _check_len(len(yt), len(yp), "y_pred")
-    device = _device_of(y_true, y_pred)
+    yt, yp = label_array(y_true), label_array(y_pred)
+    check_length(len(yt), len(yp), "y_pred")
+    device = device_of(y_true, y_pred)
     hit = torch.as_tensor(yt == yp, dtype=_F64, device=device)
-    return _wmean(hit, _weights(sample_weight, len(yt), device))
+    return _wmean(hit, weight_vector(sample_weight, len(yt), device))
 
 
 def balanced_accuracy(y_true, y_pred, sample_weight=None) -> float:
@@ -182,7 +77,7 @@ def _prf_counts(y_true, y_pred, average: str, pos_label, sample_weight):
     """Per-label (tp, predicted, true) counts, selected/pooled per ``average``."""
     if average not in ("binary", "macro", "micro"):
         raise ConfigError(f"average={average!r} is invalid; use 'binary', 'macro' or 'micro'")
-    yt, yp = _labels(y_true), _labels(y_pred)
+    yt, yp = label_array(y_true), label_array(y_pred)
     cls = np.unique(np.concatenate([yt, yp]))
     C = confusion_matrix(yt, yp, labels=cls, sample_weight=sample_weight).astype(np.float64)
     tp, pred, true = np.diag(C), C.sum(0), C.sum(1)
@@ -232,14 +127,14 @@ def f1(y_true, y_pred, average: str = "binary", pos_label=1, zero_division: floa
 # ------------------------------------------------------- probability metrics
 def log_loss(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> float:
     """mean_i −log p_i(y_i), with p clipped to [eps, 1 − eps]."""
-    d = _prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     nll = -(d.Y * torch.log(d.P.clamp(_EPS, 1 - _EPS))).sum(1)
     return _wmean(nll, d.w)
 
 
 def brier_score(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> float:
     """Binary: mean (p − y)². K > 2 classes: mean Σ_k (p_k − [y = k])² (scikit-learn's scaling)."""
-    d = _prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if d.binary:
         return _wmean((d.P[:, 1] - d.Y[:, 1]) ** 2, d.w)
     return _wmean(((d.P - d.Y) ** 2).sum(1), d.w)
@@ -250,7 +145,7 @@ def normalized_entropy(y_true, proba, classes=None, pos_label=1, sample_weight=N
 
     1.0 means no better than always predicting the base rate; lower is better.
     """
-    d = _prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     pi = (d.Y * d.w[:, None]).sum(0) / d.w.sum()
     h = float(-(torch.special.xlogy(pi, pi)).sum())
     if h <= 0:
@@ -261,7 +156,7 @@ def normalized_entropy(y_true, proba, classes=None, pos_label=1, sample_weight=N
 
 def calibration_ratio(y_true, proba, classes=None, pos_label=1, sample_weight=None) -> float:
     """Observed / predicted positive rate, Σ w·y / Σ w·p (binary); 1.0 is calibrated-in-the-large."""
-    d = _prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if not d.binary:
         raise DataError("calibration_ratio is defined for two classes; y_true/proba have more")
     predicted = float((d.w * d.P[:, 1]).sum())
@@ -281,7 +176,7 @@ def expected_calibration_error(y_true, proba, n_bins: int = 10, classes=None, po
     """
     if not isinstance(n_bins, int) or n_bins < 1:
         raise ConfigError(f"n_bins={n_bins!r} is invalid; expected an integer >= 1")
-    d = _prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if d.binary:
         conf, outcome = d.P[:, 1].contiguous(), d.Y[:, 1]
     else:
@@ -354,7 +249,7 @@ def roc_auc(y_true, proba, multi_class: str = "ovr", average: str = "macro", cla
         raise ConfigError(f"multi_class={multi_class!r} is invalid; use 'ovr' or 'ovo'")
     if average not in ("macro", "weighted"):
         raise ConfigError(f"average={average!r} is invalid; use 'macro' or 'weighted'")
-    d = _prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if d.binary:
         return _auc_binary(d.Y[:, 1], d.P[:, 1], d.w)
     K = d.P.shape[1]
@@ -378,7 +273,7 @@ def average_precision(y_true, proba, classes=None, pos_label=1, sample_weight=No
 
     K > 2 classes: the macro mean of the one-vs-rest values.
     """
-    d = _prob(y_true, proba, classes, pos_label, sample_weight)
+    d = probabilities(y_true, proba, classes, pos_label, sample_weight)
     if d.binary:
         return _ap_binary(d.Y[:, 1], d.P[:, 1], d.w)
     return float(np.mean([_ap_binary(d.Y[:, k], d.P[:, k], d.w) for k in range(d.P.shape[1])]))
@@ -451,7 +346,7 @@ def compute_metrics(names: list[str], y_true, proba, classes) -> dict[str, float
     """
     metrics = [get_metric(n) for n in names]  # validate every name first
     classes = np.asarray(classes)
-    y = _labels(y_true)
+    y = label_array(y_true)
     P = proba if isinstance(proba, torch.Tensor) else np.asarray(proba, dtype=np.float64)
     if P.ndim != 2 or P.shape[1] != len(classes):
         raise DataError(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral
 
 import numpy as np
@@ -33,10 +33,13 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeri
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from logitkit._util import progress
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
+from logitkit._util.params import Instance, Interval, Param, check_params, estimator_init, params_doc
 from logitkit.evaluate.metrics import compute_metrics, get_metric
-from logitkit.predict import LogisticRegression
 from logitkit.predict.inputs import as_labels, as_matrix
+from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
+from logitkit.predict.logistic import LogisticRegression
 
 log = logging.getLogger("logitkit.evaluate")
 SPLITTERS = ("stratified", "kfold", "group", "time")
@@ -168,6 +171,7 @@ def cross_validate(estimator, X, y, cv=5, scoring=("log_loss", "roc_auc", "accur
     splits = make_splits(cv, X, yv, groups, random_state, n_splits)
     folds, n_train, n_test, secs = [], [], [], []
     for i, (tr, te) in enumerate(splits):
+        progress.current().step(f"cross-validation fold {i + 1}/{len(splits)}")
         est = clone(estimator)
         kw = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)[tr]}
         t0 = time.perf_counter()
@@ -208,27 +212,38 @@ def alpha_max(X, y, sample_weight=None) -> float:
     return float(np.abs(np.asarray(G)).max() / s.sum())
 
 
-class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
-    """``LogisticRegression`` with alpha (and l1_ratio) chosen by cross-validation.
+_ARRAY = (list, tuple, np.ndarray)
+#: LogisticRegression's parameters that the search sets itself
+SEARCHED = ("alpha", "l1_ratio", "warm_start")
 
-    Parameters
-    ----------
-    alphas : int or array, default 10
-        An int asks for that many values log-spaced from ``alpha_max(X, y)`` (divided by
-        the smallest positive l1_ratio for elastic net) down to 1e-4 of it; an array is
-        used as given. Searched from the largest (strongest penalty) down.
-    Cs : None, int or array, default None
-        Tune scikit-learn's C instead (see the module docstring): an int asks for
-        ``np.logspace(-4, 4, Cs)`` as scikit-learn does. Overrides ``alphas``.
-    l1_ratios : None or list of floats in [0, 1]
-        Required with ``penalty="elasticnet"``; each is tried with every alpha.
-    penalty : "l2", "l1" or "elasticnet", default "l2"
-    cv : as in ``make_splits`` (int, name, splitter or index pairs), default 5;
-        ``n_splits`` (default 5) is the number of folds when ``cv`` is a name.
-        ``fit(X, y, sample_weight=None, groups=None)`` takes the groups for "group".
-    scoring : a metric name of ``logitkit.evaluate.metrics.METRICS``, default "log_loss"
-        Maximised or minimised according to the metric; ties go to the stronger penalty.
-    Other parameters are passed to every ``LogisticRegression`` fit.
+PARAMS = {
+    "alphas": Param(10, (Interval(Integral, 1), Instance(_ARRAY, "an array of alphas >= 0")),
+                    "An int asks for that many values log-spaced from alpha_max(X, y) (divided by the "
+                    "smallest positive l1_ratio for elastic net) down to 1e-4 of it; an array is used as "
+                    "given. Searched from the largest (strongest penalty) down."),
+    "Cs": Param(None, (None, Interval(Integral, 1), Instance(_ARRAY, "an array of Cs > 0")),
+                "Tune scikit-learn's C instead (see the module docstring): an int asks for "
+                "np.logspace(-4, 4, Cs) as scikit-learn does. Overrides alphas."),
+    "l1_ratios": Param(None, (None, Instance(_ARRAY, "a list of numbers in [0, 1]")),
+                       "Required with penalty='elasticnet'; each is tried with every alpha."),
+    "penalty": replace(LOGISTIC_PARAMS["penalty"], allowed=("l2", "l1", "elasticnet"),
+                       doc="The penalty whose strength is tuned."),
+    "cv": Param(5, (Instance((object,), "an int, a split name, a splitter or (train, test) index pairs"),),
+                "As in make_splits. fit(X, y, sample_weight=None, groups=None) takes the groups for "
+                "'group'."),
+    "n_splits": Param(5, (Interval(Integral, 2),), "The number of folds when cv is a name."),
+    "scoring": Param("log_loss", (Instance((str,), "a metric name of logitkit.evaluate.metrics.METRICS"),),
+                     "Maximised or minimised according to the metric; ties go to the stronger penalty."),
+    **{k: p for k, p in LOGISTIC_PARAMS.items() if k not in SEARCHED and k != "penalty"},
+}
+
+
+class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
+    __doc__ = f"""``LogisticRegression`` with alpha (and l1_ratio) chosen by cross-validation.
+
+    Every parameter of ``LogisticRegression`` but {", ".join(SEARCHED)} is passed to each fit.
+
+{params_doc(PARAMS)}
 
     Attributes
     ----------
@@ -243,31 +258,10 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     coef_, intercept_, classes_, n_features_in_, n_iter_ are copied from it.
     """
 
-    def __init__(self, alphas=10, Cs=None, l1_ratios=None, penalty: str = "l2", cv=5, n_splits: int = 5,
-                 scoring: str = "log_loss", multiclass: str = "softmax", solver: str = "auto",
-                 fit_intercept: bool = True, class_weight=None, max_iter: int = 100, tol: float = 1e-6,
-                 dtype: str = "float64", device: str = "auto", random_state: int | None = 0):
-        self.alphas = alphas
-        self.Cs = Cs
-        self.l1_ratios = l1_ratios
-        self.penalty = penalty
-        self.cv = cv
-        self.n_splits = n_splits
-        self.scoring = scoring
-        self.multiclass = multiclass
-        self.solver = solver
-        self.fit_intercept = fit_intercept
-        self.class_weight = class_weight
-        self.max_iter = max_iter
-        self.tol = tol
-        self.dtype = dtype
-        self.device = device
-        self.random_state = random_state
+    __init__ = estimator_init(PARAMS)
 
     # -------------------------------------------------------------- checks
     def _l1_grid(self) -> np.ndarray:
-        if self.penalty not in ("l2", "l1", "elasticnet"):
-            raise ConfigError(f"LogisticRegressionCV: penalty={self.penalty!r} is invalid; expected 'l2', 'l1' or 'elasticnet'")
         if self.penalty != "elasticnet":
             if self.l1_ratios is not None:
                 raise ConfigError("LogisticRegressionCV: l1_ratios is only used with penalty='elasticnet'; set penalty='elasticnet' or drop l1_ratios")
@@ -284,8 +278,6 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
                 raise ConfigError(f"LogisticRegressionCV: Cs={self.Cs!r} is invalid; expected an int >= 1 or positive numbers")
             return Cs
         if isinstance(self.alphas, Integral):
-            if self.alphas < 1:
-                raise ConfigError(f"LogisticRegressionCV: alphas={self.alphas!r} is invalid; expected an int >= 1 or an array")
             top = alpha_max(X, y, sample_weight) / max(float(l1[l1 > 0].min()) if (l1 > 0).any() else 1.0, 1e-3)
             return np.logspace(np.log10(top), np.log10(top) - 4, self.alphas)
         a = np.sort(np.asarray(self.alphas, dtype=np.float64))[::-1]
@@ -294,14 +286,14 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         return a.copy()
 
     def _base(self, l1_ratio: float) -> LogisticRegression:
-        return LogisticRegression(
-            penalty=self.penalty, l1_ratio=float(l1_ratio), multiclass=self.multiclass, solver=self.solver,
-            fit_intercept=self.fit_intercept, class_weight=self.class_weight, max_iter=self.max_iter,
-            tol=self.tol, dtype=self.dtype, device=self.device, random_state=self.random_state)
+        """The estimator of every fit: this one's parameters, the given l1_ratio."""
+        return LogisticRegression(**{k: getattr(self, k) for k in LOGISTIC_PARAMS if k in PARAMS},
+                                  l1_ratio=float(l1_ratio))
 
     # ----------------------------------------------------------------- fit
     def fit(self, X, y, sample_weight=None, groups=None) -> "LogisticRegressionCV":
         """Cross-validate the grid, pick the best point, refit on all of X (n, d), y (n,)."""
+        check_params(self, PARAMS)
         metric = get_metric(self.scoring)
         if metric.greater_is_better is None:
             raise ConfigError(f"LogisticRegressionCV: scoring={self.scoring!r} has no better direction; choose e.g. 'log_loss' or 'roc_auc'")

@@ -20,14 +20,22 @@ bin is counted as a tie (½). So the error against the exact AUC is at most
 which ``error_bound()`` returns from the state (it is 0 when no bin holds both
 classes). With the default 2¹⁶ bins over [−16, 16] (bin width 4.9e-4 in logit, i.e. a
 relative width of at most 1.2e-4 in p) the bound on real data is typically below 1e-4.
+
+``evaluate_stream(model, batches, accumulators)`` scores a stream of hashed batches
+with the model's public ``logits`` and feeds the accumulators; ``reduce_metrics(acc)``
+sums an accumulator over the ranks of a job (``_util.collective``).
 """
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from logitkit._util.rowstable import row_stable
+from logitkit._util.collective import Collective, current
 from logitkit._util.errors import ConfigError, DataError
 
 _F64 = torch.float64
@@ -202,6 +210,41 @@ class AUC(Accumulator):
         pos, neg = self._hist()
         return 0.5 * float((pos * neg).sum()) / (float(pos.sum()) * float(neg.sum()))
 
+    def roc_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fpr, tpr), float64, from (0, 0) to (1, 1): the ROC curve with a threshold at
+        every occupied bin's lower edge, highest first (``sklearn.metrics.roc_curve``'s
+        points, to within a bin)."""
+        pos, neg = (h.flip(0).cpu().double().numpy() for h in self._hist())
+        keep = (pos + neg) > 0
+        tp, fp = np.cumsum(pos[keep]), np.cumsum(neg[keep])
+        if not (tp.size and tp[-1] > 0 and fp[-1] > 0):
+            raise DataError("only one class among the rows seen; the ROC curve is not defined then")
+        return np.concatenate([[0.0], fp / fp[-1]]), np.concatenate([[0.0], tp / tp[-1]])
+
+    def calibration_curve(self, n_bins: int = 10, strategy: str = "quantile") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(observed rate, mean predicted probability, weight) per probability bin, as
+        ``sklearn.calibration.calibration_curve`` with ``n_bins`` and ``strategy``
+        ("uniform": equal widths of p; "quantile": about equal weight in each), empty
+        bins left out. A histogram bin's rows count at the probability of its centre
+        (the bins are 2·limit / n_bins wide in logit)."""
+        if strategy not in ("uniform", "quantile"):
+            raise ConfigError(f"calibration_curve: strategy={strategy!r} is invalid; expected 'uniform' or 'quantile'")
+        pos, neg = (h.cpu().double().numpy() for h in self._hist())
+        w = pos + neg
+        if w.sum() <= 0:
+            raise DataError("AUC has seen no rows; call update() with data first")
+        z = -self.limit + (np.arange(self.n_bins) + 0.5) * (2 * self.limit / self.n_bins)
+        p = 1.0 / (1.0 + np.exp(-z))
+        if strategy == "uniform":
+            group = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+        else:  # by the cumulative weight below each histogram bin's middle
+            group = np.minimum(((np.cumsum(w) - w / 2) / w.sum() * n_bins).astype(np.int64), n_bins - 1)
+        weight = np.bincount(group, w, n_bins)
+        full = weight > 0
+        observed = np.bincount(group, pos, n_bins)[full] / weight[full]
+        predicted = np.bincount(group, w * p, n_bins)[full] / weight[full]
+        return observed, predicted, weight[full]
+
 
 _KINDS = {"log_loss": LogLoss, "ne": NormalizedEntropy, "calibration_ratio": CalibrationRatio, "auc": AUC}
 
@@ -254,3 +297,47 @@ class StreamingMetrics:
 
     def result(self) -> dict[str, float]:
         return {n: acc.result() for n, acc in self.accumulators.items()}
+
+
+# ---------------------------------------------------------------- whole streams and ranks
+def evaluate_stream(model, batches: Iterable, accumulators: Iterable = ()) -> dict[str, float]:
+    """Score a stream with ``model.logits(idx, dense)`` (a hashed model's public scores)
+    without learning; memory is one batch.
+
+    ``batches`` yields (idx, y[, dense, ...]) as a ``loaddata.CTRStream`` does. Returns
+    {"log_loss", "n_rows", "mean_p", "mean_y"} computed here (the log loss in the
+    model's dtype, summed in float64), and hands each batch's (y, p) (NumPy float64,
+    shape (n,)) to every ``accumulator.update(y, p)`` (e.g. ``StreamingMetrics``).
+    """
+    accs = list(accumulators)
+    loss, n, sp, sy = 0.0, 0, 0.0, 0.0
+    for batch in batches:
+        with row_stable():  # a row's bits whatever the batch: the same as `logitkit predict` and serve
+            z = model.logits(batch[0], batch[2] if len(batch) > 2 else None)
+            p = torch.sigmoid(z.double())
+        y = torch.as_tensor(np.asarray(batch[1])).to(device=z.device, dtype=z.dtype).reshape(-1)
+        if y.shape != z.shape:
+            raise DataError(f"a batch has {y.shape[0]} labels for {z.shape[0]} rows of idx")
+        if not bool(((y == 0) | (y == 1)).all()):
+            raise DataError("evaluate_stream takes labels 0 or 1; map -1/+1 (VW) labels to 0/1 first")
+        loss += float(F.binary_cross_entropy_with_logits(z, y, reduction="sum").double())
+        n += y.shape[0]
+        sp += float(p.sum())
+        sy += float(y.sum())
+        if accs:
+            yn, pn = y.double().cpu().numpy(), p.cpu().numpy()
+            for acc in accs:
+                acc.update(yn, pn)
+    if n == 0:
+        raise DataError("the evaluation stream yielded no rows; check the test file")
+    return {"log_loss": loss / n, "n_rows": n, "mean_p": sp / n, "mean_y": sy / n}
+
+
+def reduce_metrics(acc, coll: Collective | None = None):
+    """A streaming accumulator (or ``StreamingMetrics``) summed over the ranks of ``coll``
+    (default ``collective.current()``): a new object whose ``result()`` is the metric
+    over every shard's rows (in one process, a copy of ``acc``)."""
+    state = (coll or current()).sum(acc.state())
+    if isinstance(acc, StreamingMetrics):
+        return StreamingMetrics.from_state(state, acc.names, acc.auc_bins)
+    return type(acc).from_state(state, **acc._config())

@@ -53,7 +53,7 @@ def _loss_of(model, X, y, names: dict) -> torch.Tensor:
         if y is None:
             return net(Xt)
         yi = torch.as_tensor(_class_index(model.classes_, y), device=p.device)
-        return model._objective(Xt, yi, torch.ones(len(yi), dtype=p.dtype, device=p.device))
+        return model.objective(Xt, yi, torch.ones(len(yi), dtype=p.dtype, device=p.device))
     if hasattr(model, "coef_"):  # a fitted linear estimator: rebuild z = X Wᵀ + b
         from logitkit.predict.head import LogisticHead
 

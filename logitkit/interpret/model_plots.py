@@ -38,6 +38,7 @@ def odds_ratio_plot(rows, path, *, include_intercept: bool = False, title: str |
         raise DataError(f"odds_ratio_plot needs rows with columns {list(_OR_KEYS)}; missing {missing or 'all rows'}")
     if not include_intercept:
         recs = [r for r in recs if str(r["term"]).lower() not in INTERCEPT_TERMS]
+    recs = [r for r in recs if r["odds_ratio_ci_low"] is not None]  # an aliased term has no interval
     n_terms = len(recs)
     if n_terms > MAX_TERMS:  # the terms that matter most, in their order: a readable figure of bounded size
         size = np.abs(np.log(np.array([float(r["odds_ratio"]) for r in recs])))

@@ -25,7 +25,7 @@ CRITEO_COLUMNS = ["label"] + NUMERIC_COLUMNS + CATEGORICAL_COLUMNS
 _EXACT = 2**53  # largest count a float64 holds exactly
 
 
-def _check_values(t, path: Path, first_line: int = 1):
+def check_values(t, path: Path, first_line: int = 1):
     """A label other than 0 or 1 (missing ones are left to the consumer), or a count beyond
     2^53 in size, is an error naming the column and line; ``t`` is returned."""
     if "label" in t.schema.names:
@@ -72,7 +72,7 @@ def load_criteo(path: str | Path, dictionary: bool = False, has_label: bool = Tr
     ``has_label=False`` reads files without the label column (39 fields, e.g. a test set).
     """
     p = Path(path)
-    t = _check_values(read_delimited(p, **_options(dictionary, has_label)), p)
+    t = check_values(read_delimited(p, **_options(dictionary, has_label)), p)
     return Table(t, "label" if has_label else None, p.name, {"path": str(p), "sha256": file_sha256(p), "format": "criteo"}, first_line=1)
 
 
@@ -82,15 +82,18 @@ def stream_criteo(
     dictionary: bool = False,
     chunk_bytes: int = 4 << 20,
     has_label: bool = True,
+    meter=None,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of ``batch_rows`` rows of a Criteo TSV file; never holds the whole file.
 
     The text is parsed ``chunk_bytes`` at a time, one chunk ahead of the consumer, so
-    memory stays near a few chunks plus a batch whatever the file size.
+    memory stays near a few chunks plus a batch whatever the file size. ``meter`` (a
+    ``readmeter.ReadMeter``) counts the bytes read and fingerprints them in the same pass.
     """
     first = 1
-    for b in stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, **_options(dictionary, has_label)):
-        yield _check_values(b, Path(path), first)
+    for b in stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, meter=meter,
+                              **_options(dictionary, has_label)):
+        yield check_values(b, Path(path), first)
         first += b.num_rows
 
 

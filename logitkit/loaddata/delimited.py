@@ -59,7 +59,8 @@ def check_file(path: str | Path, directory: bool = True) -> Path:
         if p.is_symlink():
             raise InputFileError(f"{p}: a symbolic link to {os.readlink(p)!r}, which does not exist; point "
                                  "data.path at the file itself") from None
-        raise InputFileError(f"{p}: no such file; check data.path (relative paths start at the config's folder)") from None
+        raise InputFileError(f"{p}: no such file; check data.path (a relative path starts at the config "
+                             "file's folder, or at the current folder when given with --set)") from None
     except OSError as exc:  # a loop of symbolic links, a folder on the way that cannot be entered, ...
         raise InputFileError(f"{p}: cannot be opened ({exc.strerror or exc}); check the path and its permissions") from None
     if stat.S_ISDIR(st.st_mode):
@@ -191,12 +192,13 @@ def rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.R
         yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
 
 
-def _text_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[memoryview, int]]:
+def _text_chunks(path: Path, chunk_bytes: int, meter=None) -> Iterator[tuple[memoryview, int]]:
     """(chunk of whole lines, line number of its first line): the file cut at newlines.
 
     Each chunk is read straight into its own buffer after the previous chunk's partial
     last line, and handed on as a view (no copy of the text). A line longer than a chunk
-    doubles the next read, so a file without newlines is read in O(size)."""
+    doubles the next read, so a file without newlines is read in O(size). ``meter`` (a
+    ``readmeter.ReadMeter``) is handed every block read, and told the end."""
     with pa.input_stream(str(path), compression="detect") as f:
         rest = b""
         line = 1
@@ -206,7 +208,11 @@ def _text_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[memoryview, int
             buf[: len(rest)] = rest
             got = f.readinto(memoryview(buf)[len(rest) :])
             end = len(rest) + got
+            if meter is not None:
+                meter.update(memoryview(buf)[len(rest) : end])
             if got == 0:
+                if meter is not None:
+                    meter.finish()
                 if rest:
                     yield memoryview(buf)[:end], line
                 return
@@ -240,7 +246,7 @@ def _parse_chunk(buf: bytes, line: int, path: Path, ro, parse, convert) -> pa.Ta
 
 
 def _parse_chunks(path: Path, read, parse, convert, header: bool, chunk_bytes: int,
-                  threads: int = 2) -> Iterator[pa.Table]:
+                  threads: int = 2, meter=None) -> Iterator[pa.Table]:
     """The text chunks parsed in file order (quote-free formats only).
 
     Each chunk is parsed by a serial pyarrow reader (no GIL held); ``threads`` chunks are
@@ -257,7 +263,7 @@ def _parse_chunks(path: Path, read, parse, convert, header: bool, chunk_bytes: i
             use_threads=False,
         )
 
-    chunks = _text_chunks(path, chunk_bytes)
+    chunks = _text_chunks(path, chunk_bytes, meter)
     first = next(chunks, None)
     if first is None:
         return
@@ -281,9 +287,11 @@ def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> It
     Quote-free formats (``quoting=False``: Criteo, VW, svmlight lines) are cut at newlines
     into chunks of ``chunk_bytes`` (default 4 MiB), parsed ahead of the consumer by
     ``parse_threads`` (default 2) serial readers in background threads; quoted CSV uses
-    pyarrow's streaming reader.
+    pyarrow's streaming reader. ``meter`` (a ``readmeter.ReadMeter``, quote-free formats)
+    sees every block read: the bytes read so far and the file's sha256.
     """
     p = check_file(path, directory=False)
+    meter = options.pop("meter", None)
     chunk_bytes = options.pop("chunk_bytes", 4 << 20)
     parse_threads = options.pop("parse_threads", 2)
     block = options.pop("block_size", None) or max(1 << 20, min(64 << 20, batch_rows * 256))
@@ -291,7 +299,7 @@ def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> It
     n = 0
     if not options.get("quoting", True):
         header = options.get("header", True)
-        tables = run_ahead(_parse_chunks(p, read, parse, convert, header, chunk_bytes, parse_threads))
+        tables = run_ahead(_parse_chunks(p, read, parse, convert, header, chunk_bytes, parse_threads, meter))
         batches = (b for t in tables for b in t.to_batches())
         for b in rebatch(batches, batch_rows):
             n += b.num_rows

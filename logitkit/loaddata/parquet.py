@@ -21,10 +21,10 @@ from logitkit.loaddata.diagnose import check_names, one_line
 from logitkit.loaddata.table import Table
 
 #: what pyarrow raises for a file it cannot decode (OSError: codec and I/O errors)
-_DECODE_ERRORS = (pa.ArrowException, OSError, ValueError)
+DECODE_ERRORS = (pa.ArrowException, OSError, ValueError)
 
 
-def _damaged(path: Path, exc: BaseException) -> InputFileError:
+def damaged(path: Path, exc: BaseException) -> InputFileError:
     msg = str(exc).replace(f"'{path}'", "the file").replace(str(path), "the file")
     msg = msg.split("Is this a 'parquet' file?:")[-1]  # (pyarrow's dataset wrapper around the reader's reason)
     return InputFileError(
@@ -37,23 +37,23 @@ def _dataset(path: Path) -> pads.Dataset:
     check_file(path, directory=True)
     try:
         ds = pads.dataset(str(path), format="parquet")
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         if path.is_file():  # a schema pyarrow will not make a data set of (e.g. a name given twice): say why
             try:
                 schema = pq.read_schema(path)
-            except _DECODE_ERRORS:
+            except DECODE_ERRORS:
                 schema = None
             if schema is not None:
-                _check_schema(schema, path)
-        raise _damaged(path, exc) from None
+                check_schema(schema, path)
+        raise damaged(path, exc) from None
     if path.is_dir() and not ds.files:
         raise InputFileError(f"{path}: is a directory that holds no Parquet files; data.path must name a file, or a "
                              "directory of Parquet files")
-    _check_schema(ds.schema, path)
+    check_schema(ds.schema, path)
     return ds
 
 
-def _check_schema(schema: pa.Schema, path: Path) -> None:
+def check_schema(schema: pa.Schema, path: Path) -> None:
     check_names(schema.names, path, line=None)
     for f in schema:
         t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
@@ -64,7 +64,7 @@ def _check_schema(schema: pa.Schema, path: Path) -> None:
             )
 
 
-def _as_text(t, path: Path):
+def as_text(t, path: Path):
     """Binary columns (of a Table or RecordBatch) as text when they hold UTF-8, as files of
     some writers do; a binary column holding other bytes is an error naming it."""
     for j, f in enumerate(t.schema):
@@ -86,11 +86,11 @@ def load_parquet(path: str | Path, label: str | None = None, columns: list[str] 
     ds = _dataset(p)
     try:
         t = ds.to_table(columns=columns)
-    except _DECODE_ERRORS as exc:
-        raise _damaged(p, exc) from None
+    except DECODE_ERRORS as exc:
+        raise damaged(p, exc) from None
     if t.num_rows == 0:
         raise InputFileError(f"{p}: the Parquet data has no rows")
-    t = _as_text(t, p)
+    t = as_text(t, p)
     lab = label if label is not None else t.column_names[-1]
     return Table(t, lab, p.name, {"path": str(p), "sha256": file_sha256(p), "format": "parquet"})
 
@@ -104,11 +104,11 @@ def stream_parquet(path: str | Path, batch_rows: int = 65536, columns: list[str]
     while True:
         try:
             b = next(it, None)
-        except _DECODE_ERRORS as exc:
-            raise _damaged(p, exc) from None
+        except DECODE_ERRORS as exc:
+            raise damaged(p, exc) from None
         if b is None:
             return
-        yield _as_text(b, p)
+        yield as_text(b, p)
 
 
 def write_parquet(table: Table | pa.Table, path: str | Path, n_files: int = 1, row_group_rows: int = 65536) -> Path:

@@ -116,17 +116,28 @@ def _width(idx: np.ndarray, off: np.ndarray, lines: np.ndarray, lo: int, n_featu
         return int(n_features)
     if not len(idx):
         return 0
-    k = int(np.argmax(idx))
-    d = int(idx[k]) + 1 - lo
+    index, line = largest_index(idx, off, lines)
+    d = index + 1 - lo
     if d > MAX_INFERRED_WIDTH:
-        row = int(np.searchsorted(off, k, side="right") - 1)
-        raise InputFileError(
-            f"{path}: line {int(lines[row])}: feature index {int(idx[k])} would make the dense table {d:,} columns "
-            f"wide ({len(off) - 1:,} rows x {d:,} x 8 bytes = {_size((len(off) - 1) * d * 8)}); widths above "
-            f"{MAX_INFERRED_WIDTH:,} are not taken from the data: declare it with data.n_features (n_features=) "
-            "if the data really is that wide, or read it sparse with logitkit.loaddata.read_svmlight_csr"
-        )
+        raise too_wide(path, line, index, d, len(off) - 1)
     return d
+
+
+def largest_index(idx: np.ndarray, off: np.ndarray, lines: np.ndarray) -> tuple[int, int]:
+    """(the largest feature index of a parsed batch, the file line holding it); idx not empty."""
+    k = int(np.argmax(idx))
+    return int(idx[k]), int(lines[int(np.searchsorted(off, k, side="right") - 1)])
+
+
+def too_wide(path: Path, line: int, index: int, d: int, n: int) -> InputFileError:
+    """The error for a dense table of ``n`` rows that the largest ``index`` (at ``line``)
+    would make ``d`` columns wide, above ``MAX_INFERRED_WIDTH``."""
+    return InputFileError(
+        f"{path}: line {line}: feature index {index} would make the dense table {d:,} columns "
+        f"wide ({n:,} rows x {d:,} x 8 bytes = {_size(n * d * 8)}); widths above "
+        f"{MAX_INFERRED_WIDTH:,} are not taken from the data: declare it with data.n_features (n_features=) "
+        "if the data really is that wide, or read it sparse with logitkit.loaddata.read_svmlight_csr"
+    )
 
 
 def _size(nbytes: int) -> str:

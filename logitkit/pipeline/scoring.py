@@ -1,48 +1,59 @@
 """``logitkit predict``: score a CSV with a run's saved model and transforms."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from logitkit._util.errors import InputFileError
-from logitkit.loaddata import Table
-from logitkit.pipeline.modelio import load_model
+from logitkit.pipeline.rundir import OutputPathError, check_folder, make_folder
 
 
-def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = False) -> Path:
-    """Write ``output``: the input's columns, one ``p_<class>`` column per class and ``prediction``."""
-    if output.exists() and not force:
-        raise InputFileError(f"{output} already exists; pass --force to overwrite it or choose another -o path")
+def score_file(run_dir: Path, input_path: Path, output: Path, force: bool = False, progress=None) -> Path:
+    """Write ``output``: the input's columns, one ``p_<class>`` column per class and ``prediction``
+    (a hashed run: a Criteo-layout file, streamed; ``label``, ``p_0``, ``p_1``, ``prediction``;
+    ``progress(rows_done)`` after each batch). Both go through ``pipeline.scorer.Scorer``."""
+    if input_path.is_dir():
+        raise InputFileError(f"{input_path}: is a folder; pass the CSV file to score")
     if not input_path.is_file():
         raise InputFileError(f"{input_path} does not exist; pass the CSV file to score")
-    if (run_dir / "model" / "state.json").is_file():
-        raise InputFileError(f"{run_dir} holds a streamed hashed (CTR) model; score a Criteo file with "
-                             "logitkit.predict.hashed.evaluate_stream (see docs/ctr.md), not `logitkit predict`")
-    model, prep_state, embed_state = load_model(run_dir / "model")
+    check_output(output, input_path, force)
+    from logitkit.pipeline.scorer import Scorer, score_criteo_file
+
+    scorer = Scorer.load(run_dir)
+    if scorer.kind == "hashed":  # a Criteo-layout file, streamed batch by batch
+        return score_criteo_file(scorer, input_path, output, progress=progress)
     try:
         data = pacsv.read_csv(input_path)
     except pa.ArrowInvalid as exc:
         raise InputFileError(f"{input_path}: not a readable CSV ({exc})") from exc
-    from logitkit.prepdata import Preprocessor
-
-    prep = Preprocessor.from_json(prep_state)
-    X = prep.transform(Table(data, label=None, name=str(input_path), first_line=2))
-    names = list(prep.feature_names_)
-    if embed_state is not None:
-        from logitkit.embed.basis import basis_from_json
-
-        emb = basis_from_json(embed_state)
-        X, names = emb.transform(X), [str(n) for n in emb.get_feature_names_out(names)]
-    from logitkit.pipeline.runner import _named
-
-    proba = model.predict_proba(_named(X, names))
+    proba = scorer.proba(data, name=str(input_path), first_line=2)
     cols = {name: data.column(name) for name in data.column_names}
-    for j, c in enumerate(model.classes_):
+    for j, c in enumerate(scorer.classes):
         cols[f"p_{c}"] = pa.array(proba[:, j])
-    cols["prediction"] = pa.array(model.classes_[np.argmax(proba, axis=1)])
-    output.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(pa.table(cols), output)
+    cols["prediction"] = pa.array(scorer.labels(proba))
+    make_folder(output.parent, "-o")
+    tmp = output.with_name(f".{output.name}.partial")
+    try:  # a complete file or none: written aside, renamed over OUTPUT when done
+        pacsv.write_csv(pa.table(cols), tmp)
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise OutputPathError(f"-o {output}: cannot write the scores ({exc.strerror or exc}); pass a path you can "
+                              "write to") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return output
+
+
+def check_output(output: Path, input_path: Path, force: bool) -> None:
+    """``output`` may be written: not a folder, not the input, not an existing file unless
+    ``force``, in a folder we may write in (or may create); an error naming it otherwise."""
+    if output.is_dir():
+        raise OutputPathError(f"-o {output}: is a folder; give a file name for the scores (e.g. {output / 'scores.csv'})")
+    if output.exists() and os.path.samefile(output, input_path):
+        raise OutputPathError(f"-o {output}: is the input file; choose another path (predict never overwrites its input)")
+    if os.path.lexists(output) and not force:
+        raise InputFileError(f"{output} already exists; pass --force to overwrite it or choose another -o path")
+    check_folder(output.parent, "-o")

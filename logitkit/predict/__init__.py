@@ -1,10 +1,24 @@
-"""predict: torch modules that return logits, the estimators that fit them, and solvers."""
-from logitkit.predict.firth import FirthLogisticRegression
-from logitkit.predict.hashed import HashedLogisticRegression
-from logitkit.predict.head import LogisticHead, logits_to_proba
-from logitkit.predict.logistic import LogisticRegression, SeparationWarning
-from logitkit.predict.mlp import MLPClassifier
-from logitkit.predict.objective import LogisticObjective
+"""predict: torch modules that return logits, the estimators that fit them, and solvers.
 
-__all__ = ["LogisticHead", "LogisticRegression", "LogisticObjective", "SeparationWarning", "logits_to_proba",
-           "FirthLogisticRegression", "MLPClassifier", "HashedLogisticRegression"]
+The names below are imported on first use (``from logitkit.predict import
+LogisticRegression`` works as usual), so that importing one module of this stage (the
+streamed CTR learner, the parameter table a config reads) does not load every estimator.
+"""
+from importlib import import_module
+
+_WHERE = {
+    "FirthLogisticRegression": "firth", "LogisticHead": "head", "logits_to_proba": "head",
+    "LogisticRegression": "logistic", "SeparationWarning": "logistic", "objective_for": "logistic",
+    "MLPClassifier": "mlp", "LogisticObjective": "objective", "HashedLogisticRegression": "online.learner",
+}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f"logitkit.predict.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'logitkit.predict' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

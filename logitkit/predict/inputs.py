@@ -152,3 +152,18 @@ def as_labels(y, n_rows: int) -> np.ndarray:
         i = int(np.flatnonzero(~np.isfinite(y))[0])
         raise DataError(f"Input y contains NaN or infinity at row {i}; drop or fix those labels")
     return y
+
+
+def sample_weights(sample_weight, n: int) -> np.ndarray:
+    """``sample_weight`` as n finite weights >= 0 (float64); all 1 when it is None."""
+    if sample_weight is None:
+        return np.ones(n)
+    sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if sw.shape[0] != n:
+        raise DataError(f"sample_weight has {sw.shape[0]} values but X has {n} rows; pass one weight per row")
+    if not np.isfinite(sw).all():
+        raise DataError("sample_weight contains NaN or infinity; pass finite weights")
+    if (sw < 0).any():
+        i = int(np.flatnonzero(sw < 0)[0])
+        raise DataError(f"sample_weight has a negative value at row {i} ({sw[i]}); weights must be >= 0")
+    return sw

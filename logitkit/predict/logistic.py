@@ -1,24 +1,35 @@
-"""``LogisticRegression``: a scikit-learn compatible estimator whose computation runs in torch."""
+"""``LogisticRegression``: a scikit-learn compatible estimator whose computation runs in torch.
+
+Its parameters are declared once, in ``logistic_params.PARAMS`` (see
+``logitkit._util.params``): the signature, the checks and the docstring come from there,
+and the run config's ``model`` section derives its fields from it.
+``objective_for(model, X, y)`` gives a fitted model's objective on some data and its θ̂,
+which the inference statistics of ``evaluate`` are computed from.
+"""
 from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from logitkit._util.collective import LOCAL, Collective
 from logitkit._util.device import resolve_device, resolve_dtype
+from logitkit._util.errors import DataError
+from logitkit._util.params import check_params, estimator_init, params_doc
 from logitkit._util.threads import threads_for
-from logitkit._util.errors import ConfigError, DataError
 from logitkit.predict.design import Design
 from logitkit.predict.head import LogitsClassifierMixin
-from logitkit.predict.inputs import as_labels, as_matrix, encode_labels, feature_names_of
+from logitkit.predict.inputs import as_labels, as_matrix, encode_labels, feature_names_of, sample_weights
+from logitkit.predict.logistic_params import PARAMS, STOCHASTIC
 from logitkit.predict.objective import LogisticObjective
+from logitkit.predict.persist import Persistent, classes_from_json, classes_to_json
+from logitkit.predict.rank import AliasedColumnsWarning, aliased_columns, aliased_message
 from logitkit.predict.solvers import lbfgs, newton, stochastic
 
 
@@ -26,13 +37,10 @@ class SeparationWarning(UserWarning):
     """The maximum-likelihood estimate does not exist: the classes are (quasi-)separated."""
 
 
-_PENALTIES = (None, "l2", "l1", "elasticnet")
-_SOLVERS = ("auto", "newton", "lbfgs", "sgd", "adam", "adagrad")
-_STOCHASTIC = ("sgd", "adam", "adagrad")
 
 
-class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
-    """Logistic regression (binary, softmax or one-vs-rest) fitted in torch.
+class LogisticRegression(Persistent, LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
+    __doc__ = f"""Logistic regression (binary, softmax or one-vs-rest) fitted in torch.
 
     Minimises, over weights W and intercepts b,
 
@@ -44,121 +52,25 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     the number of rows for an unweighted fit: ``LogisticRegression(C=1.0)`` on 500 rows
     is ``logitkit.LogisticRegression(penalty="l2", alpha=1/500)``.
 
-    Parameters
-    ----------
-    penalty : None, "l2", "l1" or "elasticnet", default "l2"
-        ``None`` fits the maximum-likelihood estimate (needed for classical inference).
-    alpha : float >= 0, default 1e-4
-        Penalty strength. The default is a light ridge that keeps the MLE finite under
-        separation while barely moving well-posed fits; set ``penalty=None`` for the MLE.
-    l1_ratio : float in [0, 1], default 0.5
-        Mix of L1 in "elasticnet" (ignored otherwise; "l1" means 1, "l2" means 0).
-    multiclass : "softmax" or "ovr", default "softmax"
-        Several classes: one multinomial model, or K sigmoids fitted together as one
-        batched problem. Two classes always use one logit.
-    solver : "auto", "newton", "lbfgs", "sgd", "adam", "adagrad", default "auto"
-        "newton": exact Hessian + Cholesky (proximal Newton with L1), quadratic
-        convergence, O(n·p²) per step. "lbfgs": L-BFGS (OWL-QN with L1), O(n·p) per
-        step. Stochastic solvers use mini-batches in a seeded order. "auto" picks newton
-        while the (classes × features) problem has at most 1,500 parameters (its
-        Hessian is cheap then), else lbfgs.
-    fit_intercept : bool, default True
-    class_weight : None, dict or "balanced"
-        Multiplies each row's weight by its class's weight. "balanced" gives class k the
-        weight total / (K · total_k), totals of ``sample_weight`` (row counts without it),
-        as scikit-learn does.
-    max_iter : int, default 100
-        Iterations (Newton). L-BFGS and the stochastic solvers (epochs) get 10 × this
-        budget since their steps are cheap; all stop early once converged.
-    tol : float, default 1e-6
-        Stop when the largest entry of the gradient (the minimum-norm subgradient with
-        L1) is at most ``tol``. With standardised features this puts the objective
-        within ~1e-8 relative of the optimum, so ``tol`` rarely needs tuning.
-        Stochastic solvers: stop after 20 full-batch epochs in a row whose relative
-        improvement is below ``tol``.
-    warm_start : bool, default False
-        Start from the previous solution when refitting.
-    batch_size : int, default 256
-        Stochastic solvers: the starting batch, doubled when progress stalls, up to n.
-    learning_rate : float or None
-        Stochastic solvers; None means sgd 3/L (L the gradient's Lipschitz constant),
-        Adam 0.1, Adagrad 1.0.
-    dtype : "float32" or "float64", default "float64"
-        float64 matches scikit-learn and statsmodels to many digits; float32 halves
-        memory traffic for large data.
-    device : "auto", "cpu", "cuda", ...; default "auto" (CUDA when available)
-    random_state : int, default 0
-        Seeds the stochastic solvers' shuffling.
-    verbose : int, default 0
-        Log the objective at each iteration (``logging`` at INFO on "logitkit.predict").
+{params_doc(PARAMS)}
 
     Attributes
     ----------
     coef_ (1, d) or (K, d); intercept_ (1,) or (K,); classes_; n_features_in_;
-    feature_names_in_ (when fitted on a DataFrame/Table); n_iter_; loss_curve_.
+    feature_names_in_ (when fitted on a DataFrame/Table); n_iter_; loss_curve_;
+    aliased_ (d,) bool: the columns an unpenalised fit left out, linear combinations of
+    the intercept and earlier columns (``predict.rank``), whose coefficients are 0.
+
+    ``save(path)`` writes the fitted model to a folder (safetensors + JSON, no pickle) and
+    ``LogisticRegression.load(path)`` (or ``logitkit.load(path)``) reads it back;
+    ``to_state``/``from_state`` give the same as tensors and a dict.
     """
 
-    def __init__(
-        self,
-        penalty: str | None = "l2",
-        alpha: float = 1e-4,
-        l1_ratio: float = 0.5,
-        multiclass: str = "softmax",
-        solver: str = "auto",
-        fit_intercept: bool = True,
-        class_weight=None,
-        max_iter: int = 100,
-        tol: float = 1e-6,
-        warm_start: bool = False,
-        batch_size: int = 256,
-        learning_rate: float | None = None,
-        dtype: str = "float64",
-        device: str = "auto",
-        random_state: int | None = 0,
-        verbose: int = 0,
-    ):
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.multiclass = multiclass
-        self.solver = solver
-        self.fit_intercept = fit_intercept
-        self.class_weight = class_weight
-        self.max_iter = max_iter
-        self.tol = tol
-        self.warm_start = warm_start
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.dtype = dtype
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+    __init__ = estimator_init(PARAMS)
 
     # ---------------------------------------------------------------- checks
     def _check_params(self) -> None:
-        def bad(key, value, expected):
-            raise ConfigError(f"LogisticRegression: {key}={value!r} is invalid; expected {expected}")
-
-        if self.penalty not in _PENALTIES:
-            bad("penalty", self.penalty, "None, 'l2', 'l1' or 'elasticnet'")
-        if not isinstance(self.alpha, Real) or not self.alpha >= 0:
-            bad("alpha", self.alpha, "a number >= 0")
-        if not isinstance(self.l1_ratio, Real) or not 0 <= self.l1_ratio <= 1:
-            bad("l1_ratio", self.l1_ratio, "a number in [0, 1]")
-        if self.multiclass not in ("softmax", "ovr"):
-            bad("multiclass", self.multiclass, "'softmax' or 'ovr'")
-        if self.solver not in _SOLVERS:
-            bad("solver", self.solver, "one of " + ", ".join(map(repr, _SOLVERS)))
-        for key in ("max_iter", "batch_size"):
-            v = getattr(self, key)
-            if not isinstance(v, Integral) or isinstance(v, bool) or v < 1:
-                bad(key, v, "an integer >= 1")
-        if not isinstance(self.tol, Real) or not self.tol > 0:
-            bad("tol", self.tol, "a number > 0")
-        if self.learning_rate is not None and not (isinstance(self.learning_rate, Real) and self.learning_rate > 0):
-            bad("learning_rate", self.learning_rate, "None or a number > 0")
-        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
-            bad("class_weight", self.class_weight, "None, 'balanced' or a dict {class: weight}")
+        check_params(self, PARAMS)
 
     def _l1_ratio(self) -> float:
         return {None: 0.0, "l2": 0.0, "l1": 1.0, "elasticnet": float(self.l1_ratio)}[self.penalty]
@@ -173,18 +85,7 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- data
     def _sample_weights(self, y_idx: np.ndarray, sample_weight) -> np.ndarray:
-        n = y_idx.shape[0]
-        if sample_weight is None:
-            sw = np.ones(n)
-        else:
-            sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if sw.shape[0] != n:
-                raise DataError(f"sample_weight has {sw.shape[0]} values but X has {n} rows; pass one weight per row")
-            if not np.isfinite(sw).all():
-                raise DataError("sample_weight contains NaN or infinity; pass finite weights")
-            if (sw < 0).any():
-                i = int(np.flatnonzero(sw < 0)[0])
-                raise DataError(f"sample_weight has a negative value at row {i} ({sw[i]}); weights must be >= 0")
+        sw = sample_weights(sample_weight, y_idx.shape[0])
         cw = self.class_weight
         if cw == "balanced":
             # as scikit-learn: total weight / (classes · the class's weight), so with
@@ -205,22 +106,40 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     def _device(self) -> torch.device:
         return resolve_device(self.device)
 
-    # hooks that ``predict.distributed`` overrides to make the fit global over ranks
+    def _collective(self) -> Collective:
+        """The ranks whose rows make one fit: this process alone (``predict.distributed``
+        hands over the ranks of a torchrun job)."""
+        return LOCAL
+
     def _classes_of(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted classes, index of each row's class)."""
-        return encode_labels(y)
+        """(sorted classes, index of each row's class); the classes of every rank."""
+        classes, y_idx = encode_labels(y)
+        every = self._collective().union(classes)
+        if len(every) > len(classes):  # some classes are only on other ranks
+            classes, y_idx = every, np.searchsorted(every, y)
+        return classes, y_idx
 
     def _class_counts(self, y_idx: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        """(total, total per class) of the rows, or of their ``weights``, for
-        class_weight="balanced"."""
+        """(total, total per class) of the rows (every rank's), or of their ``weights``,
+        for class_weight="balanced"."""
         counts = np.bincount(y_idx, weights=weights, minlength=len(self.classes_)).astype(np.float64)
+        counts = self._collective().sum(counts)
         return float(counts.sum()), counts
 
-    def _objective(self, design: Design, Y: torch.Tensor, sw: np.ndarray, link: str, m: int,
-                   dtype: torch.dtype, device: torch.device) -> LogisticObjective:
-        """The objective with the weights ``sw`` normalised to mean 1."""
-        s = torch.as_tensor(sw / sw.mean(), dtype=dtype, device=device)
-        return LogisticObjective(design, Y, s, link, m, self.fit_intercept, self._alpha(), self._l1_ratio())
+    def _objective(self, M, y_idx: np.ndarray, sample_weight, dtype: torch.dtype) -> LogisticObjective:
+        """The objective of the rows (M, y_idx) for this model's classes and link, with the
+        sample and class weights normalised to mean 1 over every rank's rows."""
+        sw = self._sample_weights(y_idx, sample_weight)
+        device, coll = self._device(), self._collective()
+        K = len(self.classes_)
+        if self.link_ == "ovr":
+            Y = torch.as_tensor(np.eye(K)[y_idx], dtype=dtype, device=device)
+        else:
+            Y = torch.as_tensor(y_idx, device=device)
+        tot = coll.sum(torch.tensor([sw.sum(), sw.shape[0]], dtype=torch.float64))
+        s = torch.as_tensor(sw / float(tot[0] / tot[1]), dtype=dtype, device=device)
+        return LogisticObjective(self._to_design(M, dtype, device), Y, s, self.link_, 1 if K == 2 else K,
+                                 self.fit_intercept, self._alpha(), self._l1_ratio(), coll)
 
     def _to_design(self, M, dtype: torch.dtype, device: torch.device) -> Design:
         return Design.from_array(M, dtype, device)
@@ -248,33 +167,48 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        sw = self._sample_weights(y_idx, sample_weight)
         dtype, device = resolve_dtype(self.dtype), self._device()
         K = len(classes)
-        link = "binary" if K == 2 else self.multiclass
         m = 1 if K == 2 else K
-        design = self._to_design(M, dtype, device)
-        if link == "ovr":
-            Y = torch.as_tensor(np.eye(K)[y_idx], dtype=dtype, device=device)
-        else:
-            Y = torch.as_tensor(y_idx, device=device)
-        obj = self._objective(design, Y, sw, link, m, dtype, device)
+        self.link_ = "binary" if K == 2 else self.multiclass
+        obj = self._objective(M, y_idx, sample_weight, dtype)
+        keep = self._identifiable(obj)  # an unpenalised fit leaves aliased columns out (fixed at 0)
+        if keep is not None:
+            obj = self._objective(_columns(M, keep), y_idx, sample_weight, dtype)
         theta0 = obj.zeros()
         if self.warm_start and prev[0] is not None and prev[0].shape == (m, M.shape[1]) and np.array_equal(prev[2], classes):
-            theta0[:, : obj.d] = torch.as_tensor(prev[0], dtype=dtype, device=device)
+            theta0[:, : obj.d] = torch.as_tensor(prev[0][:, keep if keep is not None else slice(None)],
+                                                 dtype=dtype, device=device)
             if self.fit_intercept:
                 theta0[:, -1] = torch.as_tensor(prev[1], dtype=dtype, device=device)
         with threads_for(M.shape[0] * M.shape[1] * m):
             result = self._solve(obj, theta0)
         theta = result.theta.detach().cpu().numpy().astype(np.float64)
-        self.coef_ = theta[:, : obj.d].copy()
+        self.coef_ = np.zeros((m, M.shape[1]))
+        self.coef_[:, keep if keep is not None else slice(None)] = theta[:, : obj.d]
         self.intercept_ = theta[:, -1].copy() if self.fit_intercept else np.zeros(m)
         self.n_iter_ = np.array([result.n_iter])
         self.loss_curve_ = list(result.loss_curve)
         self.solver_ = result.solver_name
-        self.link_ = link
         self._check_outcome(obj, result)
         return self
+
+    def _identifiable(self, obj: LogisticObjective) -> np.ndarray | None:
+        """Sets ``aliased_`` (bool (d,)): the columns an unpenalised fit leaves out because
+        they are linear combinations of the intercept and earlier columns
+        (``predict.rank``); their coefficients are 0. Returns the kept columns' indices,
+        or None when every column is kept (a penalised fit keeps them all: the penalty
+        makes its solution unique)."""
+        self.aliased_ = np.zeros(obj.d, dtype=bool)
+        if obj.l2 > 0 or obj.l1 > 0:
+            return None
+        self.aliased_ = aliased_columns(obj.X, self.fit_intercept, obj.collective, rows=(obj.s > 0).cpu().numpy())
+        if not self.aliased_.any():
+            return None
+        names = getattr(self, "feature_names_in_", None)
+        names = [str(names[j]) if names is not None else f"x{j}" for j in np.flatnonzero(self.aliased_)]
+        warnings.warn(aliased_message(names, "the design (X)"), AliasedColumnsWarning, stacklevel=3)
+        return np.flatnonzero(~self.aliased_)
 
     def _solve(self, obj: LogisticObjective, theta0: torch.Tensor):
         solver = self._pick_solver(obj.m, obj.p)
@@ -302,12 +236,13 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
                 "the classes are (quasi-)completely separated by the features: the "
                 "maximum-likelihood estimate does not exist and the coefficients grow "
                 "without bound. Use a penalty (penalty='l2' with alpha > 0) or Firth's "
-                "bias-reduced fit instead of penalty=None.",
+                "bias-reduced fit (logitkit.FirthLogisticRegression; in a run, model.kind: firth) "
+                "instead of penalty=None.",
                 SeparationWarning,
                 stacklevel=3,
             )
         elif not result.converged:
-            unit = "epochs" if result.solver_name in _STOCHASTIC else "iterations"
+            unit = "epochs" if result.solver_name in STOCHASTIC else "iterations"
             warnings.warn(
                 f"{result.solver_name} did not converge in {result.n_iter} {unit} "
                 f"({result.message or 'iteration limit'}); increase max_iter, standardise "
@@ -342,43 +277,39 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         W = torch.as_tensor(self.coef_, dtype=dtype, device=device)
         return design.linear(W) + torch.as_tensor(self.intercept_, dtype=dtype, device=device)
 
-    def summary(self, X, y, sample_weight=None, **kwargs):
-        """Coefficient table with standard errors, z, p, CIs and odds ratios.
-
-        A convenience for ``logitkit.evaluate.summary(model, X, y, ...)``; see there.
-        """
-        from logitkit.evaluate.inference import summary  # later stage, imported on use
-
-        return summary(self, X, y, sample_weight=sample_weight, **kwargs)
-
-    def _state(self) -> tuple[dict, dict]:
-        """(tensors, JSON metadata) that describe the fitted model completely — no pickle."""
+    # ---------------------------------------------------------------- state (predict.persist)
+    def to_state(self) -> tuple[dict, dict]:
+        """(tensors, JSON metadata) that describe the fitted model completely — no pickle;
+        ``from_state`` rebuilds it, ``save``/``load`` write and read them as files."""
         check_is_fitted(self)
         tensors = {"coef": torch.as_tensor(self.coef_), "intercept": torch.as_tensor(self.intercept_)}
         meta = {
             "estimator": type(self).__name__,
             "params": self.get_params(),
-            "classes": _classes_to_json(self.classes_),
+            "classes": classes_to_json(self.classes_),
             "n_features_in": int(self.n_features_in_),
             "feature_names_in": list(map(str, getattr(self, "feature_names_in_", []))) or None,
             "link": self.link_, "solver": self.solver_, "n_iter": int(self.n_iter_[0]),
             "loss_curve": list(map(float, self.loss_curve_)),
+            "aliased": np.flatnonzero(getattr(self, "aliased_", np.zeros(0, bool))).tolist(),
         }
         return tensors, meta
 
-
     @classmethod
-    def _from_state(cls, tensors: dict, meta: dict) -> "LogisticRegression":
+    def from_state(cls, tensors: dict, meta: dict) -> "LogisticRegression":
+        """The model ``to_state`` described."""
         model = cls(**meta["params"])
         model.coef_ = tensors["coef"].numpy().astype(np.float64)
         model.intercept_ = tensors["intercept"].numpy().astype(np.float64)
-        model.classes_ = _classes_from_json(meta["classes"])
+        model.classes_ = classes_from_json(meta["classes"])
         model.n_features_in_ = meta["n_features_in"]
         if meta.get("feature_names_in"):
             model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
         model.link_, model.solver_ = meta["link"], meta["solver"]
         model.n_iter_ = np.array([meta["n_iter"]])
         model.loss_curve_ = meta["loss_curve"]
+        model.aliased_ = np.zeros(model.n_features_in_, dtype=bool)
+        model.aliased_[meta.get("aliased", [])] = True
         return model
 
     def __sklearn_tags__(self):
@@ -387,10 +318,30 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         return tags
 
 
+def objective_for(model: LogisticRegression, X, y, sample_weight=None,
+                  dtype: torch.dtype = torch.float64) -> tuple[LogisticObjective, torch.Tensor]:
+    """A fitted ``model``'s objective on (X, y) and θ̂ (m, p) at its coefficients.
 
-def _classes_to_json(classes: np.ndarray) -> dict:
-    return {"values": classes.tolist(), "dtype": classes.dtype.str if classes.dtype != object else "object"}
+    The objective is the one the model minimises (link, penalty, sample and class
+    weights; over every rank's rows for a distributed model), in ``dtype``, on the
+    model's device. The inference statistics (``evaluate.summary``) are computed from
+    it. y may hold only classes the model was fitted on."""
+    M = model._check_X(X)
+    y = as_labels(y, M.shape[0])
+    classes = model.classes_
+    y_idx = np.searchsorted(classes, y)
+    bad = (y_idx >= len(classes)) | (classes[np.minimum(y_idx, len(classes) - 1)] != y)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"y holds the label {y[i:i + 1].tolist()[0]!r} (row {i}), which the model was not fitted on; "
+                        f"its classes are {classes.tolist()}")
+    obj = model._objective(M, y_idx, sample_weight, dtype)
+    theta = np.column_stack([model.coef_, model.intercept_]) if model.fit_intercept else model.coef_
+    return obj, torch.as_tensor(theta, dtype=dtype, device=obj.device)
 
 
-def _classes_from_json(d: dict) -> np.ndarray:
-    return np.array(d["values"], dtype=None if d["dtype"] == "object" else np.dtype(d["dtype"]))
+def _columns(M, keep: np.ndarray):
+    """Columns ``keep`` of a NumPy array, SciPy sparse matrix or torch tensor."""
+    if isinstance(M, torch.Tensor):
+        return M[:, torch.as_tensor(keep, device=M.device)]
+    return M[:, keep]

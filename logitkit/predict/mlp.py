@@ -21,12 +21,17 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from logitkit._util import progress
 from logitkit._util.device import resolve_device, resolve_dtype
-from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.errors import DataError
+from logitkit._util.params import (BOOL, DEVICE, DTYPE, POSITIVE, VERBOSE, Interval, Param, check_params,
+                                   estimator_init, params_doc)
 from logitkit._util.threads import threads_for
 from logitkit.embed.encoder import MLPEncoder, check_encoder_params
 from logitkit.predict.head import LogisticHead, LogitsClassifierMixin
-from logitkit.predict.inputs import as_labels, as_matrix
+from logitkit.predict.inputs import as_labels, as_matrix, sample_weights
+from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
+from logitkit.predict.persist import Persistent, classes_from_json, classes_to_json
 
 log = logging.getLogger("logitkit.predict")
 _SOLVERS = ("lbfgs", "adam", "sgd")
@@ -36,8 +41,40 @@ _DEFAULT_LR = {"adam": 1e-3, "sgd": 0.1}
 _SMALL_STEP = 4_000_000
 
 
-class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
-    """Multilayer perceptron whose output layer is a logistic / softmax regression.
+PARAMS = {
+    "hidden_layer_sizes": Param((16,), None, "Widths of the hidden layers; () gives plain logistic regression.",
+                                text="a list of integers >= 1"),
+    "activation": Param("relu", None, "See embed.MLPEncoder.", text="'relu', 'tanh', 'sigmoid', 'gelu' or 'identity'"),
+    "dropout": Param(0.0, None, "See embed.MLPEncoder.", text="a number in [0, 1)"),
+    "batch_norm": Param(False, None, "See embed.MLPEncoder.", text="True or False"),
+    "alpha": Param(1e-4, (Interval(Real, 0),), "L2 penalty on every Linear layer's weights (alpha/2 · Σ‖W_l‖²)."),
+    "multiclass": LOGISTIC_PARAMS["multiclass"],
+    "solver": Param("lbfgs", _SOLVERS,
+                    "'lbfgs' (full batch, strong-Wolfe line search; best for small data and for exact "
+                    "agreement with LogisticRegression), 'adam' or 'sgd' (momentum 0.9; mini-batches of "
+                    "batch_size in a seeded order)."),
+    "max_iter": Param(200, (Interval(Integral, 1),), "L-BFGS iterations or epochs."),
+    "tol": Param(1e-6, (POSITIVE,),
+                 "L-BFGS stops when the largest gradient entry is <= tol; adam/sgd stop when the epoch loss "
+                 "has not improved by tol for n_iter_no_change epochs."),
+    "batch_size": Param(64, (Interval(Integral, 1),), "Rows per step of adam and sgd."),
+    "learning_rate": Param(None, (None, POSITIVE), "Step size; None means adam 1e-3, sgd 0.1."),
+    "early_stopping": Param(False, (BOOL,),
+                            "Hold out validation_fraction of the rows (stratified, seeded) and stop when their "
+                            "loss has not improved by tol for n_iter_no_change iterations/epochs; the best "
+                            "weights are restored."),
+    "validation_fraction": Param(0.1, (Interval(Real, 0, 1, "neither"),), "Share of rows held out for early stopping."),
+    "n_iter_no_change": Param(10, (Interval(Integral, 1),), "Patience of the stopping rules, in iterations/epochs."),
+    "dtype": DTYPE,
+    "device": DEVICE,
+    "random_state": Param(0, (None, Interval(Integral)),
+                          "Seeds the initial weights, the shuffling and the validation split."),
+    "verbose": VERBOSE,
+}
+
+
+class MLPClassifier(Persistent, LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
+    __doc__ = f"""Multilayer perceptron whose output layer is a logistic / softmax regression.
 
     Minimises over all weights W_l, biases b_l (and batch-norm parameters)
 
@@ -49,25 +86,7 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     ``LogisticRegression(penalty="l2", alpha=alpha)``'s objective when there are no
     hidden layers.
 
-    Parameters
-    ----------
-    hidden_layer_sizes : sequence of int, default (16,)
-        Widths of the hidden layers; ``()`` gives plain logistic regression.
-    activation : "relu", "tanh", "sigmoid", "gelu" or "identity"; dropout : float in [0, 1);
-    batch_norm : bool — see ``embed.MLPEncoder``.
-    alpha : float >= 0, default 1e-4.  multiclass : "softmax" or "ovr".
-    solver : "lbfgs" (full batch, strong-Wolfe line search; best for small data and
-        for exact agreement with ``LogisticRegression``), "adam" or "sgd" (momentum 0.9;
-        mini-batches of ``batch_size`` in a seeded order).
-    max_iter : int — L-BFGS iterations or epochs.  tol : float — L-BFGS stops when the
-        largest gradient entry is <= tol; adam/sgd stop when the epoch loss has not
-        improved by tol for ``n_iter_no_change`` epochs.
-    learning_rate : float or None (adam 1e-3, sgd 0.1).
-    early_stopping : bool — hold out ``validation_fraction`` of the rows (stratified,
-        seeded) and stop when their loss has not improved by tol for ``n_iter_no_change``
-        iterations/epochs; the best weights are restored.
-    dtype : "float64" or "float32"; device : "auto", "cpu", "cuda"...;
-    random_state : int seeding the initial weights, shuffling and the validation split.
+{params_doc(PARAMS)}
 
     Attributes
     ----------
@@ -77,56 +96,13 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     validation_loss_curve_ (with early stopping), best_iteration_.
     """
 
-    def __init__(self, hidden_layer_sizes=(16,), activation: str = "relu", dropout: float = 0.0,
-                 batch_norm: bool = False, alpha: float = 1e-4, multiclass: str = "softmax",
-                 solver: str = "lbfgs", max_iter: int = 200, tol: float = 1e-6, batch_size: int = 64,
-                 learning_rate: float | None = None, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, n_iter_no_change: int = 10,
-                 dtype: str = "float64", device: str = "auto", random_state: int | None = 0,
-                 verbose: int = 0):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.batch_norm = batch_norm
-        self.alpha = alpha
-        self.multiclass = multiclass
-        self.solver = solver
-        self.max_iter = max_iter
-        self.tol = tol
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.dtype = dtype
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+    __init__ = estimator_init(PARAMS)
 
     # ------------------------------------------------------------ checks
     def _check_params(self) -> tuple[int, ...]:
-        def bad(key, expected):
-            raise ConfigError(f"MLPClassifier: {key}={getattr(self, key)!r} is invalid; expected {expected}")
-
-        sizes = check_encoder_params("MLPClassifier", self.hidden_layer_sizes, self.activation,
-                                     self.dropout, self.batch_norm)
-        if not (isinstance(self.alpha, Real) and self.alpha >= 0):
-            bad("alpha", "a number >= 0")
-        if self.multiclass not in ("softmax", "ovr"):
-            bad("multiclass", "'softmax' or 'ovr'")
-        if self.solver not in _SOLVERS:
-            bad("solver", "one of 'lbfgs', 'adam', 'sgd'")
-        for key in ("max_iter", "batch_size", "n_iter_no_change"):
-            v = getattr(self, key)
-            if not isinstance(v, Integral) or isinstance(v, bool) or v < 1:
-                bad(key, "an integer >= 1")
-        if not (isinstance(self.tol, Real) and self.tol > 0):
-            bad("tol", "a number > 0")
-        if self.learning_rate is not None and not (isinstance(self.learning_rate, Real) and self.learning_rate > 0):
-            bad("learning_rate", "None or a number > 0")
-        if not (isinstance(self.validation_fraction, Real) and 0 < self.validation_fraction < 1):
-            bad("validation_fraction", "a number in (0, 1)")
-        return sizes
+        check_params(self, PARAMS)
+        return check_encoder_params("MLPClassifier", self.hidden_layer_sizes, self.activation,
+                                    self.dropout, self.batch_norm)
 
     # ------------------------------------------------------------ fit
     def fit(self, X, y, sample_weight=None) -> "MLPClassifier":
@@ -145,15 +121,10 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         self.classes_, self.n_features_in_ = classes, M.shape[1]
         dtype, device = resolve_dtype(self.dtype), resolve_device(self.device)
         seed = 0 if self.random_state is None else int(self.random_state)
-        with torch.random.fork_rng(devices=[]):  # initialise on the CPU: same seed, same weights on any device
-            torch.manual_seed(seed)
-            encoder = MLPEncoder(M.shape[1], sizes, self.activation, self.dropout, self.batch_norm, dtype).to(device)
-            head = LogisticHead(encoder.out_features, len(classes), multiclass=self.multiclass, dtype=dtype).to(device)
+        encoder, head = self._build(M.shape[1], sizes, len(classes), seed)
         if not sizes:  # plain logistic regression: start where LogisticRegression starts
             nn.init.zeros_(head.linear.weight)
             nn.init.zeros_(head.linear.bias)
-        self.encoder_, self.head_ = encoder, head
-        self.network_ = nn.Sequential(encoder, head)
         rows = np.arange(len(y))
         val = None
         if self.early_stopping:
@@ -170,14 +141,48 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         self._export()
         return self
 
+    def _build(self, d: int, sizes: tuple[int, ...], K: int, seed: int):
+        """The encoder and head for d inputs and K classes (seeded initial weights)."""
+        dtype, device = resolve_dtype(self.dtype), resolve_device(self.device)
+        with torch.random.fork_rng(devices=[]):  # initialise on the CPU: same seed, same weights on any device
+            torch.manual_seed(seed)
+            encoder = MLPEncoder(d, sizes, self.activation, self.dropout, self.batch_norm, dtype).to(device)
+            head = LogisticHead(encoder.out_features, K, multiclass=self.multiclass, dtype=dtype).to(device)
+        self.encoder_, self.head_ = encoder, head
+        self.network_ = nn.Sequential(encoder, head)
+        return encoder, head
+
+    # ------------------------------------------------------------ state (predict.persist)
+    def to_state(self) -> tuple[dict, dict]:
+        """(tensors: the network's weights and buffers, JSON metadata); ``from_state``
+        rebuilds the network and loads them."""
+        check_is_fitted(self)
+        tensors = {f"network.{k}": v for k, v in self.network_.state_dict().items()}
+        meta = {"estimator": type(self).__name__, "params": {**self.get_params(),
+                                                             "hidden_layer_sizes": list(self.hidden_layer_sizes)},
+                "classes": classes_to_json(self.classes_),
+                "n_features_in": int(self.n_features_in_), "n_iter": int(self.n_iter_),
+                "best_iteration": int(self.best_iteration_), "loss_curve": list(map(float, self.loss_curve_)),
+                "validation_loss_curve": list(map(float, getattr(self, "validation_loss_curve_", []))) or None}
+        return tensors, meta
+
+    @classmethod
+    def from_state(cls, tensors: dict, meta: dict) -> "MLPClassifier":
+        model = cls(**{**meta["params"], "hidden_layer_sizes": tuple(meta["params"]["hidden_layer_sizes"])})
+        model.classes_ = classes_from_json(meta["classes"])
+        model.n_features_in_ = meta["n_features_in"]
+        model._build(model.n_features_in_, model._check_params(), len(model.classes_), 0)
+        model.network_.load_state_dict({k[len("network."):]: v for k, v in tensors.items()})
+        model.network_.eval()
+        model.n_iter_, model.best_iteration_, model.loss_curve_ = meta["n_iter"], meta["best_iteration"], meta["loss_curve"]
+        if meta.get("validation_loss_curve") is not None:
+            model.validation_loss_curve_ = meta["validation_loss_curve"]
+        model._export()
+        return model
+
     @staticmethod
     def _sample_weight(sample_weight, n: int) -> np.ndarray:
-        if sample_weight is None:
-            return np.ones(n)
-        sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-        if sw.shape[0] != n or not np.isfinite(sw).all() or (sw < 0).any():
-            raise DataError(f"sample_weight must hold one finite weight >= 0 per row ({n} rows), got "
-                            f"{sw.shape[0]} values with min {sw.min() if sw.size else 'n/a'}")
+        sw = sample_weights(sample_weight, n)
         if not sw.sum() > 0:
             raise DataError("every sample weight is zero; at least one row needs a positive weight")
         return sw
@@ -187,8 +192,9 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         return (torch.as_tensor(M, dtype=dtype, device=device), torch.as_tensor(y_idx, device=device),
                 torch.as_tensor(sw / sw.mean(), dtype=dtype, device=device))
 
-    def _objective(self, X, y, s) -> torch.Tensor:
-        """Mean weighted NLL + alpha/2 · Σ‖W_l‖² (s has mean 1 on the full data)."""
+    def objective(self, X: torch.Tensor, y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """The training objective on rows (X, y) with weights s (mean 1 on the full data),
+        a scalar tensor with its autograd graph: mean weighted NLL + alpha/2 · Σ‖W_l‖²."""
         z = self.encoder_(X)
         value = self.head_.loss(z, y, s)
         if self.alpha:
@@ -212,7 +218,7 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
 
         def closure():
             opt.zero_grad()
-            loss = self._objective(*train)
+            loss = self.objective(*train)
             loss.backward()
             return loss
 
@@ -223,6 +229,7 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
             loss = float(closure().detach())
             gmax = max(float(p.grad.abs().max()) for p in params if p.grad is not None)
             self.loss_curve_.append(loss)
+            progress.current().step(f"mlp lbfgs iteration {it}, objective {loss:.6g}")
             if self.verbose:
                 log.info("mlp lbfgs iter %d  objective %.10g  |grad|inf %.3g", it, loss, gmax)
             if gmax <= self.tol:
@@ -259,11 +266,12 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
                 if self.batch_norm and idx.numel() < 2:
                     continue  # batch norm needs two rows to estimate a variance
                 opt.zero_grad()
-                loss = self._objective(X[idx], y[idx], s[idx])
+                loss = self.objective(X[idx], y[idx], s[idx])
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * idx.numel()
             self.loss_curve_.append(total / n)
+            progress.current().step(f"mlp {self.solver} epoch {epoch}, loss {total / n:.6g}")
             if self.verbose:
                 log.info("mlp %s epoch %d  loss %.10g", self.solver, epoch, self.loss_curve_[-1])
             if stopper.update(epoch):

@@ -15,6 +15,12 @@ with s_i the sample weights normalised to mean 1 (so F is a weighted mean), and
 
 The intercepts are never penalised. ``smooth`` below is F without the L1 term; the
 L1 term is handled by the solvers (OWL-QN, proximal steps) so that zeros are exact.
+
+The gradient is written once (``_gradient``): the full one of ``smooth`` and the
+mini-batch one of ``Batches.gradient`` (the stochastic solvers) are the same sum over
+rows with another row set and divisor. Every sum over rows goes through the
+objective's ``collective``: the identity in one process; under torchrun an all-reduce,
+so that the rows of every rank make one objective (``predict.distributed``).
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
+from logitkit._util.collective import LOCAL, Collective
 from logitkit.predict.design import Design
 
 LINKS = ("binary", "softmax", "ovr")
@@ -33,7 +40,9 @@ class LogisticObjective:
     """Mean weighted negative log-likelihood plus the elastic-net penalty.
 
     ``Y`` is (n,) with values in {0, 1} for binary, class indices (n,) for softmax,
-    and a (n, K) 0/1 matrix for ovr. ``s`` is (n,) with mean 1.
+    and a (n, K) 0/1 matrix for ovr. ``s`` is (n,) with mean 1 (over every rank's rows).
+    ``collective`` sums over the ranks whose rows make the objective (see the module
+    docstring); ``n_total`` is the number of rows over all of them.
     """
 
     X: Design
@@ -44,12 +53,13 @@ class LogisticObjective:
     fit_intercept: bool = True
     alpha: float = 0.0
     l1_ratio: float = 0.0
+    collective: Collective = field(default=LOCAL, repr=False, compare=False)
     _memo: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.d = self.X.d
         self.p = self.d + int(self.fit_intercept)
-        self.n_total = float(self.X.n)
+        self.n_total = float(self.collective.sum(torch.tensor(float(self.X.n), dtype=torch.float64)))
         self.dtype = self.s.dtype
         self.device = self.s.device
         if self.link == "softmax":
@@ -107,20 +117,37 @@ class LogisticObjective:
             return torch.logsumexp(z, dim=1) - (z * self.Y1).sum(1)
         return (F.softplus(z) - self.Y1 * z).sum(1)
 
+    def probabilities(self, z: torch.Tensor, small: bool = False) -> torch.Tensor:
+        """p = σ(z) (binary, ovr) or softmax(z), shape of z. ``small``: softmax by hand,
+        which is faster than torch.softmax on the small float64 inputs of a mini-batch."""
+        if self.link != "softmax":
+            return torch.sigmoid(z)
+        if not small:
+            return torch.softmax(z, dim=1)
+        e = torch.exp(z - z.max(1, keepdim=True).values)
+        return e / e.sum(1, keepdim=True)
+
     def residual(self, z: torch.Tensor) -> torch.Tensor:
         """∂nll/∂z, shape (n, m): probabilities minus targets."""
-        if self.link == "softmax":
-            return torch.softmax(z, dim=1) - self.Y1
-        return torch.sigmoid(z) - self.Y1
+        return self.probabilities(z) - self.Y1
 
     def subset(self, idx: torch.Tensor) -> "LogisticObjective":
         """The same objective (same class, penalty and weights) on the rows ``idx``:
         the mean over those rows, as the subsampled Newton start uses it."""
         return replace(self, X=self.X.rows(idx), Y=self.Y[idx], s=self.s[idx])
 
-    def _sum(self, t: torch.Tensor) -> torch.Tensor:
-        """Sum over rows; the distributed runner overrides it with an all-reduce."""
-        return t
+    def batches(self, perm: torch.Tensor) -> "Batches":
+        """This rank's rows in the order ``perm``, for mini-batch gradients (one epoch)."""
+        return Batches(self, perm)
+
+    def l1_term(self, theta: torch.Tensor) -> float:
+        """l1 · ‖mask ⊙ θ‖₁, the part of F that ``smooth`` leaves out."""
+        return self.l1 * float((self.penalty_mask * theta).abs().sum())
+
+    def value_and_gradient(self, theta: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """(F(θ) with the L1 term, gradient of the smooth part), one pass over X."""
+        f, g = self.smooth(theta)
+        return float(f) + self.l1_term(theta), g
 
     # ---- smooth part: value, gradient, Hessian --------------------------------
     def smooth(self, theta: torch.Tensor, grad: bool = True):
@@ -136,16 +163,23 @@ class LogisticObjective:
         else:
             nll_sum = F.binary_cross_entropy_with_logits(z, self.Y1, weight=None if unit else self.s[:, None],
                                                          reduction="sum")
-        value = self._sum(nll_sum) / self.n_total + 0.5 * self.l2 * (w * w).sum()
+        value = self.collective.sum(nll_sum) / self.n_total + 0.5 * self.l2 * (w * w).sum()
         if not grad:
             return value, None
-        R = self.residual(z) if unit else self.residual(z).mul_(self.s[:, None])
+        return value, self._gradient(theta, self.X, self.residual(z), None if unit else self.s, self.n_total)
+
+    def _gradient(self, theta: torch.Tensor, X: Design, R: torch.Tensor, s: torch.Tensor | None,
+                  count: float) -> torch.Tensor:
+        """(1/count) Σ_i s_i r_i ⊗ [x_i, 1] + l2 · mask ⊙ θ, shape of θ: the gradient of the
+        smooth part on the rows of X (every rank's, through the collective), with
+        r_i = p_i − y_i their residuals (R, (rows, m)) and s their weights (None: all 1)."""
+        if s is not None:
+            R = R.mul_(s[:, None])
         g = torch.empty_like(theta)
-        g[:, : self.d] = self.X.adjoint(R)
+        g[:, : self.d] = X.adjoint(R)
         if self.fit_intercept:
             g[:, -1] = R.sum(0)
-        g = self._sum(g).div_(self.n_total).add_(w, alpha=self.l2)
-        return value, g
+        return self.collective.sum(g).div_(count).add_(theta * self.penalty_mask, alpha=self.l2)
 
     def value(self, theta: torch.Tensor) -> torch.Tensor:
         """The full objective F(θ), L1 term included."""
@@ -188,8 +222,8 @@ class LogisticObjective:
         def grams(v: torch.Tensor, k: int, l: int):
             """(Hessian block of weights v, meat block of weights r_k r_l or None)."""
             if R is None:
-                return self._sum(self._gram(v)), None
-            G = self._sum(self._gram(torch.stack([v, R[:, k] * R[:, l]], 1)))
+                return self.collective.sum(self._gram(v)), None
+            G = self.collective.sum(self._gram(torch.stack([v, R[:, k] * R[:, l]], 1)))
             return G[0], G[1]
 
         K, p = self.m, self.p
@@ -224,3 +258,34 @@ class LogisticObjective:
         if self.fit_intercept:
             Xd = torch.cat([Xd, torch.ones(Xd.shape[0], 1, dtype=Xd.dtype, device=Xd.device)], 1)
         return R[:, :, None] * Xd[:, None, :]
+
+
+class Batches:
+    """One epoch of mini-batches: an objective's rows (this rank's) in the order ``perm``;
+    the batch is the rows start:stop of that order. Dense X is copied once in that order,
+    so every batch is a view; sparse rows are taken per batch."""
+
+    def __init__(self, obj: LogisticObjective, perm: torch.Tensor):
+        self.obj, self.perm, self.n = obj, perm, perm.shape[0]
+        self.X = None if obj.X.sparse else obj.X.X[perm]
+        self.Y1, self.s = obj.Y1[perm], obj.s[perm]
+
+    def gradient(self, theta: torch.Tensor, start: int, stop: int, count: int | None = None) -> torch.Tensor:
+        """g_B(θ) = (1/|B|) Σ_{i∈B} s_i (p_i − y_i) ⊗ [x_i, 1] + l2 · mask ⊙ θ, shape of θ.
+
+        B is the rows start:stop here and, under torchrun, the batches the other ranks
+        take in the same step (the sums go through the objective's collective); ``count``
+        is |B| over all ranks (default stop − start). A rank out of rows passes an empty
+        range and adds nothing."""
+        obj = self.obj
+        start, stop = min(start, self.n), min(stop, self.n)
+        if self.X is None and stop > start:
+            X = obj.X.rows(self.perm[start:stop])
+        else:  # dense, or no rows left on this rank
+            X = Design(self.X[start:stop] if self.X is not None else
+                       torch.zeros(0, obj.d, dtype=obj.dtype, device=obj.device))
+        z = X.linear(theta[:, : obj.d])
+        if obj.fit_intercept:
+            z = z + theta[:, -1]
+        R = obj.probabilities(z, small=True) - self.Y1[start:stop]
+        return obj._gradient(theta, X, R, self.s[start:stop], stop - start if count is None else count)

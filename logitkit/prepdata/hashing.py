@@ -1,26 +1,19 @@
 """Feature hashing of ``field=value`` tokens into ``2**n_bits`` buckets.
 
-The hash is fixed and seeded, so the same token lands in the same bucket in every
-process, on every machine and whatever ``PYTHONHASHSEED`` says (Python's ``hash`` is
-never used). ``H(t, k)`` of bytes ``t`` (length ``n``) under a 64-bit key ``k``:
-
-    mix(z)  = splitmix64 finaliser: z ^= z>>30; z *= 0xbf58476d1ce4e5b9;
-                                   z ^= z>>27; z *= 0x94d049bb133111eb; z ^= z>>31
-    h0      = mix(k ^ (n * 0x9e3779b97f4a7c15))
-    h_{j+1} = mix(h_j ^ w_j)     for the little-endian 64-bit words w_j of t (last one
-                                 zero-padded), j = 0 .. ceil(n/8)-1;  H(t, k) = h_last
-
-all arithmetic modulo 2**64. With ``s = mix(seed + 0x9e3779b97f4a7c15)``, the token
-``field=value`` hashes to ``H(utf8(value), H(utf8(field + "="), s))`` (a missing value is
-the empty value), its bucket is that hash ``& (2**n_bits - 1)``. A cross of tokens a
-and b hashes ``mix(mix(h(a) ^ 0x632be59bd9b4e019) ^ h(b))``.
+The token ``field=value`` hashes to ``H(utf8(value), field_key(field, seed))`` (a
+missing value is the empty value; the hash ``H`` and the keys are in ``hash64``), its
+bucket is that hash ``& (2**n_bits - 1)``. A cross of tokens a and b hashes
+``cross_hash(h(a), h(b))``.
 
 Speed: a plain string column is hashed row by row by one vectorised pass per 8-byte
-word (``hash_strings``: aligned uint64 reads when every value starts at a multiple of 8
-bytes, as hex ids do), which costs less than finding its distinct values first;
+word (``hash64.hash_strings``), which costs less than finding its distinct values first;
 dictionary columns hash their dictionary once and gather; a count column is one lookup
 in a per-field table of buckets (each log-bucket code hashed once). No Python loop runs
 per row. ``transform(batch, dtype=np.int32)`` halves the output's bytes.
+
+``FeatureHasher`` is what a ``loaddata.CTRStream`` is given as its transform (the
+stream's ``TokenTransform``: ``resolve_fields``, ``transform``, ``vocab``, ``to_json``);
+loaddata never imports this module.
 """
 from __future__ import annotations
 
@@ -35,155 +28,11 @@ from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit.loaddata.tokens import (
     INT_HI, N_CODES, SMALL_MIN, code_of_id, int_code_table, log_bucket_code, log_bucket_ids, log_bucket_ids_int,
 )
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_CROSS = np.uint64(0x632BE59BD9B4E019)
-HASH_NAME = "splitmix64-fieldkey-v1"
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser on a uint64 array (wrapping arithmetic)."""
-    z = z ^ (z >> np.uint64(30))
-    z = z * _M1
-    z = z ^ (z >> np.uint64(27))
-    z = z * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-def _seed_key(seed: int) -> np.uint64:
-    with np.errstate(over="ignore"):
-        return _mix(np.array([seed], dtype=np.uint64) + _GOLDEN)[0]
-
-
-def _mix_(z: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """``_mix`` in place (``tmp``: scratch of z's shape): 8 passes, no temporaries."""
-    np.right_shift(z, np.uint64(30), out=tmp)
-    z ^= tmp
-    z *= _M1
-    np.right_shift(z, np.uint64(27), out=tmp)
-    z ^= tmp
-    z *= _M2
-    np.right_shift(z, np.uint64(31), out=tmp)
-    z ^= tmp
-    return z
-
-
-def valid_mask(arr: pa.Array) -> np.ndarray:
-    """(n,) bool: True where ``arr`` is not null (its validity bitmap unpacked)."""
-    n = len(arr)
-    bitmap = arr.buffers()[0]
-    if bitmap is None or arr.null_count == 0:
-        return np.ones(n, dtype=bool)
-    bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
-    return bits[arr.offset : arr.offset + n].view(bool)
-
-
-def hash_strings(strings: pa.Array, key) -> np.ndarray:
-    """``H(t, key)``: 64-bit hashes (uint64, shape (n,)) of the UTF-8 bytes of each string (null = empty).
-
-    ``key``: one uint64 for all strings, or one per string (shape (n,)). Vectorised over
-    the strings: word j of every string still that long is read at once, as an unaligned
-    little-endian uint64 view of the data buffer at ``offset + 8j`` (bytes past the
-    string's end masked off).
-    """
-    if isinstance(strings, pa.ChunkedArray):
-        strings = strings.combine_chunks()
-    if pa.types.is_large_string(strings.type) or pa.types.is_large_binary(strings.type):
-        off_dtype = np.int64
-    else:
-        if not (pa.types.is_string(strings.type) or pa.types.is_binary(strings.type)):
-            strings = strings.cast(pa.string())
-        off_dtype = np.int32
-    n = len(strings)
-    bufs = strings.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=off_dtype)[strings.offset : strings.offset + n + 1] if n else np.zeros(1, off_dtype)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    starts = offsets[:-1].astype(np.int64)
-    lens = np.diff(offsets)
-    if strings.null_count:
-        lens *= valid_mask(strings)
-    # the data padded by 8 zero bytes; when every string starts at a multiple of 8 (ids
-    # of 8 or 16 characters, say) its words are read as aligned uint64s, else through an
-    # unaligned uint64 view at every byte (slower)
-    padded = np.zeros((len(data) + 15) // 8 * 8, np.uint8)
-    padded[: len(data)] = data
-    if n and not (starts & 7).any():
-        words, starts = padded.view("<u8"), starts >> 3
-        step = 1
-    else:
-        words = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
-        step = 8
-    with np.errstate(over="ignore"):
-        h = lens.astype(np.uint64)
-        h *= _GOLDEN
-        h ^= np.asarray(key, dtype=np.uint64)
-        tmp = np.empty_like(h)
-        _mix_(h, tmp)
-        nwords = (lens + 7) // 8
-        byte_starts = offsets[:-1].astype(np.int64)
-        live = np.arange(n)
-        for j in range(int(nwords.max()) if n else 0):
-            everyone = j == 0 and bool(nwords.min() >= 1)
-            if not everyone:
-                live = live[nwords[live] > j]  # (the strings still this long: fewer at each word)
-                if len(live) <= _TAIL and int(nwords[live].max()) - j > _TAIL_WORDS:
-                    for i in live:  # a few very long strings: their last words one by one, not one pass each
-                        h[i] = _hash_words(int(h[i]), data, int(byte_starts[i]) + 8 * j, int(lens[i]) - 8 * j)
-                    break
-            w = words.take(starts[live] + step * j)
-            rem = lens[live] - 8 * j
-            short = np.nonzero(rem < 8)[0]
-            if len(short):  # keep the string's own bytes only (little-endian: the low ones)
-                sh = (64 - 8 * rem[short]).astype(np.uint64)
-                w[short] = (w[short] << sh) >> sh
-            if everyone:
-                h ^= w
-                _mix_(h, tmp)
-            else:
-                hl = h[live] ^ w
-                h[live] = _mix_(hl, np.empty_like(hl))
-    return h
-
-
-_TAIL, _TAIL_WORDS = 4, 64  # at most this many strings left with more than this many words: one by one
-_MASK64 = (1 << 64) - 1
-
-
-def _hash_words(h: int, data: np.ndarray, start: int, length: int) -> np.uint64:
-    """``h_{j+1} = mix(h_j ^ w_j)`` over the words of ``data[start : start + length]`` (the
-    last zero-padded), in Python integers: for the few strings far longer than the rest."""
-    tail = np.zeros((length + 7) // 8 * 8, np.uint8)
-    tail[:length] = data[start : start + length]
-    m1, m2 = int(_M1), int(_M2)
-    for w in tail.view("<u8").tolist():
-        z = h ^ w
-        z ^= z >> 30
-        z = (z * m1) & _MASK64
-        z ^= z >> 27
-        z = (z * m2) & _MASK64
-        h = z ^ (z >> 31)
-    return np.uint64(h)
-
-
-def _hash1(text: str, key: np.uint64) -> np.uint64:
-    return hash_strings(pa.array([text], pa.string()), key)[0]
-
-
-def field_key(field: str, seed: int) -> np.uint64:
-    """The key under which a field's values are hashed: ``H(utf8(field + "="), mix(seed + golden))``."""
-    return _hash1(field + "=", _seed_key(seed))
+from logitkit.prepdata.hash64 import HASH_NAME, cross_hash, field_key, hash_strings, hash_text, string_array, valid_mask
 
 
 def _is_numeric(t: pa.DataType) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
-
-
-def cross_hash(ha: np.ndarray, hb: np.ndarray) -> np.ndarray:
-    """64-bit hash of the cross of two tokens from their 64-bit hashes."""
-    with np.errstate(over="ignore"):
-        return _mix(_mix(ha ^ _CROSS) ^ hb)
 
 
 class FeatureHasher:
@@ -263,7 +112,7 @@ class FeatureHasher:
         return str(value)
 
     def token_hash64(self, field: str, value) -> np.uint64:
-        return _hash1(self.value_text(value), self._key(field))
+        return hash_text(self.value_text(value), self._key(field))
 
     def token_of(self, field: str, value) -> int:
         """The bucket of one field's value (None or '' = missing), as ``transform`` computes it."""
@@ -311,7 +160,7 @@ class FeatureHasher:
         if field not in self._code_luts:
             lut = np.zeros(N_CODES + 1, dtype=np.uint64)
             known = np.zeros(N_CODES + 1, dtype=bool)
-            lut[N_CODES], known[N_CODES] = _hash1("", self._key(field)), True
+            lut[N_CODES], known[N_CODES] = hash_text("", self._key(field)), True
             self._code_luts[field], self._code_known[field] = lut, known
         lut, known = self._code_luts[field], self._code_known[field]
         if len(ids) and not known.all():
@@ -319,7 +168,7 @@ class FeatureHasher:
             seen[ids] = True
             new = np.nonzero(seen & ~known)[0]
             if len(new):
-                toks = pa.array([code_of_id(int(i)) for i in new], pa.string())
+                toks = string_array([code_of_id(int(i)) for i in new])
                 lut[new] = hash_strings(toks, self._key(field))
                 known[new] = True
         return lut
@@ -360,7 +209,9 @@ class FeatureHasher:
         lut, codes = self._field_hashes(batch, f)
         return lut[codes]
 
-    def _resolve_fields(self, names: list[str]) -> None:
+    def resolve_fields(self, names: list[str]) -> None:
+        """Name the hashed fields from a batch's column ``names`` (with ``fields=None``:
+        every column but the label) and check that every field and cross is there."""
         if self.fields is None:
             self.fields = [c for c in names if c != self.label]
         missing = [f for f in self.fields + [c for ab in self.crosses for c in ab] if f not in names]
@@ -373,7 +224,7 @@ class FeatureHasher:
     def _columns(self, batch):
         if hasattr(batch, "data") and isinstance(getattr(batch, "data"), pa.Table):
             batch = batch.data
-        self._resolve_fields(list(batch.schema.names))
+        self.resolve_fields(list(batch.schema.names))
         return batch
 
     def hash64(self, batch) -> np.ndarray:
@@ -509,6 +360,41 @@ class FeatureHasher:
     def transform_batches(self, batches: Iterable) -> Iterable[np.ndarray]:
         for b in batches:
             yield self.transform(b)
+
+    def vocab(self, batch, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``field=value`` tokens of one batch with their buckets: (tokens, buckets,
+        counts), shapes (m,), for a token sketch (``predict.online.sketch``).
+
+        ``idx`` (n, T) is ``transform(batch)``: its first ``len(fields)`` columns are the
+        fields' buckets (crosses are not sketched). Counts are named by their log-bucket
+        code. Strings are built only for distinct values.
+        """
+        batch = self._columns(batch)
+        toks, bks, cnts = [], [], []
+        for j, f in enumerate(self.fields):
+            arr = batch.column(f)
+            if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+                codes = log_bucket_ids(arr.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
+                codes[codes < 0] = N_CODES
+                k = N_CODES + 1
+                counts = np.bincount(codes, minlength=k)
+                present = np.nonzero(counts)[0]
+                toks.extend(f"{f}={code_of_id(int(c)) if c < N_CODES else ''}" for c in present)
+            else:
+                enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr.cast(pa.string()))
+                k = len(enc.dictionary) + 1
+                codes = enc.indices.fill_null(k - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+                counts = np.bincount(codes, minlength=k)
+                present = np.nonzero(counts)[0]
+                values = enc.dictionary.cast(pa.string()).take(pa.array(present[present < k - 1]))
+                toks.extend(pc.binary_join_element_wise(f"{f}=", values, "").to_pylist())
+                if present[-1] == k - 1:
+                    toks.append(f"{f}=")
+            bucket_of = np.zeros(k, dtype=np.int64)
+            bucket_of[codes] = idx[:, j]
+            bks.append(bucket_of[present])
+            cnts.append(counts[present])
+        return np.array(toks, dtype=object), np.concatenate(bks), np.concatenate(cnts)
 
     # -- state --------------------------------------------------------------------------------
     def to_json(self) -> dict:

@@ -8,15 +8,23 @@ Column roles, decided in ``fit`` from the training table and saved:
   values are mostly not numbers;
 - ``prep.log_bucket`` / ``prep.quantile_bucket`` columns: one-hot of their buckets.
 
+Indicator blocks (one-hot, buckets) are treatment coded (``prepdata.encoding``): with
+an intercept each leaves out its reference level — ``prep.reference``: "first" (the
+default: the first level in sorted order), ``{column: level}`` for some columns, or
+"none" (every level: for a penalised model that should shrink every level alike). A
+model without intercept (``Preprocessor(prep, intercept=False)``) keeps every level of
+its first indicator block, as R does; the later blocks still leave out a reference.
+
 Output of ``transform``: float64 ``(n, d)``, columns in the order numeric (scaled),
 missing indicators, one-hot blocks and bucket blocks; ``feature_names_`` names them.
 With ``prep.hashing`` set use ``transform_indices`` (int64 bucket indices) instead.
 Default ``PrepSection()``: numeric columns pass through unchanged.
 
-``fit(table, stats=ShardStats())`` fits on the union of every rank's rows in a
-distributed run (``table`` is this rank's shard; the column types must agree): column
+``fit(table, coll=collective)`` fits on the union of every rank's rows in a job of
+several processes (``table`` is this rank's part; the column types must agree): column
 roles from summed counts, every transform from reduced statistics (see ``scaling``,
-``encoding``), so the fitted state equals one process's on all the rows.
+``encoding``), so the fitted state equals one process's on all the rows. In one process
+(``coll`` left at ``LOCAL``) the reductions are the identity.
 """
 from __future__ import annotations
 
@@ -25,13 +33,13 @@ import logging
 import numpy as np
 import pyarrow as pa
 
+from logitkit._util.collective import LOCAL, Collective
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit.loaddata.table import Table
 from logitkit.prepdata.encoding import LogBucketer, OneHotEncoder, QuantileBucketer
 from logitkit.prepdata.hashing import FeatureHasher
 from logitkit.prepdata.scaling import Imputer, MinMaxScaler, Standardizer
-from logitkit.prepdata.schema import (check_no_nan, is_numeric_type, numeric_counts, numeric_share, numeric_values,
-                                      select_columns)
+from logitkit.prepdata.schema import check_no_nan, is_numeric_type, numeric_counts, numeric_values, select_columns
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,7 @@ _PREP_DEFAULTS = dict(
     quantile_bucket=[],
     n_quantiles=10,
     hashing=None,
+    reference="first",
 )
 _ENCODERS = {"OneHotEncoder": OneHotEncoder, "LogBucketer": LogBucketer, "QuantileBucketer": QuantileBucketer}
 
@@ -74,13 +83,14 @@ def _settings(prep) -> dict:
 class Preprocessor:
     """Fit the ``prep`` transforms on training rows, apply them anywhere, save them as JSON."""
 
-    def __init__(self, prep=None) -> None:
+    def __init__(self, prep=None, intercept: bool = True) -> None:
         self.prep = prep
         self._s = _settings(prep)
+        self.intercept = intercept
         self.fitted_ = False
 
     # -- fit ----------------------------------------------------------------------------------
-    def _roles(self, table: Table, stats=None) -> dict[str, str]:
+    def _roles(self, table: Table, coll: Collective) -> dict[str, str]:
         s = self._s
         feats = table.feature_names
         log_cols = select_columns(feats, s["log_bucket"], key="prep.log_bucket") if s["log_bucket"] else []
@@ -98,25 +108,24 @@ class Preprocessor:
                 roles[c] = "one_hot"
             elif is_numeric_type(t) or pa.types.is_null(t):
                 roles[c] = "numeric"
-            elif s["one_hot"] is None and self._share(table.data.column(c), stats) < 0.5:
+            elif s["one_hot"] is None and self._share(table.data.column(c), coll) < 0.5:
                 roles[c] = "one_hot"
             else:
                 roles[c] = "numeric"  # numeric_values names the first non-number
         return roles
 
     @staticmethod
-    def _share(col, stats) -> float:
-        if stats is None:
-            return numeric_share(col)
-        ok, n = stats.sum(np.array(numeric_counts(col), dtype=np.float64))
+    def _share(col, coll: Collective) -> float:
+        """Share of every rank's non-missing values of a text column that read as numbers."""
+        ok, n = coll.sum(np.array(numeric_counts(col), dtype=np.float64))
         return float(ok) / n if n else 0.0
 
-    def fit(self, table: Table, refit: bool = False, stats=None) -> "Preprocessor":
+    def fit(self, table: Table, refit: bool = False, coll: Collective = LOCAL) -> "Preprocessor":
         """Learn every transform's state from ``table`` (the training rows). Returns self.
 
         Fitting a fitted preprocessor again needs ``refit=True`` (a refit is never silent).
-        ``stats`` (e.g. ``logitkit._util.dist.ShardStats()``): ``table`` is one shard and
-        the state is fitted on the union of the shards.
+        ``coll`` (``logitkit._util.collective``): the job's ranks; ``table`` is this rank's
+        part and the state is fitted on the union of the ranks' rows.
         """
         if self.fitted_ and not refit:
             raise RuntimeError("Preprocessor is already fitted; pass refit=True to fit it again on new rows")
@@ -133,36 +142,58 @@ class Preprocessor:
             self.feature_names_ = self.hasher_.token_names()
             self.fitted_ = True
             return self
-        self.roles_ = self._roles(table, stats)
+        self.roles_ = self._roles(table, coll)
         self.columns_ = list(self.roles_)
         self.numeric_ = [c for c, r in self.roles_.items() if r == "numeric"]
         X = self._numeric_block(table)
         self.imputer_ = None
         if s["impute"] is not None:
-            self.imputer_ = Imputer(s["impute"], s["impute_value"], s["missing_indicators"]).fit(X, stats)
+            self.imputer_ = Imputer(s["impute"], s["impute_value"], s["missing_indicators"]).fit(X, coll)
             X = self.imputer_.transform(X)[:, : len(self.numeric_)]
         else:
             check_no_nan(X, self.numeric_, table)
         self.scaler_ = None
         if s["standardize"]:
-            self.scaler_ = Standardizer().fit(X, stats)
+            self.scaler_ = Standardizer().fit(X, coll)
         elif s["minmax"]:
-            self.scaler_ = MinMaxScaler().fit(X, stats)
+            self.scaler_ = MinMaxScaler().fit(X, coll)
         self.encoders_: dict[str, object] = {}
+        refs = self._references()
         for c, r in self.roles_.items():
             if r == "one_hot":
-                self.encoders_[c] = OneHotEncoder(s["unknown"]).fit(self._text(table, c), stats)
+                self.encoders_[c] = OneHotEncoder(s["unknown"], refs[c]).fit(self._text(table, c), coll, c)
             elif r == "log_bucket":
-                self.encoders_[c] = LogBucketer(s["unknown"]).fit(numeric_values(table, c), stats)
+                self.encoders_[c] = LogBucketer(s["unknown"], refs[c]).fit(numeric_values(table, c), coll, c)
             elif r == "quantile_bucket":
                 v = numeric_values(table, c)
                 if s["impute"] is None:
                     check_no_nan(v[:, None], [c], table)
-                self.encoders_[c] = QuantileBucketer(s["n_quantiles"], s["impute"], s["impute_value"]).fit(v, stats)
+                self.encoders_[c] = QuantileBucketer(s["n_quantiles"], s["impute"], s["impute_value"],
+                                                     refs[c]).fit(v, coll, c)
         self.feature_names_ = self._names()
         self.fitted_ = True
         log.info("prep: %d columns -> %d features", len(self.columns_), len(self.feature_names_))
         return self
+
+    def _references(self) -> dict[str, str | None]:
+        """Each indicator column's reference (``prep.reference``; see the module docstring)."""
+        ref = self._s["reference"]
+        blocks = [c for c, r in self.roles_.items() if r in ("one_hot", "log_bucket", "quantile_bucket")]
+        named = ref if isinstance(ref, dict) else {}
+        for c in named:
+            if c not in blocks:
+                raise ConfigError(f"prep.reference names {c!r}, which is not a one-hot or bucket column; those are "
+                                  f"{blocks}." + did_you_mean(c, blocks))
+        if ref not in ("first", "none") and not isinstance(ref, dict):
+            raise ConfigError(f"prep.reference {ref!r} must be 'first', 'none' or a mapping {{column: level}}")
+        out = {c: named.get(c, None if ref == "none" else "first") for c in blocks}
+        if not self.intercept and blocks and blocks[0] not in named:
+            out[blocks[0]] = None  # no intercept: the first block keeps every level (as R)
+        return out
+
+    def references(self) -> dict[str, str | None]:
+        """The fitted reference level of each indicator column (None: every level kept)."""
+        return {c: e.reference_ for c, e in self.encoders_.items()}
 
     # -- transform ----------------------------------------------------------------------------
     def _numeric_block(self, table: Table) -> np.ndarray:

@@ -3,17 +3,19 @@
 Each has ``fit(X) -> self``, ``transform(X) -> array`` and JSON state
 (``to_json() -> dict``, ``from_json(d)``). Missing values are NaN.
 
-``fit(X, stats=...)`` fits on the union of several shards' rows (ranks of a distributed
-run): ``stats`` reduces per-shard partial statistics over the shards — ``sum(a)``,
-``min(a)``, ``max(a)`` element-wise, ``gather(a)`` concatenating (see
-``logitkit._util.dist.ShardStats``). Means and variances come from summed partial sums
-(two passes: the global mean, then Σ(x − mean)²), so they equal one process's to
-rounding; medians gather the column's values.
+``fit(X, coll)`` fits on the rows of every rank of a job (``coll``, a
+``logitkit._util.collective.Collective``; in one process, the default, its reductions are
+the identity): ``X`` is this rank's rows, and every statistic is reduced over the ranks —
+``coll.sum``, ``coll.min``, ``coll.max`` element-wise, ``coll.concat`` for the values a
+median needs. Means and variances come from summed partial sums (two passes: the global
+mean, then Σ(x − mean)²), the same arithmetic as ``X.mean(0)`` and ``X.std(0)``, so one
+process gets NumPy's numbers and several ranks get them to rounding.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from logitkit._util.collective import LOCAL, Collective
 from logitkit._util.errors import ConfigError
 
 
@@ -30,36 +32,20 @@ class Imputer:
             raise ConfigError(f"prep.impute {strategy!r} is unknown; use mean, median or constant")
         self.strategy, self.value, self.indicators = strategy, float(value), bool(indicators)
 
-    def fit(self, X: np.ndarray, stats=None) -> "Imputer":
+    def fit(self, X: np.ndarray, coll: Collective = LOCAL) -> "Imputer":
+        """fill = Σ x / count of the non-missing values (mean), their median, or the
+        constant; a column with no value at all takes the constant."""
         X = np.asarray(X, dtype=np.float64)
         miss = np.isnan(X)
-        if stats is not None:
-            return self._fit_shards(X, miss, stats)
-        self.had_missing_ = miss.any(axis=0)
-        if self.strategy == "constant":
-            fill = np.full(X.shape[1], self.value)
-        else:
-            with np.errstate(all="ignore"):
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    fill = np.nanmean(X, axis=0) if self.strategy == "mean" else np.nanmedian(X, axis=0)
-            fill = np.where(np.isnan(fill), self.value, fill)  # all-missing column: the constant
-        self.fill_ = fill
-        return self
-
-    def _fit_shards(self, X: np.ndarray, miss: np.ndarray, stats) -> "Imputer":
-        """fill = Σ_shards Σ x / Σ_shards count (mean), the median of the gathered values, or the constant."""
-        self.had_missing_ = stats.sum(miss.sum(axis=0)) > 0
+        self.had_missing_ = coll.sum(miss.sum(axis=0)) > 0
         if self.strategy == "constant":
             fill = np.full(X.shape[1], self.value)
         elif self.strategy == "mean":
-            total = stats.sum(np.where(miss, 0.0, X).sum(axis=0))
-            count = stats.sum((~miss).sum(axis=0))
+            total = coll.sum(np.where(miss, 0.0, X).sum(axis=0))
+            count = coll.sum((~miss).sum(axis=0))
             fill = np.where(count > 0, total / np.maximum(count, 1), self.value)
         else:
-            cols = [stats.gather(X[~miss[:, j], j]) for j in range(X.shape[1])]
+            cols = [coll.concat(X[~miss[:, j], j]) for j in range(X.shape[1])]
             fill = np.array([np.median(c) if len(c) else self.value for c in cols])
         self.fill_ = fill
         return self
@@ -93,15 +79,12 @@ class Imputer:
 class Standardizer:
     """z = (x − mean) / std with the training mean and (population) std; a constant column gets std 1."""
 
-    def fit(self, X: np.ndarray, stats=None) -> "Standardizer":
+    def fit(self, X: np.ndarray, coll: Collective = LOCAL) -> "Standardizer":
+        """mean = Σ x / n, then sd² = Σ (x − mean)² / n, each sum over every rank's rows."""
         X = np.asarray(X, dtype=np.float64)
-        if stats is None:
-            self.mean_ = X.mean(axis=0)
-            sd = X.std(axis=0)
-        else:  # mean = Σ x / n, then sd² = Σ (x − mean)² / n, each summed over shards
-            n = stats.sum(np.array([X.shape[0]]))[0]
-            self.mean_ = stats.sum(X.sum(axis=0)) / n
-            sd = np.sqrt(stats.sum(((X - self.mean_) ** 2).sum(axis=0)) / n)
+        n = coll.sum(np.array([X.shape[0]]))[0]
+        self.mean_ = coll.sum(X.sum(axis=0)) / n
+        sd = np.sqrt(coll.sum(((X - self.mean_) ** 2).sum(axis=0)) / n)
         self.scale_ = np.where(sd > 0, sd, 1.0)
         return self
 
@@ -121,15 +104,11 @@ class Standardizer:
 class MinMaxScaler:
     """u = (x − min) / (max − min) with the training min and max; a constant column gets range 1."""
 
-    def fit(self, X: np.ndarray, stats=None) -> "MinMaxScaler":
+    def fit(self, X: np.ndarray, coll: Collective = LOCAL) -> "MinMaxScaler":
         X = np.asarray(X, dtype=np.float64)
-        if stats is None:
-            self.min_ = X.min(axis=0)
-            rng = X.max(axis=0) - self.min_
-        else:  # a shard without rows contributes +inf / -inf
-            empty = X.shape[0] == 0
-            self.min_ = stats.min(np.full(X.shape[1], np.inf) if empty else X.min(axis=0))
-            rng = stats.max(np.full(X.shape[1], -np.inf) if empty else X.max(axis=0)) - self.min_
+        empty = X.shape[0] == 0  # a rank without rows contributes +inf / -inf
+        self.min_ = coll.min(np.full(X.shape[1], np.inf) if empty else X.min(axis=0))
+        rng = coll.max(np.full(X.shape[1], -np.inf) if empty else X.max(axis=0)) - self.min_
         self.range_ = np.where(rng > 0, rng, 1.0)
         return self
 

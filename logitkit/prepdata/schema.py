@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logitkit._util.collective import LOCAL, Collective
 from logitkit._util.errors import ConfigError, DataError, did_you_mean, shown, shown_list
 from logitkit.loaddata.table import Table
 
@@ -42,12 +43,6 @@ def numeric_counts(col: pa.ChunkedArray | pa.Array) -> tuple[int, int]:
     col = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
     ok = pc.match_substring_regex(col, _NUMBER)
     return int(pc.sum(ok).as_py() or 0), len(col) - col.null_count
-
-
-def numeric_share(col: pa.ChunkedArray | pa.Array) -> float:
-    """Fraction of the non-missing values of a text column that read as numbers."""
-    ok, n = numeric_counts(col)
-    return float(ok) / n if n else 0.0
 
 
 def numeric_values(table: Table, name: str) -> np.ndarray:
@@ -141,14 +136,16 @@ def binary_labels(table: Table, positive_class=None) -> np.ndarray:
     return (yy == pos).astype(np.int8)
 
 
-def check_split_labels(train: Table, test: Table | None) -> None:
+def check_split_labels(train: Table, test: Table | None, coll: Collective = LOCAL) -> None:
     """The training rows must hold two classes or more, and every label of the test rows
     must be one of them (a model cannot score a class it never saw). The errors name the
-    file and, for the test rows, the first row holding another label."""
+    file and, for the test rows, the first row holding another label. On the ranks of a
+    job (``coll``) the classes are those of every rank's training rows, and every rank
+    raises the same error (the test row first in the input)."""
     if train.label is None:
         return
-    y_train = train.labels()
-    classes = np.unique(y_train)  # (as the model finds them: exact values, not NumPy's fixed-width strings)
+    # (as the model finds them: exact values, not NumPy's fixed-width strings)
+    classes = coll.union(train.labels()) if coll.world_size > 1 else np.unique(train.labels())
     if len(classes) < 2:
         raise DataError(
             f"{train.name}: the training rows' label column {shown(train.label)} holds one class only "
@@ -163,11 +160,16 @@ def check_split_labels(train: Table, test: Table | None) -> None:
         unseen = np.fromiter((v not in seen for v in b.tolist()), bool, len(b))
     else:
         unseen = ~np.isin(b, classes)
+    first = None
     if unseen.any():
         i = int(np.flatnonzero(unseen)[0])
-        classes = classes.tolist()
+        row = i if test.source_rows is None or coll.world_size == 1 else int(test.source_rows[i])
+        first = (row, b[i], test.where(i))
+    found = [f for f in coll.all_gather(first) if f is not None] if coll.world_size > 1 else [first] * (first is not None)
+    if found:
+        _, value, where = min(found, key=lambda f: f[0])
         raise DataError(
-            f"{test.name}: label {shown(b[i])} at {test.where(i)} (a test row) is not among the training rows' "
-            f"labels {shown_list(classes)}; a model cannot score a class it never saw: fix the "
+            f"{test.name}: label {shown(value)} at {where} (a test row) is not among the training rows' "
+            f"labels {shown_list(classes.tolist())}; a model cannot score a class it never saw: fix the "
             "label, or split with split.method stratified"
         )

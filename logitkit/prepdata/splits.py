@@ -16,7 +16,8 @@ from typing import Iterator
 
 import numpy as np
 
-from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.collective import LOCAL, Collective
+from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit.loaddata.table import Table
 
 
@@ -92,10 +93,10 @@ def kfold_indices(
         yield np.nonzero(fold != f)[0], np.nonzero(fold == f)[0]
 
 
-def _column(table: Table, name: str, what: str) -> np.ndarray:
+def split_column(table: Table, name: str, what: str) -> np.ndarray:
+    """Column ``name`` that decides a split (``what``: 'label', 'time_column',
+    'group_column'); a missing column or a missing value is an error naming it."""
     if name not in table.data.column_names:
-        from logitkit._util.errors import did_you_mean
-
         raise ConfigError(
             f"split.{what} {name!r} is not a column; columns are {table.data.column_names}."
             + did_you_mean(name, table.data.column_names)
@@ -107,37 +108,61 @@ def _column(table: Table, name: str, what: str) -> np.ndarray:
     return col.to_numpy(zero_copy_only=False)
 
 
-def split_table(table: Table, split, seed: int) -> tuple[Table, Table | None]:
+def input_rows(table: Table, coll: Collective = LOCAL) -> np.ndarray:
+    """Each row's index in the job's whole input: the table's own positions in one
+    process (the table is the whole input), ``table.source_rows`` on each rank of several
+    (the table is that rank's part; ``loaddata.shard``)."""
+    if coll.world_size == 1 or table.source_rows is None:
+        return np.arange(table.n_rows)
+    return np.asarray(table.source_rows)
+
+
+def split_table(table: Table, split, seed: int, coll: Collective = LOCAL) -> tuple[Table, Table | None]:
     """(train, test) by ``split`` (a ``SplitSection``: method, test_size, time_column, group_column).
 
     test is None for method 'none' or test_size 0. The time/group column decides the
     split and is dropped from both tables (it is not a feature).
+
+    On the ranks of a job (``coll``) each rank passes its part of the input and gets its
+    rows of the split of the whole input: the same rows go to the test set as in one
+    process. 'random' needs only the row count over ranks (every rank draws the same
+    permutation of n); 'stratified', 'time' and 'group' gather the one column that
+    decides, in the input's row order (O(n) values, not the features).
     """
     method = getattr(split, "method", "none")
     test_size = float(getattr(split, "test_size", 0.0))
     if method == "none" or test_size == 0:
         return table, None
-    n = table.n_rows
+    rows = input_rows(table, coll)
+    n = int(coll.sum(np.array([table.n_rows]))[0])
+
+    def deciding(name: str, what: str) -> np.ndarray:  # the column of every rank, in row order
+        return coll.in_row_order(rows, split_column(table, name, what))[0]
+
     if method == "random":
-        tr, te = random_split(n, test_size, seed)
+        te = random_split(n, test_size, seed)[1]
     elif method == "stratified":
         if table.label is None:
             raise ConfigError("split.method 'stratified' needs a label column; set data.label or use 'random'")
-        tr, te = stratified_split(_column(table, table.label, "label"), test_size, seed)
+        te = stratified_split(deciding(table.label, "label"), test_size, seed)[1]
     elif method == "time":
-        tr, te = time_split(_column(table, split.time_column, "time_column"), test_size)
+        te = time_split(deciding(split.time_column, "time_column"), test_size)[1]
     elif method == "group":
-        tr, te = group_split(_column(table, split.group_column, "group_column"), test_size, seed)
+        te = group_split(deciding(split.group_column, "group_column"), test_size, seed)[1]
     else:
         raise ConfigError(f"split.method {method!r} is unknown; use random, stratified, time, group or none")
-    if len(tr) == 0 or len(te) == 0:
+    if len(te) in (0, n):
         raise DataError(
-            f"{table.name}: split.test_size={test_size} leaves {len(tr)} training and {len(te)} test rows "
+            f"{table.name}: split.test_size={test_size} leaves {n - len(te)} training and {len(te)} test rows "
             f"of {n}; change test_size or use split.method 'none'"
         )
-    train, test = table.take(tr), table.take(te)
+    is_test = np.zeros(n, dtype=bool)
+    is_test[te] = True
+    mine = is_test[rows]
+    train, test = table.take(np.nonzero(~mine)[0]), table.take(np.nonzero(mine)[0])
     drop = [c for c in (getattr(split, "time_column", None), getattr(split, "group_column", None)) if c]
-    drop = [c for c in drop if c in table.data.column_names and c != table.label and method in ("time", "group")]
+    drop = [c for c in drop if c in table.data.column_names and c != table.label and method in ("time", "group")
+            and c not in table.extra]  # a carried column (not a feature) stays: inference may need it
     if drop:
         train = train.with_data(train.data.drop_columns(drop))
         test = test.with_data(test.data.drop_columns(drop))

@@ -129,7 +129,7 @@ def _data(request, name):
 
 # ----------------------------------------------------------------------------- oracle
 def objective_value(model, X, y, sample_weight=None) -> float:
-    """The fitted model's objective (DESIGN.md), evaluated on the CPU in float64:
+    """The fitted model's objective (docs/architecture.md), evaluated on the CPU in float64:
     mean_i s_i nll_i + alpha (l1_ratio ||W||_1 + (1 - l1_ratio)/2 ||W||_2^2)."""
     classes = model.classes_
     y_idx = np.searchsorted(classes, np.asarray(y))
@@ -576,55 +576,48 @@ def test_cuda_hashed_device_tensors_in(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def ctr_files(tmp_path_factory):
-    from logitkit.loaddata.criteo import write_criteo
-    from logitkit.loaddata.synthetic import make_ctr
-
-    d = tmp_path_factory.mktemp("ctr")
-    table, _ = make_ctr(7_500, seed=2, max_cardinality=2000)
-    write_criteo(table.data.slice(0, 6_000), d / "train.tsv")
-    write_criteo(table.data.slice(6_000), d / "test.tsv")
-    return d
+def ctr_dir(ctr_files):
+    return ctr_files(6_000, 1_500, seed=2, max_cardinality=2000).folder  # (tests/conftest.py)
 
 
 def _ctr_stream(d, name, **kw):
-    from logitkit.predict.online.stream import CTRStream
+    from logitkit.loaddata import CTRStream
     from logitkit.prepdata.hashing import FeatureHasher
 
     return CTRStream(d / name, FeatureHasher(n_bits=16), batch_rows=1500, prefetch=False, **kw)
 
 
 @pytest.mark.parametrize("optimizer", ["ftrl", "adagrad", "sgd"])
-def test_cuda_hashed_fit_over_a_criteo_stream_matches_cpu_and_partial_fit(ctr_files, optimizer):
+def test_cuda_hashed_fit_over_a_criteo_stream_matches_cpu_and_partial_fit(ctr_dir, optimizer):
     from logitkit import HashedLogisticRegression
-    from logitkit.predict.hashed import evaluate_stream
+    from logitkit.evaluate import evaluate_stream
 
     kw = dict(n_bits=16, optimizer=optimizer, l1=0.5 if optimizer == "ftrl" else 0.0, l2=1.0, batch_size=256,
               dtype="float64", n_passes=2)
-    stream = _ctr_stream(ctr_files, "train.tsv", cache=ctr_files / f"cache_{optimizer}")
+    stream = _ctr_stream(ctr_dir, "train.tsv", cache=ctr_dir / f"cache_{optimizer}")
     dev = HashedLogisticRegression(**kw, device=DEV).fit(stream)
-    cpu = HashedLogisticRegression(**kw, device="cpu").fit(_ctr_stream(ctr_files, "train.tsv"))
+    cpu = HashedLogisticRegression(**kw, device="cpu").fit(_ctr_stream(ctr_dir, "train.tsv"))
     np.testing.assert_allclose(dev.coef_, cpu.coef_, rtol=1e-8, atol=1e-10)
     assert dev.pass_losses_ == pytest.approx(cpu.pass_losses_, rel=1e-8)
     # partial_fit over the batches of the same stream, pass by pass, is fit
     pf = HashedLogisticRegression(**{**kw, "n_passes": 1}, device=DEV)
     for _ in range(2):
-        for batch in _ctr_stream(ctr_files, "train.tsv"):
+        for batch in _ctr_stream(ctr_dir, "train.tsv"):
             pf.partial_fit(*batch)
     np.testing.assert_allclose(pf.coef_, dev.coef_, rtol=1e-8, atol=1e-10)
-    got_dev = evaluate_stream(dev, _ctr_stream(ctr_files, "test.tsv", sketch_every=0))
-    got_cpu = evaluate_stream(cpu, _ctr_stream(ctr_files, "test.tsv", sketch_every=0))
+    got_dev = evaluate_stream(dev, _ctr_stream(ctr_dir, "test.tsv", sketch_every=0))
+    got_cpu = evaluate_stream(cpu, _ctr_stream(ctr_dir, "test.tsv", sketch_every=0))
     assert got_dev["log_loss"] == pytest.approx(got_cpu["log_loss"], rel=1e-8)
     if optimizer == "ftrl":
         assert (dev.coef_ == 0).sum() > 0
         assert_same_zeros(dev.coef_, cpu.coef_, 1e-8)
 
 
-def test_cuda_hashed_checkpoint_saved_on_device_resumes_on_cpu(ctr_files, tmp_path):
+def test_cuda_hashed_checkpoint_saved_on_device_resumes_on_cpu(ctr_dir, tmp_path):
     from logitkit import HashedLogisticRegression
 
     kw = dict(n_bits=16, optimizer="ftrl", l1=0.2, l2=1.0, batch_size=256, dtype="float64", shuffle=True)
-    batches = list(_ctr_stream(ctr_files, "train.tsv"))
+    batches = list(_ctr_stream(ctr_dir, "train.tsv"))
     full = HashedLogisticRegression(**kw, device="cpu")
     for b in batches:
         full.partial_fit(*b)
@@ -700,7 +693,7 @@ def test_cuda_cli_breast_cancer_run_equals_cpu_run(tmp_path):
     np.testing.assert_allclose(b[num].to_numpy(), a[num].to_numpy(), rtol=1e-6, atol=1e-9)
 
 
-def test_cuda_cli_ctr_run_equals_cpu_run(ctr_files, tmp_path):
+def test_cuda_cli_ctr_run_equals_cpu_run(ctr_dir, tmp_path):
     from logitkit import HashedLogisticRegression
     from logitkit.pipeline.cli import main
 
@@ -708,8 +701,8 @@ def test_cuda_cli_ctr_run_equals_cpu_run(ctr_files, tmp_path):
     weights = {}
     for key, dev in (("ref", "cpu"), ("dev", DEV)):
         out = tmp_path / key
-        args = ["run", str(cfg), "--set", f"run.device={dev}", "--set", f"data.path={ctr_files / 'train.tsv'}",
-                "--set", f"data.test_path={ctr_files / 'test.tsv'}", "--set", "data.batch_rows=4000",
+        args = ["run", str(cfg), "--set", f"run.device={dev}", "--set", f"data.path={ctr_dir / 'train.tsv'}",
+                "--set", f"data.test_path={ctr_dir / 'test.tsv'}", "--set", "data.batch_rows=4000",
                 "--set", "prep.hashing.n_bits=16", "--set", "model.dtype=float64",
                 "--set", "interpret.plots=false", "--set", "interpret.report=false", "--out", str(out)]
         assert main(args) == 0
@@ -749,7 +742,8 @@ def test_cuda_distributed_one_rank_newton_equals_logistic_regression(one_rank_gr
 
     from logitkit._util import dist
     from logitkit.evaluate.streaming import StreamingMetrics
-    from logitkit.predict.distributed import DistributedLogisticRegression, reduce_metrics
+    from logitkit.evaluate.streaming import reduce_metrics
+    from logitkit.predict.distributed import DistributedLogisticRegression
 
     if collectives == "forced":
         monkeypatch.setattr(dist, "is_distributed", lambda: tdist.is_initialized())
@@ -778,7 +772,7 @@ def test_cuda_distributed_hashed_one_rank_forced_sync_equals_plain_model(one_ran
 
     from logitkit import HashedLogisticRegression
     from logitkit._util import dist
-    from logitkit.predict.distributed import DistributedHashedLogisticRegression
+    from logitkit.predict.online.distributed import DistributedHashedLogisticRegression
 
     monkeypatch.setattr(dist, "is_distributed", lambda: tdist.is_initialized())
     idx, y, dense = hashed_data(n=2000)

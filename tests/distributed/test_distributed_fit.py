@@ -1,5 +1,4 @@
 """2 ranks on gloo (spawned here, bounded in time) against one process: same answers."""
-import json
 import sys
 from pathlib import Path
 
@@ -9,19 +8,12 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _data  # noqa: E402
-from _spawn import torchrun  # noqa: E402
+from logitkit.evaluate import summary  # noqa: E402
 from logitkit.predict import HashedLogisticRegression, LogisticRegression  # noqa: E402
-from logitkit.predict.distributed import DistributedHashedLogisticRegression, DistributedLogisticRegression  # noqa: E402
+from logitkit.predict.distributed import DistributedLogisticRegression  # noqa: E402
+from logitkit.predict.online.distributed import DistributedHashedLogisticRegression  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture(scope="module")
-def ranks(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist")
-    res = torchrun([str(Path(__file__).parent / "_worker.py"), str(out)], cwd=out)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
 
 
 def single(**kw):
@@ -52,7 +44,7 @@ def test_balanced_weights_and_softmax_with_a_class_missing_on_a_rank(ranks):
 @pytest.mark.parametrize("cov", ["nonrobust", "HC1"])
 def test_standard_errors_equal_one_process(ranks, cov):
     m, X, y = single(penalty=None, solver="newton")
-    s = m.summary(X, y, cov_type=cov)
+    s = summary(m, X, y, cov_type=cov)
     for r in ranks:
         np.testing.assert_allclose(r[f"se_{cov}"], s.column("std_err"), rtol=1e-6)
         np.testing.assert_allclose(r["llf"], s.stats["llf"], rtol=1e-9)
@@ -108,3 +100,13 @@ def test_data_parallel_adam_reaches_the_optimum(ranks):
     got = ranks[0]["adam"]["value"]
     assert got == ranks[1]["adam"]["value"]
     assert optimum <= got * (1 + 1e-12) and (got - optimum) / optimum < 1e-6
+
+
+def test_data_parallel_sgd_with_l1_reaches_the_optimum(ranks):
+    """The stochastic solver is the one-process one with its sums all-reduced, so the
+    proximal L1 step runs under torchrun too, the same on every rank."""
+    m, _, _ = single(penalty="l1", alpha=5e-2, solver="lbfgs")
+    optimum = m.loss_curve_[-1]
+    got = ranks[0]["sgd_l1"]
+    assert got == ranks[1]["sgd_l1"]
+    assert optimum <= got["value"] * (1 + 1e-12) and (got["value"] - optimum) / optimum < 1e-5

@@ -135,7 +135,7 @@ def test_l1_has_no_standard_errors(spector):
 
 def test_summary_outputs(spector):
     X, y, model, _ = spector
-    s = model.summary(X, y)
+    s = summary(model, X, y)
     text = str(s)
     assert "LR test vs intercept-only" in text and "Hosmer-Lemeshow" in text and "odds ratio" in text
     d = s.to_dict()

@@ -110,3 +110,32 @@ def test_errors_are_pinned():
         StreamingMetrics(names=("aucc",))
     with pytest.raises(DataError, match=r"LogLoss state must have shape \(2,\)"):
         LogLoss.from_state(torch.zeros(3, dtype=torch.float64))
+
+
+def test_evaluate_stream_needs_only_the_models_logits():
+    """evaluate_stream scores with the public ``logits(idx, dense)`` of any model: here a
+    fixed table of logits (one per index), against scikit-learn on the whole data."""
+    from logitkit.evaluate.streaming import evaluate_stream, reduce_metrics
+
+    class Table:
+        def __init__(self, z):
+            self.z = torch.as_tensor(z, dtype=torch.float64)
+
+        def logits(self, idx, dense=None):
+            return self.z[torch.as_tensor(idx)[:, 0]]
+
+    y, p, z, _ = _data(n=5000)
+    model = Table(z)
+    idx = np.arange(5000)[:, None]
+    batches = [(idx[s : s + 700], y[s : s + 700]) for s in range(0, 5000, 700)]
+    acc = StreamingMetrics(("log_loss", "auc"))
+    got = evaluate_stream(model, batches, [acc])
+    assert got["n_rows"] == 5000 and got["log_loss"] == pytest.approx(skm.log_loss(y, p), rel=1e-12)
+    assert got["mean_p"] == pytest.approx(p.mean(), rel=1e-12) and got["mean_y"] == pytest.approx(y.mean())
+    assert reduce_metrics(acc).result()["auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-4)
+    with pytest.raises(DataError, match=r"evaluate_stream takes labels 0 or 1; map -1/\+1 \(VW\) labels"):
+        evaluate_stream(model, [(idx[:3], np.array([1, -1, 1]))])
+    with pytest.raises(DataError, match=r"a batch has 2 labels for 3 rows of idx"):
+        evaluate_stream(model, [(idx[:3], np.array([1, 0]))])
+    with pytest.raises(DataError, match=r"the evaluation stream yielded no rows"):
+        evaluate_stream(model, [])

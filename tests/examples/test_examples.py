@@ -107,9 +107,7 @@ def test_mlp_vs_lr(tmp_path, capsys):
 
 
 def test_ctr(tmp_path, capsys):
-    out = run("ctr", tmp_path, capsys, "--rows", "20000")
-    if out.startswith("skipped:"):
-        pytest.skip(out.strip())
+    out = run("ctr", tmp_path, capsys, "--rows", "20000")  # (an import error fails here: no skip)
     model = num(out, "test log loss: hashed model")
     floor, base = num(out, "true probabilities"), num(out, "base rate")
     assert floor < model < base  # learns, and cannot beat the truth

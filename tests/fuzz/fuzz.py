@@ -69,6 +69,11 @@ def _finite(x) -> bool:
     return not isinstance(x, float) or math.isfinite(x)
 
 
+def _is_progress(line: str) -> bool:
+    """A line of the CLI's progress reporter (stderr off a terminal), not an error or a warning."""
+    return line.startswith("logitkit: ") and not line.startswith(("logitkit: error: ", "logitkit: warning: "))
+
+
 def classify(case: Case, folder: Path, res: dict) -> tuple[str, str]:
     """(outcome, detail) of one finished case."""
     err = (folder / "err").read_text(errors="replace") if (folder / "err").exists() else ""
@@ -87,8 +92,10 @@ def classify(case: Case, folder: Path, res: dict) -> tuple[str, str]:
     if "Exception ignored" in err or "terminate called" in err:
         return "noise", err[:300]
     if code == 2:
-        lines = err.strip().splitlines()
-        if len(lines) != 1 or not lines[0].startswith("logitkit: error: "):
+        # (progress lines, ``logitkit: <stage>: ...``, may come first: a case that runs a few seconds prints them)
+        lines = [ln for ln in err.strip().splitlines() if not _is_progress(ln)]
+        if len(lines) != 1 or not lines[0].startswith("logitkit: error: ") \
+                or not err.strip().endswith(lines[0] if lines else "\0"):
             return "bad_error", f"{len(lines)} lines: {err[:300]!r}"
         if case.name not in lines[0]:
             return "bad_error", f"does not name {case.name}: {lines[0][:300]}"

@@ -29,7 +29,7 @@ def _run(tmp_path, name, text, capsys, plots=False, extra="", out="runs"):
     data.write_bytes(text.encode() if isinstance(text, str) else text)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CFG.format(path=name, extra=extra, plots=str(plots).lower()))
-    code = main(["run", str(cfg), "--out", str(tmp_path / out)])
+    code = main(["run", str(cfg), "--out", str(tmp_path / out), "-q"])  # (no progress lines: stderr is the error)
     captured = capsys.readouterr()
     return code, captured.err.strip().splitlines(), tmp_path / out
 
@@ -79,7 +79,8 @@ def test_plot_that_cannot_be_drawn_is_skipped_with_a_warning(tmp_path, capsys, m
 
     monkeypatch.setattr(diagnostics, "roc_curve", broken)
     code, err, out = _run(tmp_path, "ok.csv", "\n".join(_table()) + "\n", capsys, plots=True)
-    assert code == 0 and err == []
+    assert code == 0 and err == [
+        "logitkit: warning: PlotSkippedWarning: roc.png skipped: ValueError: Axis limits cannot be NaN or Inf"]
     rec = _record(out)
     assert rec["status"] == "complete"
     assert "PlotSkippedWarning: roc.png skipped: ValueError: Axis limits cannot be NaN or Inf" in rec["warnings"]
@@ -123,9 +124,20 @@ def test_test_label_never_seen_in_training(tmp_path, capsys):
     rows = _table(40)
     (tmp_path / "test.csv").write_text("\n".join(rows[:1] + [rows[1].rsplit(",", 1)[0] + ",7"] + rows[2:10]) + "\n")
     code, err, _ = _run(tmp_path, "train.csv", "\n".join(rows) + "\n", capsys, extra=", test_path: test.csv")
+    assert code == 2 and err == [  # (loaddata.labels: the test file checked against the training file's classes)
+        "logitkit: error: test.csv: label 'y' has the value '7' at row 1 (line 2 of test.csv), which is not a class "
+        "of the training data (['0', '1']); fix or drop that row"]
+
+
+def test_split_leaves_a_class_in_the_test_rows_only(tmp_path, capsys):
+    """A class the split puts in the test rows alone (here: the latest rows of a time split)."""
+    r = random.Random(1)
+    rows = ["x,t,y"] + [f"{r.gauss(0, 1):.3f},{t},{'c' if t >= 70 else r.choice('ab')}" for t in range(100)]
+    code, err, _ = _run(tmp_path, "late.csv", "\n".join(rows) + "\n", capsys,
+                        extra=", split: {method: time, time_column: t, test_size: 0.3}")
     assert code == 2 and err == [
-        "logitkit: error: test.csv: label 7 at row 1 (line 2 of test.csv) (a test row) is not among the training "
-        "rows' labels [0, 1]; a model cannot score a class it never saw: fix the label, or split with "
+        "logitkit: error: late.csv: label 'c' at row 71 (line 72 of late.csv) (a test row) is not among the training "
+        "rows' labels ['a', 'b']; a model cannot score a class it never saw: fix the label, or split with "
         "split.method stratified"]
 
 
@@ -143,16 +155,16 @@ def test_directory_and_dangling_symlink_as_data(tmp_path, capsys):
     (tmp_path / "d.csv").mkdir()
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CFG.format(path="d.csv", extra="", plots="false"))
-    assert main(["run", str(cfg), "--out", str(tmp_path / "runs")]) == 2
+    assert main(["run", str(cfg), "--out", str(tmp_path / "runs"), "-q"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"logitkit: error: {tmp_path / 'd.csv'}: is a directory that holds no Parquet files; data.path must name a "
         "file, or a directory of Parquet files"]
     (tmp_path / "l.csv").symlink_to(tmp_path / "gone.csv")
     cfg.write_text(CFG.format(path="l.csv", extra="", plots="false"))
-    assert main(["run", str(cfg), "--out", str(tmp_path / "runs")]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [  # (the config resolves the link: the target is named)
-        f"logitkit: error: {tmp_path / 'gone.csv'}: no such file; check data.path (relative paths start at the "
-        "config's folder)"]
+    assert main(["run", str(cfg), "--out", str(tmp_path / "runs"), "-q"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [  # (paths keep the names given: the link is named)
+        f"logitkit: error: {tmp_path / 'l.csv'}: a symbolic link to '{tmp_path / 'gone.csv'}', which does not exist; "
+        "point data.path at the file itself"]
 
 
 CTR = """data: {{path: {path}, format: criteo, split: {{method: none}}}}

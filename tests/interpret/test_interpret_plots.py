@@ -85,12 +85,12 @@ def test_classifier_plots_picks_what_applies(tmp_path, fitted):
     m, X, y = fitted
     rows = [{"term": "a", "odds_ratio": 2.0, "odds_ratio_ci_low": 1.5, "odds_ratio_ci_high": 2.5}]
     names = {p.name for p in classifier_plots(m, X, y, tmp_path, coefficients=rows)}
-    assert names == {"confusion_matrix.png", "roc.png", "pr.png", "calibration.png", "loss.png",
+    assert names == {"confusion.png", "roc.png", "pr.png", "calibration.png", "loss_curve.png",
                      "odds_ratios.png", "decision_boundary.png"}
     Xi, yi = load_iris(return_X_y=True)
     mi = LogisticRegression(solver="lbfgs").fit(Xi, yi)
     paths = classifier_plots(mi, Xi, yi, tmp_path / "iris", prefix="test_")
-    assert {p.name for p in paths} == {"test_confusion_matrix.png", "test_roc.png", "test_pr.png", "test_loss.png"}
+    assert {p.name for p in paths} == {"test_confusion.png", "test_roc.png", "test_pr.png", "test_loss_curve.png"}
     for p in paths:
         _png(p)
 
@@ -107,3 +107,22 @@ def test_class_indices_are_accepted_for_labels(tmp_path):
     _png(plots.confusion_matrix_plot(idx, P.argmax(1), tmp_path / "cm.png", labels=names))
     with pytest.raises(DataError, match="y_true has values \\['rose'\\] that are not in classes"):
         as_class_values(np.array(["rose"]), names)
+
+
+def test_prediction_plots_from_labels_and_probabilities(tmp_path):
+    """What a run draws from the gathered labels and probabilities: the standard names;
+    odds ratios only with intervals; ROC, PR and calibration only with both classes."""
+    from logitkit.interpret import prediction_plots
+
+    classes = np.array(["no", "yes"])
+    y = np.array(["no", "yes", "yes", "no", "yes"])
+    P = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4], [0.1, 0.9]])
+    no_ci = [{"term": "a", "odds_ratio": 2.0, "odds_ratio_ci_low": None, "odds_ratio_ci_high": None}]
+    paths = prediction_plots(y, P, classes, tmp_path, loss_curve=[0.7, 0.5], coefficients=no_ci, split="test")
+    assert {p.name for p in paths} == {"confusion.png", "roc.png", "pr.png", "calibration.png", "loss_curve.png"}
+    for p in paths:
+        _png(p)
+    one = prediction_plots(np.array([1, 1]), P[:2], classes, tmp_path / "one")  # class indices, one class
+    assert [p.name for p in one] == ["confusion.png"]
+    with pytest.raises(DataError, match=r"y_true has values \['maybe'\] that are not in classes"):
+        prediction_plots(np.array(["maybe", "no"]), P[:2], classes, tmp_path / "bad")

@@ -9,9 +9,10 @@ import pytest
 from logitkit._util.errors import InputFileError
 from logitkit.loaddata import load_from_config, write_criteo
 from logitkit.loaddata.criteo import CRITEO_COLUMNS
-from logitkit.loaddata.shard import (byte_range, count_lines, load_shard, parquet_row_groups, parse_range,
+from logitkit.loaddata.data_section import load_shard
+from logitkit.loaddata.shard import (byte_range, count_lines, parquet_row_groups, parse_range,
                                      range_chunks, read_row_groups, stream_range_batches, unify_types)
-from logitkit.pipeline.config_data import DataSection
+from logitkit.pipeline.config import DataSection
 
 
 def _csv(tmp_path, n=200):

@@ -2,7 +2,8 @@
 import pytest
 
 from logitkit import UserError
-from logitkit.pipeline.config import Config, load_config, parse_set, resolved_dict
+from logitkit.pipeline.config import Config
+from logitkit.pipeline.config_load import load_config, parse_set, resolved_dict
 
 
 def write(tmp_path, text):

@@ -2,17 +2,14 @@
 import json
 
 import pytest
-from logitkit.loaddata.criteo import write_criteo
+
 from logitkit.loaddata.synthetic import make_ctr
 from logitkit.pipeline.cli import main
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ctr")
-    table, _ = make_ctr(38_000, seed=1)  # one ground truth: train and test rows from it
-    write_criteo(table.data.slice(0, 30_000), folder / "train.tsv")
-    write_criteo(table.data.slice(30_000), folder / "test.tsv")
+def files(ctr_files):
+    folder = ctr_files(30_000, 8_000, seed=1).folder  # one ground truth: train and test rows from it
     cfg = folder / "ctr.yaml"
     cfg.write_text(
         "data: {path: train.tsv, test_path: test.tsv, format: criteo, label: label, batch_rows: 4096,"
@@ -37,11 +34,11 @@ def test_ctr_config_runs_streamed_and_records_ctr_stats(files, capsys):
     assert 0 < test["ne"] < 1 and test["roc_auc"] > 0.6
     ctr = record["ctr"]
     assert len(ctr["pass_losses"]) == 2 and ctr["top_weights"] and "collisions" in ctr
-    assert (run_dir / "model" / "state.safetensors").is_file() and (run_dir / "report.html").is_file()
+    assert (run_dir / "model" / "checkpoint.json").is_file() and (run_dir / "report.html").is_file()
     assert not (run_dir / "cache").exists()
     assert ctr["cache"] == {"passes_from_cache": 1, "row_plans_batch_size": 512}  # pass 2 replayed the plans
     # the recorded log loss is the loss of the saved model on the test file
-    from logitkit.predict.hashed import HashedLogisticRegression
+    from logitkit.predict import HashedLogisticRegression
 
     model = HashedLogisticRegression.load(str(run_dir / "model"))
     assert model.pass_losses_ == pytest.approx(ctr["pass_losses"])
@@ -67,6 +64,11 @@ def test_ctr_config_errors(files, capsys):
     assert "'accuracy'] are not available for the streamed hashed model" in capsys.readouterr().err
     assert main(["run", str(cfg), "--set", "prep.hashing=null", "--out", str(folder / "r2")]) == 2
     assert "needs prep.hashing" in capsys.readouterr().err
+    for key in ("data.test_path", "model.options.holdout_path"):
+        assert main(["run", str(cfg), "--set", f"{key}={folder / 'nothere.tsv'}", "--out", str(folder / "r2")]) == 2
+        err = capsys.readouterr().err
+        assert f"{key}: {folder / 'nothere.tsv'} is not a file; check the path" in err and "Traceback" not in err
+    assert not (folder / "r2").exists()
 
 
 def test_vw_files_get_a_config_error_naming_what_to_do(files, tmp_path, capsys):

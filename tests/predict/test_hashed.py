@@ -9,17 +9,13 @@ from sklearn.base import clone
 from sklearn.metrics import log_loss, roc_auc_score
 
 from logitkit._util.errors import ConfigError, DataError, InputFileError
-from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
+from logitkit.evaluate.streaming import evaluate_stream
+from logitkit.predict import HashedLogisticRegression
 
 N_BITS = 12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_data(n=4000, t=8, seed=0, n_dense=0):
@@ -280,7 +276,7 @@ def test_errors_name_the_fix(tmp_path):
         HashedLogisticRegression(optimizer="adam").fit(batches(idx, y, 50))
     with pytest.raises(ConfigError, match=r"n_bits=40 must be an integer in \[1, 31\]"):
         HashedLogisticRegression(n_bits=40).fit(batches(idx, y, 50))
-    with pytest.raises(InputFileError, match=r"not a logitkit checkpoint \(state.safetensors, state.json missing\)"):
+    with pytest.raises(InputFileError, match=r"not a logitkit checkpoint \(checkpoint.json missing\)"):
         HashedLogisticRegression(n_bits=N_BITS).fit(batches(idx, y, 50), resume_from=str(tmp_path))
     model.save_checkpoint(str(tmp_path / "ck"))
     with pytest.raises(ConfigError, match=r"checkpoint has l1=0.0 but this model has l1=1.0"):

@@ -8,43 +8,36 @@ import pytest
 import torch
 
 from logitkit._util.errors import DataError
-from logitkit.loaddata.criteo import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, write_criteo
-from logitkit.loaddata.synthetic import log_loss_of, make_ctr
+from logitkit.evaluate.streaming import evaluate_stream
+from logitkit.interpret.hashed import collision_stats, top_weights
+from logitkit.loaddata.batch_cache import BatchExtras
+from logitkit.loaddata.criteo import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
+from logitkit.loaddata.ctr_stream import CTRStream
+from logitkit.loaddata.synthetic import log_loss_of
 from logitkit.loaddata.tokens import log_bucket_ids
-from logitkit.predict.hashed import HashedLogisticRegression, evaluate_stream
-from logitkit.predict.online.plan import PlanSink, RowPlans
-from logitkit.predict.online.stream import CTRStream
+from logitkit.predict import HashedLogisticRegression
+from logitkit.predict.online.plan import PLAN_DTYPES, RowPlans, plan_key, plans_of
 from logitkit.prepdata.hashing import FeatureHasher
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ctr")
-    table, truth = make_ctr(30_000, seed=11, max_cardinality=3000)
-    write_criteo(table.data.slice(0, 24_000), d / "train.tsv")
-    write_criteo(table.data.slice(24_000), d / "test.tsv")
-    return d, table
+def small(ctr_files):
+    f = ctr_files(24_000, 6_000, seed=11, max_cardinality=3000)
+    return f.folder, f.table
 
 
-def test_one_pass_reaches_the_true_models_log_loss_within_one_percent(tmp_path):
+def test_one_pass_reaches_the_true_models_log_loss_within_one_percent(ctr_files):
     n_train, n_test = 300_000, 40_000
-    table, truth = make_ctr(n_train + n_test, seed=3, max_cardinality=10, weight_scale=0.3)
-    write_criteo(table.data.slice(0, n_train), tmp_path / "train.tsv")
-    write_criteo(table.data.slice(n_train), tmp_path / "test.tsv")
+    f = ctr_files(n_train, n_test, seed=3, max_cardinality=10, weight_scale=0.3)
     hasher = FeatureHasher(n_bits=18)
     model = HashedLogisticRegression(n_bits=18, learning_rate=0.1, l1=0.1, l2=1.0, batch_size=1024)
-    model.fit(CTRStream(tmp_path / "train.tsv", hasher, batch_rows=50_000))
-    got = evaluate_stream(model, CTRStream(tmp_path / "test.tsv", hasher, sketch_every=0))["log_loss"]
-    y = table.data.column("label").to_numpy()[n_train:]
-    best = log_loss_of(y, truth.prob[n_train:])
+    model.fit(CTRStream(f.train, hasher, batch_rows=50_000))
+    got = evaluate_stream(model, CTRStream(f.test, hasher, sketch_every=0))["log_loss"]
+    y = f.table.data.column("label").to_numpy()[n_train:]
+    best = log_loss_of(y, f.truth.prob[n_train:])
     assert got <= 1.01 * best, (got, best)
 
 
@@ -89,11 +82,12 @@ def test_cached_row_plans_give_the_bits_of_planning_in_the_learner(small, tmp_pa
     for prefetch in ("thread", "process", False):
         stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), cache=tmp_path / f"p{prefetch}", prefetch=prefetch, **kw)
         model = HashedLogisticRegression(**m).fit(stream)
-        assert stream.passes_from_cache == 2 and stream.cache_meta()["plans"] == {"batch_size": 256, "n_buckets": 1 << 16}
+        assert stream.passes_from_cache == 2 and stream.cache_meta()["extras"]["key"] == plan_key(256, 1 << 16)
         assert all(torch.equal(v, plain._tensors()[k]) for k, v in model._tensors().items())
-        assert model.collision_stats() == plain.collision_stats()  # the cached plans' buckets count as touched
+        assert collision_stats(model) == collision_stats(plain)  # the cached plans' buckets count as touched
         item = next(iter(stream))
-        assert isinstance(item[4], RowPlans) and item[4].fits(item[0], 256, 1 << 16)
+        plans = plans_of(item[4], item[0].shape)
+        assert isinstance(plans, RowPlans) and plans.fits(item[0], 256, 1 << 16)
     # another batch size (or shuffling) cannot use them: the learner plans, with the same result
     other = dict(m, batch_size=300)
     assert torch.equal(HashedLogisticRegression(**other).fit(stream).w_,
@@ -103,22 +97,22 @@ def test_cached_row_plans_give_the_bits_of_planning_in_the_learner(small, tmp_pa
     half = HashedLogisticRegression(**dict(m, n_passes=1), checkpoint_dir=str(tmp_path / "ck")).fit(stream)
     assert half.pass_ == 1
     resumed = HashedLogisticRegression(**m, checkpoint_dir=str(tmp_path / "ck")).fit(stream, resume_from=str(tmp_path / "ck"))
-    occupied = plain.collision_stats()["occupied_buckets"]  # (the sketch saw no tokens: a cache has none)
-    assert torch.equal(resumed.w_, plain.w_) and resumed.collision_stats()["occupied_buckets"] == occupied
+    occupied = collision_stats(plain)["occupied_buckets"]  # (the sketch saw no tokens: a cache has none)
+    assert torch.equal(resumed.w_, plain.w_) and collision_stats(resumed)["occupied_buckets"] == occupied
 
 
 def test_plans_are_kept_only_when_the_learner_made_every_one(small, tmp_path):
     d, _ = small
     # read without a learner: the sinks stay empty, the cache is complete without plans
     stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), batch_rows=5000, cache=tmp_path / "a")
-    stream.request_plans(256)
+    stream.request_extras(plan_key(256, 1 << 16), PLAN_DTYPES)
     first = list(stream)
-    assert all(isinstance(item[4], PlanSink) for item in first)
-    assert stream.cache_meta()["plans"] is None and next(iter(stream))[4] is None
-    assert not (tmp_path / "a.inv").exists() and not list(tmp_path.glob("*.tmp"))
+    assert all(isinstance(item[4], BatchExtras) and item[4].writable for item in first)
+    assert stream.cache_meta()["extras"] is None and next(iter(stream))[4] is None
+    assert not list(tmp_path.glob("a.x.*")) and not list(tmp_path.glob("*.tmp"))
     # an interrupted pass with plans asked for leaves neither a cache nor plan files
     stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), batch_rows=1000, cache=tmp_path / "b")
-    stream.request_plans(256)  # (24 batches: the reader, 2 ahead, is not done when the learner stops)
+    stream.request_extras(plan_key(256, 1 << 16), PLAN_DTYPES)  # (24 batches: the reader, 2 ahead, is not done when the learner stops)
     model = HashedLogisticRegression(n_bits=16, batch_size=256)
     for k, batch in enumerate(stream):
         model.partial_fit(*batch)
@@ -128,7 +122,7 @@ def test_plans_are_kept_only_when_the_learner_made_every_one(small, tmp_path):
     # a shuffling model asks for none
     stream = CTRStream(d / "train.tsv", FeatureHasher(n_bits=16), batch_rows=5000, cache=tmp_path / "c")
     HashedLogisticRegression(n_bits=16, batch_size=256, shuffle=True).fit(stream)
-    assert stream.cache_meta()["plans"] is None and not (tmp_path / "c.inv").exists()
+    assert stream.cache_meta()["extras"] is None and not list(tmp_path.glob("c.x.*"))
 
 
 @pytest.mark.parametrize("prefetch", ["thread", "process", False])
@@ -145,7 +139,7 @@ def test_top_weights_map_back_to_tokens_of_the_hasher(small):
     d, table = small
     hasher = FeatureHasher(n_bits=20)
     model = HashedLogisticRegression(n_bits=20, sketch_size=50_000).fit(CTRStream(d / "train.tsv", hasher, batch_rows=4000, sketch_every=1))
-    top = model.top_weights(30)
+    top = top_weights(model, 30)
     assert len(top) == 30 and all(abs(a["weight"]) >= abs(b["weight"]) for a, b in zip(top, top[1:]))
     named = [t for t in top if t["tokens"]]
     assert len(named) >= 25
@@ -176,7 +170,7 @@ def test_collision_stats_match_exact_counts(small):
         ids = log_bucket_ids(train.column(f).cast("float64").fill_null(np.nan).to_numpy(zero_copy_only=False))
         tokens |= {f"{f}#{i}" for i in np.unique(ids)}
     buckets = np.unique(hasher.transform(train))
-    stats = model.collision_stats()
+    stats = collision_stats(model)
     assert stats["occupied_buckets"] == len(buckets)
     assert stats["sketch_tokens"] == len(tokens)
     assert stats["distinct_tokens_est"] == pytest.approx(len(tokens), rel=0.05)

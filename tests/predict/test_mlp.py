@@ -40,7 +40,7 @@ def test_objective_is_the_documented_formula():
     nll = torch.nn.functional.binary_cross_entropy_with_logits(z, yt.double())  # autograd oracle
     pen = 0.05 * sum((p ** 2).sum() for n, p in m.network_.named_parameters() if n.endswith("weight"))
     s = torch.ones(80, dtype=torch.float64)
-    assert float(m._objective(Xt, yt, s).detach()) == pytest.approx(float((nll + pen).detach()), rel=1e-12)
+    assert float(m.objective(Xt, yt, s).detach()) == pytest.approx(float((nll + pen).detach()), rel=1e-12)
 
 
 def test_hidden_layer_separates_circles_where_lr_cannot():

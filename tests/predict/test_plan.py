@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from logitkit.predict.online.plan import PlanSink, RowPlanner, RowPlans
-from logitkit.predict.online.stream import _read_plans
+from logitkit.loaddata.batch_cache import BatchExtras, extra_suffixes, read_extras, staged, write_extras
+from logitkit.predict.online.plan import PLAN_DTYPES, PlanSink, RowPlanner, RowPlans, plan_key
 
 
 def check(inv: np.ndarray, rows: np.ndarray, idx: np.ndarray, n_buckets: int) -> None:
@@ -38,16 +38,23 @@ def test_plans_of_consecutive_batches_match_np_unique(dtype):
 def test_plans_left_in_a_sink_come_back_from_the_cache_files_and_mark_touched_buckets(tmp_path):
     rng = np.random.default_rng(1)
     idx = rng.integers(0, 500, (1000, 4)).astype(np.int32)
-    planner, sink = RowPlanner(512), PlanSink(300, 512, idx.shape)
+    extras = BatchExtras(plan_key(300, 512), PLAN_DTYPES)
+    planner, sink = RowPlanner(512), PlanSink(extras, idx.shape)
     assert sink.fits(idx, 300, 512) and not sink.fits(idx, 256, 512) and not sink.fits(idx[:999], 300, 512)
     for s in range(0, 1000, 300):
-        assert not sink.complete()
+        assert not sink.complete() and not extras.closed
         sink.add(*planner.plan(torch.from_numpy(idx[s : s + 300])))
-    assert sink.complete()
-    with open(tmp_path / "c.inv", "wb") as fv, open(tmp_path / "c.rows", "wb") as fr:
-        sink.write(fv, fr)
-    with open(tmp_path / "c.inv", "rb") as fv, open(tmp_path / "c.rows", "rb") as fr:
-        plans = _read_plans(fv, fr, 1000, 4, {"batch_size": 300, "n_buckets": 512})
+    assert sink.complete() and extras.closed  # (the stream keeps closed extras only)
+    with staged(tmp_path / "c", extra_suffixes(PLAN_DTYPES)) as out:
+        write_extras(out.files, extras)
+    files = {s: open(str(tmp_path / "c") + s, "rb") for s in extra_suffixes(PLAN_DTYPES)}
+    try:
+        back = read_extras(files, {"key": plan_key(300, 512), "dtypes": PLAN_DTYPES})
+    finally:
+        for f in files.values():
+            f.close()
+    assert not back.writable
+    plans = RowPlans.from_extras(back, idx.shape)
     assert isinstance(plans, RowPlans) and len(plans.rows) == 4 and plans.inv.shape == (1000, 4)
     for k, s in enumerate(range(0, 1000, 300)):
         check(plans.inv[s : s + 300].reshape(-1), plans.rows[k], idx[s : s + 300], 512)

@@ -32,15 +32,8 @@ DATA = ["breast_cancer", "iris", "wine", "digits"]
 EPOCHS = 100  # max_iter: the solvers get up to 10x this many epochs, and stop earlier once converged
 GAP = 1e-3
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+              pytest.mark.usefixtures("one_thread")]
 
 
 @lru_cache(maxsize=None)
@@ -139,12 +132,15 @@ def test_batch_gradient_is_the_objective_gradient_on_those_rows():
     obj = _objective("breast_cancer", 1.0)
     theta = torch.randn(obj.m, obj.p, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     perm = torch.randperm(obj.X.n, generator=torch.Generator().manual_seed(1))
-    epoch = stochastic_module._Epoch(obj, perm)
+    batches = obj.batches(perm)
     rows = perm[100:164]
     sub = LogisticObjective(Design(obj.X.X[rows]), obj.Y[rows], obj.s[rows], obj.link, obj.m, True, obj.alpha)
     t = theta.clone().requires_grad_(True)
     sub.value(t).backward()  # autograd oracle
-    torch.testing.assert_close(epoch.grad(theta, 100, 164), t.grad, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(batches.gradient(theta, 100, 164), t.grad, rtol=1e-12, atol=1e-14)
+    # the same rows as one rank's share of a batch of 128 over several ranks: half the mean
+    torch.testing.assert_close(batches.gradient(theta, 100, 164, count=128) - obj.l2 * obj.penalty_mask * theta,
+                               (t.grad - obj.l2 * obj.penalty_mask * theta) / 2, rtol=1e-12, atol=1e-14)
 
 
 def test_lipschitz_bounds_the_hessian():

@@ -44,7 +44,7 @@ def objective(X, y, model, link, alpha=None):
     Y = torch.as_tensor(np.eye(K)[idx] if link == "ovr" else idx)
     obj = LogisticObjective(Design.from_array(X, torch.float64, torch.device("cpu")), Y,
                             torch.ones(len(y), dtype=torch.float64), link, 1 if K == 2 else K,
-                            True, model._alpha() if alpha is None else alpha, 0.0)
+                            True, (model.alpha if model.penalty else 0.0) if alpha is None else alpha, 0.0)
     return float(obj.value(torch.as_tensor(np.column_stack([model.coef_, model.intercept_]))))
 
 

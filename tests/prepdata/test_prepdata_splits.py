@@ -8,7 +8,7 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedKFold, train_te
 
 from logitkit._util.errors import ConfigError, DataError
 from logitkit.loaddata import Table, load_csv
-from logitkit.pipeline.config_data import SplitSection
+from logitkit.pipeline.config import SplitSection
 from logitkit.prepdata import binary_labels, kfold_indices, split_table
 
 

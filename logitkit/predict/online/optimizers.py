@@ -34,8 +34,6 @@ intercept gets 0).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 Scalar = float | torch.Tensor
@@ -131,10 +129,3 @@ def make_optimizer(name: str, learning_rate: float | None, beta: float):
     if name == "ftrl":
         return FTRL(alpha=lr, beta=beta)
     return OPTIMIZERS[name](lr)
-
-
-def expected_collisions(n_tokens: float, n_buckets: int) -> float:
-    """Expected number of tokens sharing a bucket with another, n tokens hashed uniformly
-    into m buckets: n − m·(1 − (1 − 1/m)^n) (tokens minus occupied buckets)."""
-    occupied = n_buckets * (1.0 - math.exp(n_tokens * math.log1p(-1.0 / n_buckets)))
-    return n_tokens - occupied

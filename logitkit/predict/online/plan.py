@@ -16,10 +16,13 @@ the representatives, numbered 1, 2, … in position order by a cumulative sum. `
 bucket ever planned, which is what ``touched`` reports.
 
 A plan depends on the indices alone, so a stream with a binary cache stores the plans of
-its mini-batches next to the indices (``CTRStream.request_plans``) and the passes over the
-cache skip this step too: while the cache is written, each batch comes with a
-``PlanSink`` into which the learner puts the plans it makes anyway; the later passes
-hand them back as ``RowPlans``.
+its mini-batches next to the indices and the passes over the cache skip this step too.
+The stream (``loaddata``, a lower stage) knows them only as named arrays: the learner
+asks ``stream.request_extras(plan_key(...), PLAN_DTYPES)``; while the cache is written,
+each batch comes with an empty ``loaddata.batch_cache.BatchExtras`` that a ``PlanSink``
+fills with the plans the learner makes anyway (``inv`` per mini-batch as int32, ``rows``
+as int64) and closes after the last mini-batch; the later passes hand the stored ones
+back, read as ``RowPlans`` (``plans_of``).
 """
 from __future__ import annotations
 
@@ -28,10 +31,20 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from logitkit.loaddata.batch_cache import BatchExtras
+
+#: the arrays of a plan as a stream's cache keeps them
+PLAN_DTYPES = {"inv": "<i4", "rows": "<i8"}
+
 
 def n_minibatches(n: int, batch_size: int) -> int:
     """How many mini-batches of ``batch_size`` rows ``n`` rows make (the last may be short)."""
     return -(-int(n) // int(batch_size))
+
+
+def plan_key(batch_size: int, n_buckets: int) -> dict:
+    """What a stream's cache records its plans were made for."""
+    return {"kind": "row-plans", "batch_size": int(batch_size), "n_buckets": int(n_buckets)}
 
 
 class RowPlans(NamedTuple):
@@ -48,6 +61,13 @@ class RowPlans(NamedTuple):
     inv: np.ndarray
     rows: list[np.ndarray]
 
+    @classmethod
+    def from_extras(cls, extras: BatchExtras, shape: tuple[int, int]) -> "RowPlans":
+        """The plans a ``PlanSink`` left in ``extras``, read back from a cache, for a batch of ``shape``."""
+        inv = extras.arrays("inv")
+        inv = (np.concatenate(inv) if inv else np.zeros(0, np.int32)).reshape(shape).astype(np.int64)
+        return cls(extras.key["batch_size"], extras.key["n_buckets"], inv, list(extras.arrays("rows")))
+
     def fits(self, idx, batch_size: int, n_buckets: int) -> bool:
         """Whether these are the plans of ``idx`` cut into mini-batches of ``batch_size``."""
         return (self.batch_size == batch_size and self.n_buckets == n_buckets
@@ -56,12 +76,16 @@ class RowPlans(NamedTuple):
 
 class PlanSink:
     """Where a learner leaves the plans it makes for one batch of ``shape`` (n, T), cut
-    into mini-batches of ``batch_size`` rows, for a stream to store (``CTRStream``)."""
+    into mini-batches of ``extras.key["batch_size"]`` rows: in a stream's ``extras``,
+    which are closed (kept by the stream) once every mini-batch's plan is in."""
 
-    def __init__(self, batch_size: int, n_buckets: int, shape: tuple[int, int]) -> None:
-        self.batch_size, self.n_buckets, self.shape = int(batch_size), int(n_buckets), tuple(shape)
-        self.inv: list[torch.Tensor] = []
-        self.rows: list[torch.Tensor] = []
+    def __init__(self, extras: BatchExtras, shape: tuple[int, int]) -> None:
+        self.extras = extras
+        self.batch_size, self.n_buckets = int(extras.key["batch_size"]), int(extras.key["n_buckets"])
+        self.shape = tuple(shape)
+        self.n_plans = 0
+        if self.complete():  # (a batch without rows)
+            extras.close()
 
     def fits(self, idx, batch_size: int, n_buckets: int) -> bool:
         """Whether ``idx`` cut into mini-batches of ``batch_size`` is the batch this sink is for."""
@@ -69,17 +93,22 @@ class PlanSink:
 
     def add(self, inv: torch.Tensor, rows: torch.Tensor) -> None:
         """The plan of the next mini-batch."""
-        self.inv.append(inv.cpu())
-        self.rows.append(rows.cpu())
+        self.extras.add("inv", inv.cpu().numpy())
+        self.extras.add("rows", rows.cpu().numpy())
+        self.n_plans += 1
+        if self.complete():
+            self.extras.close()
 
     def complete(self) -> bool:
-        return len(self.rows) == n_minibatches(self.shape[0], self.batch_size)
+        return self.n_plans == n_minibatches(self.shape[0], self.batch_size)
 
-    def write(self, inv_file, rows_file) -> None:
-        """Append the plans to the cache's ``.inv`` (int32) and ``.rows`` (int64: count, rows) files."""
-        if self.inv:
-            torch.cat(self.inv).numpy().astype("<i4").tofile(inv_file)
-            np.concatenate([np.r_[len(r), r.numpy()] for r in self.rows]).astype("<i8").tofile(rows_file)
+
+def plans_of(extras: BatchExtras | None, shape: tuple[int, int]) -> RowPlans | PlanSink | None:
+    """A stream item's extras as plans: a ``PlanSink`` to fill (a pass writing the cache),
+    the stored ``RowPlans`` (a pass over it), or None when they hold no row plans."""
+    if extras is None or extras.key.get("kind") != "row-plans":
+        return None
+    return PlanSink(extras, shape) if extras.writable else RowPlans.from_extras(extras, shape)
 
 
 class RowPlanner:
@@ -110,6 +139,10 @@ class RowPlanner:
     def mark(self, rows: torch.Tensor) -> None:
         """Record the buckets of a plan made elsewhere (a cache) as touched."""
         self.owner.index_fill_(0, rows[1:], 0)
+
+    def restore(self, touched: torch.Tensor) -> None:
+        """Record the buckets ``touched`` (bool or 0/1, (n_buckets,)) as touched, forgetting the others."""
+        self.owner = torch.where(touched.to(self.device).bool(), 0, -1).to(torch.int32)
 
     def touched(self) -> torch.Tensor:
         """(n_buckets,) bool: the buckets some plan has covered."""

@@ -1,4 +1,5 @@
-"""What every solver shares: the result record and the L1 pseudo-gradient."""
+"""What every solver shares: the result record, the L1 pseudo-gradient and the L-BFGS
+two-loop recursion."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,12 +32,33 @@ def pseudo_gradient(theta: torch.Tensor, g: torch.Tensor, lam: float, mask: torc
     return torch.where(theta == 0, at_zero, nonzero)
 
 
+def two_loop(q: torch.Tensor, S, Y, initial) -> torch.Tensor:
+    """H q for the L-BFGS inverse-Hessian approximation H built on the pairs (s, y) of
+    ``S``, ``Y`` (oldest first) from H₀ = ``initial`` (a function q ↦ H₀ q): the
+    two-loop recursion of Nocedal & Wright (Algorithm 7.4)."""
+    q = q.clone()
+    alphas = []
+    for s, y in zip(reversed(S), reversed(Y)):
+        a = (s * q).sum() / (y * s).sum()
+        alphas.append(a)
+        q -= a * y
+    r = initial(q)
+    for (s, y), a in zip(zip(S, Y), reversed(alphas)):
+        b = (y * r).sum() / (y * s).sum()
+        r += (a - b) * s
+    return r
+
+
 def soft_threshold(u: torch.Tensor, thresh: torch.Tensor) -> torch.Tensor:
     """sign(u)·max(|u| − thresh, 0): the proximal map of thresh·|·|; gives exact zeros."""
     return torch.sign(u) * torch.clamp(u.abs() - thresh, min=0)
 
 
 def log_progress(verbose: int, solver: str, it: int, value: float, gnorm: float) -> None:
+    """An iteration of a solver: logged with ``verbose``, and told to the progress reporter."""
+    from logitkit._util import progress
+
+    progress.current().step(f"{solver} iteration {it}, objective {value:.6g}")
     if verbose:
         import logging
 

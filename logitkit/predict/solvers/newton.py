@@ -121,8 +121,7 @@ def newton(
     lam = obj.l1
     mask = obj.penalty_mask
     theta = theta0.clone()
-    f, g = obj.smooth(theta)
-    F = float(f) + lam * float((mask * theta).abs().sum())
+    F, g = obj.value_and_gradient(theta)
     curve = [F]
     eps = torch.finfo(obj.dtype).eps
     for it in range(1, max_iter + 1):
@@ -144,8 +143,7 @@ def newton(
         step = 1.0
         while True:
             cand = theta + step * delta
-            f_new, g_new = obj.smooth(cand)
-            F_new = float(f_new) + lam * float((mask * cand).abs().sum())
+            F_new, g_new = obj.value_and_gradient(cand)
             if F_new <= F + 1e-4 * step * decrease or step < 1e-10:
                 break
             step *= 0.5

@@ -13,24 +13,16 @@ from collections import deque
 import torch
 
 from logitkit.predict.objective import LogisticObjective
-from logitkit.predict.solvers.common import SolverResult, log_progress, pseudo_gradient
+from logitkit.predict.solvers.common import SolverResult, log_progress, pseudo_gradient, two_loop
 
 
-def _two_loop(q: torch.Tensor, S: deque, Y: deque) -> torch.Tensor:
-    """Apply the L-BFGS inverse-Hessian approximation to q."""
-    q = q.clone()
-    alphas = []
-    for s, y in zip(reversed(S), reversed(Y)):
-        a = (s * q).sum() / (y * s).sum()
-        alphas.append(a)
-        q -= a * y
-    if S:
-        s, y = S[-1], Y[-1]
-        q *= (s * y).sum() / (y * y).sum()
-    for (s, y), a in zip(zip(S, Y), reversed(alphas)):
-        b = (y * q).sum() / (y * s).sum()
-        q += (a - b) * s
-    return q
+def _scaled(S: deque, Y: deque):
+    """H₀ = γ I with γ = sᵀy / yᵀy of the newest pair (Nocedal & Wright, eq. 7.20)."""
+    if not S:
+        return lambda q: q
+    s, y = S[-1], Y[-1]
+    gamma = (s * y).sum() / (y * y).sum()
+    return lambda q: q.mul_(gamma)
 
 
 def lbfgs(
@@ -44,8 +36,7 @@ def lbfgs(
     """Minimise ``obj`` by L-BFGS / OWL-QN; stop when ‖pseudo-gradient‖∞ ≤ tol."""
     lam, mask = obj.l1, obj.penalty_mask
     x = theta0.clone()
-    f, g = obj.smooth(x)
-    F = float(f) + lam * float((mask * x).abs().sum())
+    F, g = obj.value_and_gradient(x)
     S: deque = deque(maxlen=memory)
     Y: deque = deque(maxlen=memory)
     curve = [F]
@@ -56,7 +47,7 @@ def lbfgs(
         log_progress(verbose, "lbfgs", it - 1, F, gnorm)
         if gnorm <= tol:
             return SolverResult(x, it - 1, True, curve)
-        d = -_two_loop(pg, S, Y)
+        d = -two_loop(pg, S, Y, _scaled(S, Y))
         if lam > 0:
             d = torch.where(d * pg < 0, d, torch.zeros_like(d))
         slope = float((pg * d).sum())
@@ -71,8 +62,7 @@ def lbfgs(
             if lam > 0:
                 keep = (torch.sign(x_new) == orthant) | (mask == 0)
                 x_new = torch.where(keep, x_new, torch.zeros_like(x_new))
-            f_new, g_new = obj.smooth(x_new)
-            F_new = float(f_new) + lam * float((mask * x_new).abs().sum())
+            F_new, g_new = obj.value_and_gradient(x_new)
             if F_new <= F + 1e-4 * float((pg * (x_new - x)).sum()) or step < 1e-12:
                 break
             step *= 0.5

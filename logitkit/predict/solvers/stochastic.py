@@ -51,6 +51,15 @@ spend most epochs in the full-batch phase and may need several hundred epochs fo
 than ``tol`` (relative) in each of 20 consecutive epochs (converged), or after
 ``max_iter`` epochs. The returned θ is the best candidate seen, so its objective is the
 minimum of ``loss_curve`` (whose last entry is that objective).
+
+**Several ranks (torchrun).** The same solver, synchronous data parallel: every sum
+goes through the objective's collective. Each rank shuffles its own rows (generator
+seeded with ``random_state`` + 1,000,003·rank) and takes ⌈b/W⌉ of them per step (W
+ranks); the step uses the gradient of the union of the ranks' batches (one all-reduce
+of m·p numbers), and an epoch has as many steps as the rank with the most rows needs
+(ranks out of rows add nothing). Full batch means every rank's whole shard. The
+objective values that drive the schedule are all-reduced, so every rank takes the same
+decisions and ends with the same θ. In one process all of this is the schedule above.
 """
 from __future__ import annotations
 
@@ -105,37 +114,6 @@ def _scale_lr(opt: torch.optim.Optimizer, factor: float) -> None:
         group["lr"] *= factor
 
 
-class _Epoch:
-    """One epoch's rows in a seeded order (dense X copied once so batches are views)."""
-
-    def __init__(self, obj: LogisticObjective, perm: torch.Tensor):
-        self.obj, self.perm = obj, perm
-        self.X = None if obj.X.sparse else obj.X.X[perm]
-        self.Y1, self.s = obj.Y1[perm], obj.s[perm]
-
-    def grad(self, theta: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        """g_B(θ) for the rows start:stop of the epoch's order, shape of θ (m, p)."""
-        obj, d = self.obj, self.obj.d
-        if self.X is None:
-            Xb = obj.X.rows(self.perm[start:stop])
-            z = Xb.linear(theta[:, :d])
-        else:
-            z = self.X[start:stop] @ theta[:, :d].T
-        if obj.fit_intercept:
-            z = z + theta[:, -1]
-        if obj.link == "softmax":  # by hand: torch.softmax is slow on small float64 inputs
-            e = torch.exp(z - z.max(1, keepdim=True).values)
-            P = e / e.sum(1, keepdim=True)
-        else:
-            P = torch.sigmoid(z)
-        R = (P - self.Y1[start:stop]) * (self.s[start:stop, None] / (stop - start))
-        g = torch.empty_like(theta)
-        g[:, :d] = Xb.adjoint(R) if self.X is None else R.T @ self.X[start:stop]
-        if obj.fit_intercept:
-            g[:, -1] = R.sum(0)
-        return g + obj.l2 * obj.penalty_mask * theta
-
-
 def _step(opt: torch.optim.Optimizer, theta: torch.nn.Parameter, g: torch.Tensor,
           obj: LogisticObjective, solver: str) -> None:
     """One optimiser step on g, the gradient of the smooth part; an L1 term handled exactly."""
@@ -160,10 +138,30 @@ def _step(opt: torch.optim.Optimizer, theta: torch.nn.Parameter, g: torch.Tensor
         theta.masked_fill_((obj.penalty_mask > 0) & (theta * orthant <= 0), 0.0)
 
 
-def _full_value(obj: LogisticObjective, theta: torch.Tensor) -> tuple[float, torch.Tensor]:
-    """(F(θ) with the L1 term, ∇ of the smooth part) in one pass over X."""
-    v, g = obj.smooth(theta)
-    return float(v + obj.l1 * (theta * obj.penalty_mask).abs().sum()), g
+class _Steps:
+    """Where each step's rows come from, on every rank: each takes ``b`` rows of its own
+    per step (the last step of an epoch fewer); ``count`` is the step's rows over all."""
+
+    def __init__(self, sizes: list[int], batch_size: int):
+        self.sizes, self.most = sizes, max(sizes)
+        self.b = min(-(-int(batch_size) // len(sizes)), self.most)
+
+    @property
+    def full(self) -> bool:
+        """Every rank takes all its rows in one step."""
+        return self.b == self.most
+
+    def grow(self) -> None:
+        self.b = min(self.most, int(math.ceil(self.b * GROW)))
+
+    def starts(self) -> range:
+        return range(0, self.most, self.b)
+
+    def count(self, start: int) -> int:
+        return sum(min(max(n - start, 0), self.b) for n in self.sizes)
+
+    def rows(self) -> int:
+        return self.count(0)
 
 
 def stochastic(
@@ -182,17 +180,19 @@ def stochastic(
     ``max_iter`` counts epochs (passes over the rows); see the module docstring for the
     schedule. Same ``random_state``, same bits.
     """
+    coll = obj.collective
+    n = obj.X.n  # this rank's rows
+    steps = _Steps([int(k) for k in coll.all_gather(n)], batch_size)
     if learning_rate is not None:
         lr = float(learning_rate)
     elif solver == "sgd":
-        lr = SGD_STEP / lipschitz(obj)
+        L = coll.max(torch.tensor([lipschitz(obj) if n else 0.0], dtype=torch.float64))
+        lr = SGD_STEP / float(L[0])
     else:
         lr = DEFAULT_LR[solver]
     theta = torch.nn.Parameter(theta0.clone())
     opt = _optimizer(solver, [theta], lr)
-    gen = torch.Generator(device="cpu").manual_seed(int(random_state))
-    n = obj.X.n
-    b = min(int(batch_size), n)
+    gen = torch.Generator(device="cpu").manual_seed(int(random_state) + 1_000_003 * coll.rank)
     best = float(obj.value(theta.detach()))
     best_theta = theta.detach().clone()
     curve = [best]
@@ -200,7 +200,7 @@ def stochastic(
     since_restart, stale, momentum_dropped = 0, 0, False
     epoch, converged, gain = 0, False, float("nan")
     for epoch in range(1, max_iter + 1):
-        full = b == n
+        full = steps.full
         avg, k = theta.detach().clone(), 0
         if full:
             same = cache is not None and torch.equal(cache[0], theta.detach())
@@ -208,13 +208,14 @@ def stochastic(
             _step(opt, theta, g, obj, solver)
             k = 1
         else:
-            ep = _Epoch(obj, torch.randperm(n, generator=gen).to(obj.device))
-            for start in range(0, n, b):
-                _step(opt, theta, ep.grad(theta.detach(), start, min(start + b, n)), obj, solver)
+            batches = obj.batches(torch.randperm(n, generator=gen).to(obj.device))
+            for start in steps.starts():
+                g = batches.gradient(theta.detach(), start, start + steps.b, steps.count(start))
+                _step(opt, theta, g, obj, solver)
                 k += 1
                 avg.add_(theta.detach() - avg, alpha=1.0 / k)
         if full:
-            value, g = _full_value(obj, theta.detach())
+            value, g = obj.value_and_gradient(theta.detach())
             cache = (theta.detach().clone(), g)
         else:
             value = float(obj.value(theta.detach()))
@@ -229,7 +230,7 @@ def stochastic(
             if aval >= value:
                 continue  # still descending: the last iterate leads its average
             if gain <= 0:  # a noise floor that averaging no longer beats: bigger batches
-                b = min(n, int(math.ceil(b * GROW)))
+                steps.grow()
         else:
             stale = stale + 1 if gain < tol else 0
             if stale >= PATIENCE:
@@ -259,5 +260,6 @@ def stochastic(
     if curve[-1] != best:
         curve.append(best)
     message = "" if converged else (
-        f"objective still changing by {abs(gain):.1e} (relative) per epoch; batch size {b} of {n} rows")
+        f"objective still changing by {abs(gain):.1e} (relative) per epoch; batch size {steps.rows()} "
+        f"of {int(obj.n_total)} rows")
     return SolverResult(best_theta, epoch, converged, curve, message)

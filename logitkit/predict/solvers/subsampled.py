@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from logitkit.predict.objective import LogisticObjective
-from logitkit.predict.solvers.common import SolverResult, log_progress
+from logitkit.predict.solvers.common import SolverResult, log_progress, two_loop
 
 MIN_ROWS = 200_000
 MIN_ROWS_PER_COEF = 64
@@ -60,17 +60,7 @@ def _subsample(obj: LogisticObjective) -> LogisticObjective:
 
 def _direction(g: torch.Tensor, L: torch.Tensor, S: deque, Y: deque) -> torch.Tensor:
     """−B⁻¹ g for the L-BFGS matrix B built on B₀ = H_s (Cholesky factor L)."""
-    q = g.reshape(-1).to(torch.float64)
-    alphas = []
-    for s, y in zip(reversed(S), reversed(Y)):
-        a = (s @ q) / (y @ s)
-        alphas.append(a)
-        q = q - a * y
-    r = torch.cholesky_solve(q[:, None], L)[:, 0]
-    for (s, y), a in zip(zip(S, Y), reversed(alphas)):
-        b = (y @ r) / (y @ s)
-        r = r + (a - b) * s
-    return -r
+    return -two_loop(g.reshape(-1).to(torch.float64), S, Y, lambda q: torch.cholesky_solve(q[:, None], L)[:, 0])
 
 
 def subsampled_newton(obj: LogisticObjective, theta0: torch.Tensor, max_iter: int, tol: float,
