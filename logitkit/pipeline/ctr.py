@@ -23,6 +23,7 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
+import warnings
 from pathlib import Path
 
 from logitkit._util.collective import Collective, current
@@ -50,13 +51,17 @@ def check(cfg: Config) -> None:
                 f"data.{key} {path!r}: model.kind 'hashed' streams Criteo-layout TSV files (label, I1..I13, "
                 "C1..C26; data.format: criteo); convert the file, or use the dense model for other formats"
             )
+    opts = hashed_options(cfg.model.options)
+    if opts.interactions != "none" and current().is_distributed:
+        raise ConfigError(f"model.options.interactions '{opts.interactions}' is not distributed: run it in one process "
+                          "(without torchrun), or use interactions: none under torchrun")
     unknown = [m for m in cfg.evaluate.metrics if m not in STREAMED_METRICS]
     if unknown:
         raise ConfigError(f"evaluate.metrics: {unknown} are not available for the streamed hashed model; "
                           f"use some of {list(STREAMED_METRICS)}")
     here = "the config's folder"
     files = {"data.path": (cfg.data.path, here), "data.test_path": (cfg.data.test_path, here),
-             "model.options.holdout_path": (hashed_options(cfg.model.options).holdout_path, "the current folder")}
+             "model.options.holdout_path": (opts.holdout_path, "the current folder")}
     for key, (path, base) in files.items():
         if path is not None and not Path(path).is_file():
             raise InputFileError(f"{key}: {path} is not a file; check the path (a relative one is taken from {base})")
@@ -122,7 +127,8 @@ def run(cfg: Config, device, work: Path | None, record: dict, timer, coll: Colle
               checkpoint_dir=str(work / "model") if work is not None else None, **opts.learner_params())
     # (one process saves a plain HashedLogisticRegression, whose checkpoint HashedLogisticRegression.load reads)
     model = (DistributedHashedLogisticRegression(**kw, sync_every=opts.sync_every) if coll.is_distributed
-             else HashedLogisticRegression(**kw))
+             else HashedLogisticRegression(**kw) if opts.interactions == "none"
+             else _interaction_model(kw, opts, hasher.token_names()))
     common = dict(batch_rows=cfg.data.batch_rows, dense=opts.dense, label=label, prefetch=opts.prefetch)
     scratch = Path(tempfile.mkdtemp(prefix="logitkit-cache-")) if work is None else None
     cache = (work if work is not None else scratch) / "cache" / "train" if opts.cache else None
@@ -150,6 +156,8 @@ def run(cfg: Config, device, work: Path | None, record: dict, timer, coll: Colle
     if work is None:
         return model
     record["metrics"] = metrics
+    if opts.interactions != "none":  # (the report shows model_stats)
+        record["model_stats"] = {**(record.get("model_stats") or {}), **model.interaction_stats()}
     record["ctr"] = {
         "progressive_log_loss": float(model.progressive_loss_),
         "pass_losses": [float(v) for v in model.pass_losses_],
@@ -169,6 +177,17 @@ def run(cfg: Config, device, work: Path | None, record: dict, timer, coll: Colle
         model_plots.loss_plot(list(model.pass_losses_), work / "plots" / "loss_curve.png",
                               validation_loss=list(model.holdout_losses_) or None)
     return model
+
+
+def _interaction_model(kw: dict, opts, token_names: list[str]):
+    """``HashedInteractionModel`` of the options (``interactions`` fm, ffm or deep); a
+    warning names the interaction options this kind does not use."""
+    from logitkit.predict.online.interaction_learner import HashedInteractionModel
+
+    if opts.ignored():
+        warnings.warn(f"model.options {', '.join(opts.ignored())} not used by interactions: {opts.interactions}; "
+                      "ignored", UserWarning, stacklevel=2)
+    return HashedInteractionModel(**kw, **opts.interaction_params(token_names))
 
 
 def _cache_record(stream) -> dict | None:

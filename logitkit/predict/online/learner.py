@@ -35,7 +35,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from logitkit._util.device import resolve_device, resolve_dtype
-from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.errors import ConfigError, DataError, InputFileError
 from logitkit.loaddata.batch_cache import BatchExtras
 from logitkit.predict.online.checkpoint import load_checkpoint, save_checkpoint
 from logitkit.predict.online.optimizers import OPTIMIZERS, make_optimizer
@@ -144,7 +144,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._dtype = resolve_dtype(self.dtype)
         self._opt = make_optimizer(self.optimizer, self.learning_rate, self.beta)
         dev = self._device
-        self._set_table(HashedTable.zeros(1 << int(self.n_bits), n_dense, self._opt.slots, dev, self._dtype))
+        self._set_table(self._new_table(n_dense))
         self.n_dense_in_ = int(n_dense)
         self._gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))
         self.sketch_ = TokenSketch(self.sketch_size)
@@ -166,6 +166,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._planner = RowPlanner(1 << int(self.n_bits), dev)
         self._schedule = PlanSchedule(self._planner)
         self._next_plan = None  # the plan of the next _learn, set by partial_fit
+
+    def _new_table(self, n_dense: int) -> HashedTable:  # the initial state: zero weights and slots
+        return HashedTable.zeros(1 << int(self.n_bits), n_dense, self._opt.slots, self._device, self._dtype)
 
     def _set_table(self, table: HashedTable) -> None:
         """The state (``table.HashedTable``); ``w_``, ``slots_`` (the 2^b token rows),
@@ -386,7 +389,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         if self._best is not None:
             tensors.update({f"best.{k}": v for k, v in self._best.items()})
         meta = {
-            "format": "logitkit.HashedLogisticRegression/1",
+            "format": self._format,
             "params": self.get_params(),
             "n_dense_in": self.n_dense_in_,
             "counters": {
@@ -398,8 +401,14 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
             "holdout_losses": self.holdout_losses_,
             "pass_seconds": self.pass_seconds_,
             "sketch": self.sketch_.to_json(),
+            **self._checkpoint_meta(),
         }
         save_checkpoint(directory, tensors, meta)
+
+    _format = "logitkit.HashedLogisticRegression/1"  # "format" in state.json; a subclass's adds _checkpoint_meta()
+
+    def _checkpoint_meta(self) -> dict:
+        return {}
 
     def load_checkpoint(self, directory: str) -> "HashedLogisticRegression":
         """Restore the state written by ``save_checkpoint``; this model's parameters must match."""
@@ -432,5 +441,8 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     def load(cls, directory: str, device: str = "cpu") -> "HashedLogisticRegression":
         """A model from a checkpoint directory (its saved parameters), ready to predict or resume."""
         _, meta = load_checkpoint(directory)
+        if meta.get("format", cls._format) != cls._format:
+            raise InputFileError(f"{directory}: a {meta['format']} checkpoint, not {cls._format}; load it with "
+                                 "logitkit.predict.online.load_hashed(directory)")
         model = cls(**{**meta["params"], "device": device})
         return model.load_checkpoint(directory)

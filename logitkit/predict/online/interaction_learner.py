@@ -1,0 +1,285 @@
+"""``HashedInteractionModel``: the hashed online learner with pairwise interactions (FM,
+field-aware FM, DeepFM) in front of the same logistic head.
+
+Each token's table row holds, beside its linear weight w, a vector v (``embed``:
+``RowLayout``, ``make_interaction``), and
+
+    logit_r = Σ_t w[idx_rt] + inter(v[idx_r1], …, v[idx_rT]) + Σ_j u_j·x_rj + b
+
+with ``inter`` the factorisation machine Σ_{s<t} ⟨v_s, v_t⟩ (``fm``), the field-aware
+FM over a few token columns (``ffm``: one vector per token and other field), or the FM
+plus an MLP over [v_1, …, v_T] (``deep``, DeepFM). Everything else is
+``HashedLogisticRegression``'s, inherited: the stream of batches, mini-batches and
+their row plans (made inline, ahead by a helper thread, or replayed from the stream's
+cache), the progressive loss, passes, holdout early stopping, checkpoints and resume
+(the same bits), the token sketch. Per mini-batch of n rows × T tokens:
+
+    block = table[rows]                         one gather of the touched rows, [w, slots | v, slots]
+    z = inter.forward(block spread to the positions) + b (+ dense part)        scored first
+    r = σ(z) − y;  per-position gradients by hand (``embed``), summed per touched row
+    the linear optimiser (FTRL or Adagrad: ``optimizer``) on [w, slots] and the vectors'
+    (Adagrad or FTRL: ``embedding_optimizer``) on [v, slots], in place; the MLP's
+    (Adam or Adagrad: ``dense_optimizer``) on its weights
+    table[rows] = block                         one write back
+
+so only the touched rows are read and written (lazy per-coordinate updates); the MLP
+is dense and takes one step per mini-batch.
+
+Initialisation and seeds: w, every slot and the dense weights start at 0; v ~ N(0,
+init_scale²), drawn on the CPU by a generator seeded with ``random_state`` over the
+whole table in row order (the same bits on every device; the intercept's row 0); with
+FTRL on the vectors its z starts at −v·(beta/alpha + l2), so that its first weights
+are those v. The MLP's weights are Kaiming-normal N(0, 2/fan_in) from a generator
+seeded with ``random_state + 1``, its biases 0. ``shuffle`` draws from the
+``random_state`` generator as the linear model does. Same parameters, same stream:
+same bits.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from logitkit._util.device import resolve_device, resolve_dtype
+from logitkit._util.errors import ConfigError, DataError
+from logitkit.embed.interactions import make_interaction
+from logitkit.embed.token_table import sum_by_row
+from logitkit.predict.online.checkpoint import META
+from logitkit.predict.online.interaction_table import InteractionTable
+from logitkit.predict.online.learner import HashedLogisticRegression
+from logitkit.predict.online.optimizers import FTRL, FusedAdagrad
+from logitkit.predict.online.table import row_penalties
+
+#: the kinds this class learns ("none" is ``HashedLogisticRegression``)
+KINDS = ("fm", "ffm", "deep")
+EMBEDDING_OPTIMIZERS = ("adagrad", "ftrl")
+#: parameters a checkpoint must share with the model that resumes it, beside the linear model's
+_RESUME_PARAMS = ("interactions", "embedding_dim", "embedding_optimizer", "embedding_learning_rate", "embedding_l2",
+                  "init_scale", "ffm_fields", "hidden", "dense_optimizer", "dense_learning_rate")
+
+
+class HashedInteractionModel(HashedLogisticRegression):
+    """Hashed logistic regression + an interaction part over token vectors, trained online.
+
+    Parameters (beside ``HashedLogisticRegression``'s, which mean the same here; its
+    ``optimizer`` is the linear part's, "ftrl" or "adagrad")
+    ----------
+    interactions : "fm", "ffm" or "deep", default "fm"
+    embedding_dim : int, default 8
+        k, the length of a token's vector (an FFM row holds one per field: F·k floats).
+    embedding_optimizer : "adagrad" or "ftrl", default "adagrad"
+        Per-coordinate rule of the vectors, on the touched rows only.
+    embedding_learning_rate : float, default 0.05
+        Its rate (FTRL's alpha).
+    embedding_l2 : float >= 0, default 0
+        L2 penalty on the vectors (summed-loss units).
+    init_scale : float > 0, default 0.01
+        Standard deviation of the initial vectors (v = 0 would be a saddle point).
+    ffm_fields : list of int or None
+        The token columns of the FFM (the hasher's order: fields, then crosses); None: all.
+    hidden : sequence of int, default (64, 32)
+        The MLP of "deep" (ReLU layers), over the T·k concatenated vectors.
+    dense_optimizer : "adam" or "adagrad", default "adam"; dense_learning_rate : float, default 1e-3
+        The MLP's optimiser and rate (one step per mini-batch).
+    batch_size : int, default 256
+        Rows per update (256 trained best per row in the benchmark; the linear model's 1024 works too).
+
+    Attributes beside the linear model's: ``v_`` (2^b, D) the token vectors (a view of the
+    table), ``n_tokens_in_`` (T, fixed by the first batch).
+    """
+
+    def __init__(
+        self,
+        interactions: str = "fm",
+        embedding_dim: int = 8,
+        embedding_optimizer: str = "adagrad",
+        embedding_learning_rate: float = 0.05,
+        embedding_l2: float = 0.0,
+        init_scale: float = 0.01,
+        ffm_fields: Sequence[int] | None = None,
+        hidden: Sequence[int] = (64, 32),
+        dense_optimizer: str = "adam",
+        dense_learning_rate: float = 1e-3,
+        n_bits: int = 22,
+        optimizer: str = "ftrl",
+        learning_rate: float | None = None,
+        beta: float = 1.0,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        batch_size: int = 256,
+        n_passes: int = 1,
+        shuffle: bool = False,
+        patience: int = 1,
+        tol: float = 1e-4,
+        checkpoint_dir: str | None = None,
+        checkpoint_every: int = 0,
+        sketch_size: int = 100_000,
+        device: str = "cpu",
+        dtype: str = "float32",
+        random_state: int = 0,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(n_bits, optimizer, learning_rate, beta, l1, l2, batch_size, n_passes, shuffle, patience,
+                         tol, checkpoint_dir, checkpoint_every, sketch_size, device, dtype, random_state, verbose)
+        self.interactions = interactions
+        self.embedding_dim = embedding_dim
+        self.embedding_optimizer = embedding_optimizer
+        self.embedding_learning_rate = embedding_learning_rate
+        self.embedding_l2 = embedding_l2
+        self.init_scale = init_scale
+        self.ffm_fields = ffm_fields
+        self.hidden = hidden
+        self.dense_optimizer = dense_optimizer
+        self.dense_learning_rate = dense_learning_rate
+
+    _format = "logitkit.HashedInteractionModel/1"
+
+    # ------------------------------------------------------------------ set-up
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.interactions not in KINDS:
+            hint = " (the linear model: HashedLogisticRegression)" if self.interactions == "none" else ""
+            raise ConfigError(f"interactions={self.interactions!r} is not one of {list(KINDS)}{hint}")
+        if self.optimizer == "sgd":
+            raise ConfigError("optimizer='sgd' (VW's normalised update) is the linear model's; "
+                              "with interactions use 'ftrl' or 'adagrad'")
+        if self.embedding_optimizer not in EMBEDDING_OPTIMIZERS:
+            raise ConfigError(f"embedding_optimizer={self.embedding_optimizer!r} is not one of "
+                              f"{list(EMBEDDING_OPTIMIZERS)}")
+        for name, low in (("embedding_learning_rate", "> 0"), ("init_scale", "> 0"), ("embedding_l2", ">= 0")):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and (value > 0 if low == "> 0" else value >= 0)
+            if not ok:
+                raise ConfigError(f"{name}={value!r} must be a number {low}")
+
+    def _init_state(self, n_dense: int) -> None:
+        self._check_params()
+        t = self._tokens_for_init
+        k = int(self.embedding_dim) if _is_int(self.embedding_dim) else self.embedding_dim
+        self._inter = make_interaction(self.interactions, t, k, self.ffm_fields, tuple(self.hidden), self.dense_optimizer,
+                                       self.dense_learning_rate, int(self.random_state) + 1,
+                                       resolve_device(self.device), resolve_dtype(self.dtype))
+        lr = float(self.embedding_learning_rate)
+        self._vopt = FTRL(alpha=lr, beta=float(self.beta)) if self.embedding_optimizer == "ftrl" else FusedAdagrad(lr)
+        self.n_tokens_in_ = int(t)
+        super()._init_state(n_dense)
+
+    def _new_table(self, n_dense: int) -> InteractionTable:
+        table = InteractionTable.new(1 << int(self.n_bits), n_dense, self._opt.slots, self._vopt.slots, self._inter,
+                                     float(self.init_scale), int(self.random_state), self._device, self._dtype)
+        if isinstance(self._vopt, FTRL):  # z such that FTRL's first weights are the drawn v
+            table.vector_slots["z"].copy_(table.v * -(self._vopt.beta / self._vopt.alpha + float(self.embedding_l2)))
+        return table
+
+    def _set_table(self, table: InteractionTable) -> None:
+        super()._set_table(table)
+        self.v_ = table.v[:-1]
+
+    def _load_tensors(self, t: dict[str, torch.Tensor]) -> None:
+        self._set_table(InteractionTable.restore(t, self._opt.slots, self._vopt.slots, self._inter, self._device,
+                                                 self._dtype))
+
+    # ------------------------------------------------------------------ learning
+    def _learn(self, idx: torch.Tensor, y: torch.Tensor, dense: torch.Tensor | None) -> None:
+        """Score one mini-batch (progressive loss), then one step of every optimiser on it."""
+        n, t = idx.shape
+        plan, self._next_plan = self._next_plan, None
+        inv, rows = plan if plan is not None else self._planner.plan(idx)
+        u = rows.shape[0]
+        tab = self._table
+        block = tab.table.index_select(0, rows)
+        weights = tab.layout.gather_positions(block, inv, (n, t))  # (1 + D, n, T): [w, v] per position
+        z, ctx = self._inter.forward(weights)
+        logits = z + block[0, 0]
+        if dense is not None and dense.shape[1]:
+            logits = logits + dense @ self.dense_w_
+        self._pass_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+        r = torch.sigmoid(logits) - y  # d(summed loss)/d(logit), (n,)
+        g = sum_by_row(self._inter.backward(weights, ctx, r), inv, u)  # (u, 1 + D) per touched row
+        g[0, 0] = r.sum()  # the intercept (slot 0)
+        self._inter.step_dense()
+        self.n_rows_seen_ += n
+        l1, l2 = float(self.l1), float(self.l2)
+        pen1, pen2 = row_penalties(self._penalties, u, l1, l2, self._device, self._dtype)
+        self._opt.step_(tab.layout.linear(block), g[:, 0], pen1, pen2)
+        self._vopt.step_(tab.layout.vectors(block), g[:, 1:], 0.0, float(self.embedding_l2))
+        tab.table.index_copy_(0, rows, block)  # the rows are distinct
+        if dense is not None and dense.shape[1]:
+            self._opt.step_(tab.dense, dense.T @ r, l1, l2)
+        self.n_updates_ += 1
+
+    def partial_fit(self, idx, y, dense=None, vocab=None, plans=None, *, classes=None) -> "HashedInteractionModel":
+        """As ``HashedLogisticRegression.partial_fit``; the first batch fixes T, the tokens per row."""
+        self._tokens_for_init = self._check_tokens(idx)
+        return super().partial_fit(idx, y, dense, vocab, plans, classes=classes)
+
+    def _check_tokens(self, idx) -> int:
+        shape = tuple(np.shape(idx))
+        if len(shape) != 2:
+            raise DataError(f"idx must be a 2-D integer array (rows, tokens) of bucket indices; got shape {shape}")
+        if hasattr(self, "n_tokens_in_") and hasattr(self, "w_") and shape[1] != self.n_tokens_in_:
+            raise DataError(f"idx has {shape[1]} tokens per row; the model was trained with {self.n_tokens_in_} "
+                            "(hash every file with the same hasher)")
+        return shape[1]
+
+    def logits(self, idx, dense=None) -> torch.Tensor:
+        if hasattr(self, "w_"):
+            self._check_tokens(idx)
+        return super().logits(idx, dense)
+
+    # ------------------------------------------------------------------ persistence and description
+    def _checkpoint_meta(self) -> dict:
+        return {"n_tokens_in": self.n_tokens_in_}
+
+    def load_checkpoint(self, directory: str) -> "HashedInteractionModel":
+        """Restore the state written by ``save_checkpoint``; this model's parameters must match."""
+        meta = _meta(directory)
+        if meta is not None:
+            saved, mine = meta.get("params", {}), self.get_params()
+            for key in _RESUME_PARAMS:
+                if _plain(saved.get(key)) != _plain(mine.get(key)):
+                    raise ConfigError(
+                        f"{directory}: checkpoint has {key}={saved.get(key)!r} but this model has {key}={mine.get(key)!r}; "
+                        "resume with the parameters of the run that wrote it")
+            self._tokens_for_init = int(meta.get("n_tokens_in", 0))
+        return super().load_checkpoint(directory)
+
+    def interaction_stats(self) -> dict:
+        """What the record says of the interaction part: kind, k, the table's columns and
+        size, the MLP's parameters."""
+        tab = self._table
+        return {"interactions": self.interactions, "embedding_dim": int(self.embedding_dim),
+                "n_tokens": self.n_tokens_in_, "row_columns": tab.layout.columns,
+                "table_mb": tab.table.numel() * tab.table.element_size() / 2**20,
+                "mlp_parameters": sum(v.numel() for k, v in self._inter.tensors().items() if not k.startswith("tower.opt.")),
+                "embedding_optimizer": self.embedding_optimizer,
+                "dense_optimizer": self.dense_optimizer if self.interactions == "deep" else None}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _plain(v):
+    """A parameter as its JSON form (tuples and lists compare equal)."""
+    return json.loads(json.dumps(v))
+
+
+def _meta(directory: str) -> dict | None:
+    """A checkpoint's state.json, or None when there is none to read (``load_checkpoint`` then says why)."""
+    try:
+        return json.loads((Path(directory) / META).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def load_hashed(directory: str, device: str = "cpu") -> HashedLogisticRegression:
+    """The hashed model of a checkpoint directory, of whichever class wrote it
+    (``HashedLogisticRegression`` or ``HashedInteractionModel``), ready to predict or resume."""
+    meta = _meta(directory) or {}
+    cls = HashedInteractionModel if meta.get("format") == HashedInteractionModel._format else HashedLogisticRegression
+    return cls.load(directory, device=device)
