@@ -81,8 +81,8 @@ class InteractionTable(HashedTable):
 
     def logits(self, idx: torch.Tensor, dense: torch.Tensor | None) -> torch.Tensor:
         """(n, T) indices, (n, d) dense -> (n,) logits, scored ``SCORE_ROWS`` rows at a time."""
-        parts = [self.inter.score(self.layout.gather_tokens(self.table, idx[s : s + SCORE_ROWS]).transpose(0, 1)
-                                  .contiguous()) for s in range(0, idx.shape[0], SCORE_ROWS)]
+        parts = [self.inter.score(self.layout.gather_rows(self.table, idx[s : s + SCORE_ROWS]))
+                 for s in range(0, idx.shape[0], SCORE_ROWS)]
         out = (torch.cat(parts) if parts else self.w.new_zeros(0)) + self.w[-1]
         if dense is not None and dense.shape[1]:
             out = out + dense @ self.dense_w
