@@ -178,15 +178,21 @@ def test_cached_row_plans_give_the_bits_of_the_text_pass(ctr_files, tmp_path):
     assert torch.equal(a.touched_, b.touched_)
 
 
-class Interrupt(Exception):
-    pass
+class Flaky:
+    """A re-iterable stream that dies once, at batch ``at`` of its second pass."""
 
+    class Died(Exception):
+        pass
 
-def interrupted(stream, at):
-    for i, b in enumerate(stream):
-        if i == at:
-            raise Interrupt
-        yield b
+    def __init__(self, stream, at):
+        self.stream, self.at, self.passes = stream, at, 0
+
+    def __iter__(self):
+        self.passes += 1
+        for i, b in enumerate(self.stream):
+            if self.passes == 2 and i == self.at:
+                raise Flaky.Died
+            yield b
 
 
 @pytest.mark.parametrize("kind", ["fm", "ffm", "deep"])
@@ -196,17 +202,10 @@ def test_resume_from_checkpoint_equals_uninterrupted(tmp_path, kind):
     kw = dict(n_bits=9, batch_size=48, shuffle=True, n_passes=3, patience=5, sketch_size=10, embedding_dim=4,
               hidden=(5,), ffm_fields=[0, 2, 5] if kind == "ffm" else None)
     whole = HashedInteractionModel(kind, **kw).fit(stream, holdout=holdout)
-
-    class Flaky:  # dies once, in the middle of the second pass
-        calls = 0
-
-        def __iter__(self):
-            Flaky.calls += 1
-            return interrupted(stream, 5) if Flaky.calls == 2 else iter(stream)
-
     ck = tmp_path / "ck"
-    with pytest.raises(Interrupt):
-        HashedInteractionModel(kind, **kw, checkpoint_dir=str(ck), checkpoint_every=3).fit(Flaky(), holdout=holdout)
+    with pytest.raises(Flaky.Died):
+        HashedInteractionModel(kind, **kw, checkpoint_dir=str(ck), checkpoint_every=3).fit(Flaky(stream, 5),
+                                                                                          holdout=holdout)
     resumed = HashedInteractionModel(kind, **kw, checkpoint_dir=str(ck), checkpoint_every=3)
     resumed.fit(stream, holdout=holdout, resume_from=str(ck))
     a, b = whole._tensors(), resumed._tensors()
@@ -275,15 +274,20 @@ def test_sklearn_clone_and_shapes():
 def test_errors_name_the_fix(tmp_path):
     idx, y = make_data(200)
     data = batches(idx, y, 100)
-    with pytest.raises(ConfigError, match=r"interactions='none' is not one of \['fm', 'ffm', 'deep'\] "
-                                          r"\(the linear model: HashedLogisticRegression\)"):
+    with pytest.raises(ConfigError, match=r"^HashedInteractionModel: interactions='none' is the linear model, "
+                                          r"HashedLogisticRegression$"):
         HashedInteractionModel("none", n_bits=6).fit(data)
+    with pytest.raises(ConfigError, match=r"interactions='fn' is invalid; expected one of 'fm', 'ffm', 'deep'"):
+        HashedInteractionModel("fn", n_bits=6).fit(data)
     with pytest.raises(ConfigError, match=r"optimizer='sgd' \(VW's normalised update\) is the linear model's"):
         HashedInteractionModel(n_bits=6, optimizer="sgd").fit(data)
-    with pytest.raises(ConfigError, match=r"embedding_optimizer='adam' is not one of \['adagrad', 'ftrl'\]"):
+    with pytest.raises(ConfigError, match=r"^HashedInteractionModel: embedding_optimizer='adam' is invalid; "
+                                          r"expected 'adagrad' or 'ftrl'$"):
         HashedInteractionModel(n_bits=6, embedding_optimizer="adam").fit(data)
-    with pytest.raises(ConfigError, match=r"init_scale=0 must be a number > 0"):
+    with pytest.raises(ConfigError, match=r"init_scale=0 is invalid; expected a number > 0"):
         HashedInteractionModel(n_bits=6, init_scale=0).fit(data)
+    with pytest.raises(ConfigError, match=r"embedding_dim=2.5 is invalid; expected an integer >= 1"):
+        HashedInteractionModel(n_bits=6, embedding_dim=2.5).fit(data)
     with pytest.raises(ConfigError, match=r"ffm fields=\[0, 9\] must name at least 2 distinct token columns in \[0, 5\)"):
         HashedInteractionModel("ffm", n_bits=6, ffm_fields=[0, 9]).fit(data)
     with pytest.raises(DataError, match=r"idx must be a 2-D integer array"):

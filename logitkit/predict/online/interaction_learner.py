@@ -36,9 +36,10 @@ same bits.
 """
 from __future__ import annotations
 
+import inspect
 import json
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -46,6 +47,7 @@ import torch.nn.functional as F
 
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.params import POSITIVE, Interval, Param, check_params, estimator_init, params_doc
 from logitkit.embed.interactions import make_interaction
 from logitkit.embed.token_table import sum_by_row
 from logitkit.predict.online.checkpoint import META
@@ -54,115 +56,63 @@ from logitkit.predict.online.learner import HashedLogisticRegression
 from logitkit.predict.online.optimizers import FTRL, FusedAdagrad
 from logitkit.predict.online.table import row_penalties
 
-#: the kinds this class learns ("none" is ``HashedLogisticRegression``)
-KINDS = ("fm", "ffm", "deep")
-EMBEDDING_OPTIMIZERS = ("adagrad", "ftrl")
-#: parameters a checkpoint must share with the model that resumes it, beside the linear model's
-_RESUME_PARAMS = ("interactions", "embedding_dim", "embedding_optimizer", "embedding_learning_rate", "embedding_l2",
-                  "init_scale", "ffm_fields", "hidden", "dense_optimizer", "dense_learning_rate")
+#: the interaction part's parameters (the linear part's are ``HashedLogisticRegression``'s)
+PARAMS = {
+    "interactions": Param("fm", ("fm", "ffm", "deep"),
+                          "The interaction part: 'fm' (factorisation machine), 'ffm' (field-aware, over "
+                          "ffm_fields) or 'deep' (DeepFM: fm + an MLP over the vectors)."),
+    "embedding_dim": Param(8, (Interval(Integral, 1),), "k, the length of a token's vector (an FFM row holds one "
+                                                        "per field: F·k floats)."),
+    "embedding_optimizer": Param("adagrad", ("adagrad", "ftrl"), "Per-coordinate rule of the vectors, on the "
+                                                                 "touched rows only."),
+    "embedding_learning_rate": Param(0.05, (POSITIVE,), "The vectors' rate (FTRL's alpha)."),
+    "embedding_l2": Param(0.0, (Interval(Real, 0),), "L2 penalty on the vectors (summed-loss units, as l2)."),
+    "init_scale": Param(0.01, (POSITIVE,), "Standard deviation of the initial vectors (v = 0 would be a saddle "
+                                           "point)."),
+    "ffm_fields": Param(None, None, "The token columns of the FFM (the hasher's order: fields, then crosses); "
+                                    "None: all.", text="None or a list of token columns"),
+    "hidden": Param((64, 32), None, "The MLP of 'deep' (ReLU layers) over the T·k concatenated vectors.",
+                    text="a sequence of layer sizes"),
+    "dense_optimizer": Param("adam", ("adam", "adagrad"), "The MLP's optimiser (one step per mini-batch)."),
+    "dense_learning_rate": Param(1e-3, (POSITIVE,), "The MLP's rate."),
+}
+#: the linear model's parameters, with the mini-batch that trained best per row here (benchmarks/ctr_interactions.py)
+_LINEAR = {name: Param(256 if name == "batch_size" else p.default, None, "As HashedLogisticRegression's.")
+           for name, p in list(inspect.signature(HashedLogisticRegression.__init__).parameters.items())[1:]}
 
 
 class HashedInteractionModel(HashedLogisticRegression):
-    """Hashed logistic regression + an interaction part over token vectors, trained online.
+    __doc__ = f"""Hashed logistic regression + an interaction part over token vectors, trained online.
 
-    Parameters (beside ``HashedLogisticRegression``'s, which mean the same here; its
-    ``optimizer`` is the linear part's, "ftrl" or "adagrad")
-    ----------
-    interactions : "fm", "ffm" or "deep", default "fm"
-    embedding_dim : int, default 8
-        k, the length of a token's vector (an FFM row holds one per field: F·k floats).
-    embedding_optimizer : "adagrad" or "ftrl", default "adagrad"
-        Per-coordinate rule of the vectors, on the touched rows only.
-    embedding_learning_rate : float, default 0.05
-        Its rate (FTRL's alpha).
-    embedding_l2 : float >= 0, default 0
-        L2 penalty on the vectors (summed-loss units).
-    init_scale : float > 0, default 0.01
-        Standard deviation of the initial vectors (v = 0 would be a saddle point).
-    ffm_fields : list of int or None
-        The token columns of the FFM (the hasher's order: fields, then crosses); None: all.
-    hidden : sequence of int, default (64, 32)
-        The MLP of "deep" (ReLU layers), over the T·k concatenated vectors.
-    dense_optimizer : "adam" or "adagrad", default "adam"; dense_learning_rate : float, default 1e-3
-        The MLP's optimiser and rate (one step per mini-batch).
-    batch_size : int, default 256
-        Rows per update (256 trained best per row in the benchmark; the linear model's 1024 works too).
+    The parameters of ``HashedLogisticRegression`` mean the same here (its ``optimizer``
+    is the linear part's, "ftrl" or "adagrad"; ``batch_size`` defaults to 256), and
+
+{params_doc(PARAMS)}
 
     Attributes beside the linear model's: ``v_`` (2^b, D) the token vectors (a view of the
     table), ``n_tokens_in_`` (T, fixed by the first batch).
     """
 
-    def __init__(
-        self,
-        interactions: str = "fm",
-        embedding_dim: int = 8,
-        embedding_optimizer: str = "adagrad",
-        embedding_learning_rate: float = 0.05,
-        embedding_l2: float = 0.0,
-        init_scale: float = 0.01,
-        ffm_fields: Sequence[int] | None = None,
-        hidden: Sequence[int] = (64, 32),
-        dense_optimizer: str = "adam",
-        dense_learning_rate: float = 1e-3,
-        n_bits: int = 22,
-        optimizer: str = "ftrl",
-        learning_rate: float | None = None,
-        beta: float = 1.0,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        batch_size: int = 256,
-        n_passes: int = 1,
-        shuffle: bool = False,
-        patience: int = 1,
-        tol: float = 1e-4,
-        checkpoint_dir: str | None = None,
-        checkpoint_every: int = 0,
-        sketch_size: int = 100_000,
-        device: str = "cpu",
-        dtype: str = "float32",
-        random_state: int = 0,
-        verbose: int = 0,
-    ) -> None:
-        super().__init__(n_bits, optimizer, learning_rate, beta, l1, l2, batch_size, n_passes, shuffle, patience,
-                         tol, checkpoint_dir, checkpoint_every, sketch_size, device, dtype, random_state, verbose)
-        self.interactions = interactions
-        self.embedding_dim = embedding_dim
-        self.embedding_optimizer = embedding_optimizer
-        self.embedding_learning_rate = embedding_learning_rate
-        self.embedding_l2 = embedding_l2
-        self.init_scale = init_scale
-        self.ffm_fields = ffm_fields
-        self.hidden = hidden
-        self.dense_optimizer = dense_optimizer
-        self.dense_learning_rate = dense_learning_rate
-
+    __init__ = estimator_init({**PARAMS, **_LINEAR})
     _format = "logitkit.HashedInteractionModel/1"
 
     # ------------------------------------------------------------------ set-up
     def _check_params(self) -> None:
         super()._check_params()
-        if self.interactions not in KINDS:
-            hint = " (the linear model: HashedLogisticRegression)" if self.interactions == "none" else ""
-            raise ConfigError(f"interactions={self.interactions!r} is not one of {list(KINDS)}{hint}")
+        if self.interactions == "none":
+            raise ConfigError("HashedInteractionModel: interactions='none' is the linear model, HashedLogisticRegression")
         if self.optimizer == "sgd":
-            raise ConfigError("optimizer='sgd' (VW's normalised update) is the linear model's; "
-                              "with interactions use 'ftrl' or 'adagrad'")
-        if self.embedding_optimizer not in EMBEDDING_OPTIMIZERS:
-            raise ConfigError(f"embedding_optimizer={self.embedding_optimizer!r} is not one of "
-                              f"{list(EMBEDDING_OPTIMIZERS)}")
-        for name, low in (("embedding_learning_rate", "> 0"), ("init_scale", "> 0"), ("embedding_l2", ">= 0")):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float)) and (value > 0 if low == "> 0" else value >= 0)
-            if not ok:
-                raise ConfigError(f"{name}={value!r} must be a number {low}")
+            raise ConfigError("HashedInteractionModel: optimizer='sgd' (VW's normalised update) is the linear "
+                              "model's; with interactions use 'ftrl' or 'adagrad'")
+        check_params(self, PARAMS)
 
     def _init_state(self, n_dense: int) -> None:
         self._check_params()
         t = self._tokens_for_init
-        k = int(self.embedding_dim) if _is_int(self.embedding_dim) else self.embedding_dim
-        self._inter = make_interaction(self.interactions, t, k, self.ffm_fields, tuple(self.hidden), self.dense_optimizer,
-                                       self.dense_learning_rate, int(self.random_state) + 1,
-                                       resolve_device(self.device), resolve_dtype(self.dtype))
+        self._inter = make_interaction(self.interactions, t, int(self.embedding_dim), self.ffm_fields,
+                                       tuple(self.hidden), self.dense_optimizer, self.dense_learning_rate,
+                                       int(self.random_state) + 1, resolve_device(self.device),
+                                       resolve_dtype(self.dtype))
         lr = float(self.embedding_learning_rate)
         self._vopt = FTRL(alpha=lr, beta=float(self.beta)) if self.embedding_optimizer == "ftrl" else FusedAdagrad(lr)
         self.n_tokens_in_ = int(t)
@@ -240,7 +190,7 @@ class HashedInteractionModel(HashedLogisticRegression):
         meta = _meta(directory)
         if meta is not None:
             saved, mine = meta.get("params", {}), self.get_params()
-            for key in _RESUME_PARAMS:
+            for key in PARAMS:  # (the linear part's: HashedLogisticRegression.load_checkpoint)
                 if _plain(saved.get(key)) != _plain(mine.get(key)):
                     raise ConfigError(
                         f"{directory}: checkpoint has {key}={saved.get(key)!r} but this model has {key}={mine.get(key)!r}; "
@@ -258,10 +208,6 @@ class HashedInteractionModel(HashedLogisticRegression):
                 "mlp_parameters": sum(v.numel() for k, v in self._inter.tensors().items() if not k.startswith("tower.opt.")),
                 "embedding_optimizer": self.embedding_optimizer,
                 "dense_optimizer": self.dense_optimizer if self.interactions == "deep" else None}
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def _plain(v):
