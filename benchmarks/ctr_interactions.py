@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/ctr_interactions.py                   # 1,000,000 + 250,000 rows
     .venv/bin/python benchmarks/ctr_interactions.py --rows 100000 --test-rows 25000
     .venv/bin/python benchmarks/ctr_interactions.py --systems linear,fm,vw-lrq
+    .venv/bin/python benchmarks/ctr_interactions.py --systems linear,fm,deep --repeat 3   # speed: median of 3
 
 The data: ``make_ctr`` rows (Criteo layout) whose truth has, besides one weight per
 token, the pairwise interactions of ``--groups`` (each group a factorisation machine of
@@ -26,12 +27,14 @@ floor. Systems, each in its own process (its peak memory is its own):
 
 Timed, per system, end to end from its raw file: one training pass (parse + hash or
 vocabulary + learn; logitkit's: the run's ``predict`` stage, its record's timing), then
-scoring the test file. Printed: one JSON line per system (test
-log loss and AUC by scikit-learn from the labels and predictions, training rows/s,
-peak RSS of the process and of its process tree, sampled), then a table with the
-ratios to ``linear``. FuxiCTR comes with the dev extra (``make install``); where it cannot be imported its
-rows say so and the rest runs. The machine may be shared
-with other jobs: compare the ratios of one run, not absolute figures across runs.
+scoring the test file. Printed: one JSON line per system (test log loss and AUC by
+scikit-learn from the labels and predictions, training rows/s, peak RSS of the process
+and of its process tree, sampled), then a table with the ratios to ``linear`` (with
+``--repeat N``: every system N times, alternating; the median speed, and the median of
+each round's ratio to the linear run of that round). FuxiCTR comes with the dev extra
+(``make install``); where it cannot be imported its rows say so and the rest runs. The
+machine may be shared with other jobs: compare the ratios of one run, not absolute
+figures across runs.
 """
 from __future__ import annotations
 
@@ -388,6 +391,7 @@ def main() -> None:
     ap.add_argument("--fuxictr-batch", type=int, default=1024)
     ap.add_argument("--fuxictr-epochs", type=int, default=3, help="epochs, early-stopped on the validation file")
     ap.add_argument("--fuxictr-emb-reg", type=float, default=0.0)
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of every system, alternating (median speed)")
     ap.add_argument("--workdir", default=os.environ.get("TMPDIR", "/tmp") + "/logitkit_ctr_interactions")
     ap.add_argument("--system", help=argparse.SUPPRESS)
     ap.add_argument("--files", help=argparse.SUPPRESS)
@@ -413,23 +417,33 @@ def main() -> None:
             skip = a == "--systems"
             continue
         passthrough.append(a)
-    results = {}
-    for system in [s for s in args.systems.split(",") if s]:
-        cmd = [sys.executable, __file__, *passthrough, "--system", system, "--files", json.dumps(files)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        if proc.returncode:
-            err = proc.stderr.strip().splitlines()
-            results[system] = {"system": system, "error": err[-1] if err else f"exit {proc.returncode}"}
-            print(json.dumps(results[system]))
-            continue
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
-        p = np.clip(np.load(Path(args.workdir) / f"pred_{system}.npy"), 1e-15, 1 - 1e-15)
-        yy = np.load(Path(args.workdir) / f"y_{system}.npy") if system.startswith("fuxictr-") else y
-        r["test_log_loss"] = log_loss(yy, p, labels=[0, 1])
-        r["test_auc"] = roc_auc_score(yy, p)
-        results[system] = r
-        print(json.dumps(r))
-    base = results.get("linear", {}).get("train_rows_per_s")
+    results, rounds = {}, []
+    for round_ in range(args.repeat):  # alternating: every system once per round
+        rounds.append({})
+        for system in [s for s in args.systems.split(",") if s]:
+            cmd = [sys.executable, __file__, *passthrough, "--system", system, "--files", json.dumps(files)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            if proc.returncode:
+                err = proc.stderr.strip().splitlines()
+                results[system] = {"system": system, "error": err[-1] if err else f"exit {proc.returncode}"}
+                print(json.dumps(results[system]))
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            p = np.clip(np.load(Path(args.workdir) / f"pred_{system}.npy"), 1e-15, 1 - 1e-15)
+            yy = np.load(Path(args.workdir) / f"y_{system}.npy") if system.startswith("fuxictr-") else y
+            r["test_log_loss"] = log_loss(yy, p, labels=[0, 1])
+            r["test_auc"] = roc_auc_score(yy, p)
+            r["round"] = round_
+            rounds[-1][system] = r["train_rows_per_s"]
+            print(json.dumps(r))
+            if system not in results or "error" in results[system]:
+                results[system] = r
+            else:  # the median speed of the rounds (the model is the same bits every round)
+                results[system]["train_rows_per_s"] = float(np.median([x[system] for x in rounds if system in x]))
+    ratios = {s: [x[s] / x["linear"] for x in rounds if s in x and "linear" in x] for s in results}
+    if args.repeat > 1:
+        for s, rs in ratios.items():
+            print(f"# {s}: rows/s ÷ linear's of the same round: {', '.join(f'{v:.3f}' for v in rs)}")
     print(f"# truth's test log loss {data['truth_test_log_loss']:.4f}; load average {os.getloadavg()[0]:.1f} "
           "(a shared machine: compare ratios)")
     print(f"# {'system':16s} {'log loss':>9s} {'AUC':>7s} {'rows/s':>10s} {'x linear':>9s} {'learn rows/s':>13s} "
@@ -438,7 +452,7 @@ def main() -> None:
         if "error" in r:
             print(f"# {system:16s} failed: {r['error']}")
             continue
-        ratio = r["train_rows_per_s"] / base if base else float("nan")
+        ratio = float(np.median(ratios[system])) if ratios.get(system) else float("nan")
         learn = r.get("learn_rows_per_s", r["train_rows_per_s"])
         print(f"# {system:16s} {r['test_log_loss']:9.4f} {r['test_auc']:7.4f} {r['train_rows_per_s']:10,.0f} "
               f"{ratio:9.3f} {learn:13,.0f} {r['peak_rss_mb']:8.0f} {r['peak_tree_rss_mb']:8.0f}")
