@@ -15,21 +15,28 @@ import atexit
 import datetime
 import logging
 import os
+import socket
 import time
 from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
 
-from logitkit._util.errors import UserError
+from logitkit._util.errors import StoppedError, UserError
 
 log = logging.getLogger("logitkit.dist")
 
 _ERROR_KEY = "logitkit/error"
 
 
-class RankFailedError(RuntimeError):
-    """Another rank failed; the message is that rank's own (``rank R: Type: text``)."""
+class RankFailedError(StoppedError, RuntimeError):
+    """Another rank failed; the message is that rank's own (``rank R: Type: text``), or
+    names the rank that ended without one. ``failed_rank``: that rank, when known;
+    ``killed``: it ended without a message (its process is gone)."""
+
+    def __init__(self, message: str, failed_rank: int | None = None, killed: bool = False) -> None:
+        super().__init__(message)
+        self.failed_rank, self.killed = failed_rank, killed
 
 
 def launched() -> bool:
@@ -79,6 +86,7 @@ def init_from_env(backend: str | None = None, timeout_s: float | None = None) ->
     timeout = float(timeout_s if timeout_s is not None else os.environ.get("LOGITKIT_DIST_TIMEOUT", 600))
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
     atexit.register(shutdown)  # (a no-op after an explicit shutdown)
+    _note("pid", f"{os.getpid()} {socket.gethostname()}")  # to tell, later, which rank was killed
     log.info("rank %d of %d joined (%s)", dist.get_rank(), dist.get_world_size(), backend)
     return True
 
@@ -96,6 +104,7 @@ def shutdown() -> None:
     group alive. So this hands the GIL to them for a moment, while Python is still whole.
     """
     if dist.is_available() and dist.is_initialized():
+        _note("left", "")  # (a rank that ends now is not one that was killed)
         dist.destroy_process_group()
         time.sleep(0.05)  # (releases the GIL: a thread waiting for it finishes its work)
 
@@ -175,28 +184,100 @@ def _store():
         return None
 
 
+def _note(what: str, value: str) -> None:
+    """Leave ``logitkit/<what>/<this rank>`` in the launcher's store (nothing if it is gone)."""
+    store = _store() if is_distributed() else None
+    if store is not None:
+        try:
+            store.set(f"logitkit/{what}/{rank()}", value)
+        except Exception:  # noqa: BLE001 - the store may be gone already
+            pass
+
+
 def publish_error(message: str) -> None:
-    """Leave this rank's failure message where the other ranks can read it."""
+    """Leave this rank's failure message where the other ranks can read it. The first
+    rank to fail wins: a later failure (often caused by the first) does not replace it."""
     store = _store() if is_distributed() else None
     if store is None:
         return
     try:
-        store.set(_ERROR_KEY, message)
+        store.compare_set(_ERROR_KEY, "", message)
+        store.set(f"logitkit/failed/{rank()}", message)
     except Exception:  # noqa: BLE001 - the store may be gone already
         pass
 
 
+def note_stopped() -> None:
+    """Say that this rank was stopped by the launcher (SIGTERM), so no rank blames it."""
+    _note("stopped", "")
+
+
 def peer_failure(exc: BaseException) -> BaseException:
     """What to raise for ``exc``: a collective that broke because another rank failed
-    becomes that rank's error (``RankFailedError`` with its message, or saying that a
-    rank stopped without one); anything else (a ``UserError``, a failure of this rank's
+    becomes that rank's error (``RankFailedError`` with its message, or naming the rank
+    that ended without one); anything else (a ``UserError``, a failure of this rank's
     own) is ``exc`` itself."""
     if not is_distributed() or isinstance(exc, (UserError, RankFailedError)) or not isinstance(exc, RuntimeError):
         return exc
-    peer = peer_error(1.0)
-    if peer is None:
-        return RankFailedError(f"a rank stopped without a message (killed?); rank {rank()} saw: {exc}")
-    return RankFailedError(peer)
+    seen = str(exc).split("] ", 1)[-1].split(". ", 1)[0]  # gloo's "Connection closed by peer [...]"
+    return blame(1.0, f"rank {rank()} saw: {seen}")
+
+
+def blame(wait_s: float, after: str, unknown: str | None = None) -> RankFailedError:
+    """The error for a job that some other rank broke: the first published failure, else
+    the rank whose process is gone without a word (ranks on this host), polling up to
+    ``wait_s``; else ``unknown`` (default: a rank stopped without a message)."""
+    peer = peer_error(wait_s)
+    if peer is not None:
+        return RankFailedError(peer, _rank_of(peer))
+    gone = silent_ranks()
+    if gone:
+        r, pid, host = gone[0]
+        return RankFailedError(f"rank {r} (pid {pid} on {host}) ended without a message (killed by a signal, or out "
+                               f"of memory?); {after}", r, killed=True)
+    return RankFailedError(unknown or f"a rank stopped without a message (killed?); {after}")
+
+
+def _rank_of(message: str) -> int | None:
+    head = message.split(":", 1)[0]
+    return int(head[5:]) if head.startswith("rank ") and head[5:].isdigit() else None
+
+
+def silent_ranks() -> list[tuple[int, int, str]]:
+    """(rank, pid, host) of the other ranks on this host whose process is gone although they
+    neither published a failure nor left nor were stopped by the launcher: the killed ones."""
+    store = _store() if is_distributed() else None
+    if store is None:
+        return []
+    out = []
+    try:
+        for r in range(world_size()):
+            accounted = any(store.check([f"logitkit/{k}/{r}"]) for k in ("failed", "left", "stopped"))
+            if r == rank() or accounted or not store.check([f"logitkit/pid/{r}"]):
+                continue
+            pid, host = store.get(f"logitkit/pid/{r}").decode().split(" ", 1)
+            if host == socket.gethostname() and not _alive(int(pid)):
+                out.append((r, int(pid), host))
+    except Exception:  # noqa: BLE001 - the store is gone with the launcher
+        return out
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
 
 
 @contextmanager
@@ -212,14 +293,15 @@ def peer_failures():
 
 
 def peer_error(wait_s: float = 1.0) -> str | None:
-    """The message a failing rank published, polling up to ``wait_s`` for it; or None."""
+    """The message a failing rank published, polling up to ``wait_s`` for it; or None as
+    soon as a rank is known to have ended without one."""
     store = _store() if is_distributed() else None
     if store is None:
         return None
     deadline = time.monotonic() + wait_s
     try:
         while not store.check([_ERROR_KEY]):
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or silent_ranks():
                 return None  # nothing published (e.g. the rank was killed)
             time.sleep(0.05)
         return store.get(_ERROR_KEY).decode()

@@ -26,6 +26,12 @@ class InputFileError(UserError, ValueError):
     """A file is missing, empty or malformed at a given line."""
 
 
+class StoppedError(Exception):
+    """This process stopped because another one failed (a rank of the same ``torchrun``
+    job); the message is that failure's. The CLI prints it as one line and exits 2, like a
+    ``UserError``: the failure's own traceback, if it had one, is printed where it happened."""
+
+
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The choice most similar to ``word``, or None when nothing is close."""
     found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)

@@ -137,9 +137,28 @@ def parse_range(buf: bytes, path: Path, names: list[str], first_line: int, delim
         types = column_types or {}
         return pa.table({n: pa.array([], type=types.get(n, pa.null())) for n in names})
     try:
-        return pacsv.read_csv(pa.py_buffer(buf), read_options=read, parse_options=parse, convert_options=convert)
+        t = pacsv.read_csv(pa.py_buffer(buf), read_options=read, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
-        raise translate_error(exc, path, read, parse, convert, chunk=buf, first_line=first_line) from None
+        bad = not_utf8(buf, path, first_line) if check_utf8 and "utf8" in str(exc).lower() else None
+        raise (bad or translate_error(exc, path, read, parse, convert, chunk=buf, first_line=first_line)) from None
+    if check_utf8 and any(pa.types.is_binary(c.type) for c in t.columns):  # text that is not UTF-8 reads as bytes
+        bad = not_utf8(buf, path, first_line)
+        if bad is not None:
+            raise bad
+    return t
+
+
+def not_utf8(buf: bytes, path: Path, first_line: int) -> InputFileError | None:
+    """The error naming the file line and byte of ``buf``'s first byte that is not UTF-8
+    (``first_line``: the file line of ``buf``'s first line), or None when all of it is."""
+    try:
+        buf.decode("utf-8")
+        return None
+    except UnicodeDecodeError as exc:
+        start = buf.rfind(b"\n", 0, exc.start) + 1
+        line = first_line + buf.count(b"\n", 0, exc.start)
+        return InputFileError(f"{path}: line {line}, byte {exc.start - start + 1}: {buf[exc.start:exc.end].hex(' ')} "
+                              "is not UTF-8 text; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)")
 
 
 def unify_types(types: list[pa.DataType]) -> pa.DataType:

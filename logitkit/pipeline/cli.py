@@ -18,7 +18,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from logitkit._util.errors import UserError
+from logitkit._util.errors import StoppedError, UserError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         return _COMMANDS[args.command](args)
-    except UserError as exc:
+    except (UserError, StoppedError) as exc:  # (StoppedError: another rank of a torchrun job failed)
         print(f"logitkit: error: {exc}", file=sys.stderr)
         return 2
 

@@ -12,9 +12,10 @@ import warnings
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from logitkit._util.errors import InputFileError
+from logitkit.pipeline.modelcheck import build, json_state, tensors_state
 from logitkit.predict import HashedLogisticRegression, LogisticRegression, MLPClassifier
 
 
@@ -46,28 +47,35 @@ def save_model(directory: Path, model, prep_state: dict | None = None, embed_sta
         (directory / "embed.json").write_text(json.dumps(embed_state, indent=2, default=str) + "\n")
 
 
-def load_model(directory: Path):
-    """(estimator, prep_state or None, embed_state or None) from a ``model/`` folder."""
+def load_model(directory: Path, read=None):
+    """(estimator, prep_state or None, embed_state or None) from a ``model/`` folder.
+
+    ``read(name)`` gives a file's bytes, or None when there is no such file (default: read
+    from ``directory``; ``Scorer`` passes one that checks each file's sha256 against the
+    run's record first). A missing or damaged file, a state this logitkit cannot build,
+    and a NaN or infinite parameter are an ``InputFileError`` naming the file."""
     directory = Path(directory)
+    read = read or (lambda name: (directory / name).read_bytes() if (directory / name).is_file() else None)
     meta_path, tensor_path = directory / "model.json", directory / "model.safetensors"
-    for p in (meta_path, tensor_path):
-        if not p.is_file():
+    meta_raw, tensor_raw = read("model.json"), read("model.safetensors")
+    for p, raw in ((meta_path, meta_raw), (tensor_path, tensor_raw)):
+        if raw is None:
             raise InputFileError(f"{p} is missing; is {directory.parent} a complete logitkit run directory?")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{meta_path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from exc
+    meta = json_state(meta_path, meta_raw)
     name = meta.get("estimator")
-    if name not in ESTIMATORS:
+    if not isinstance(name, str) or name not in ESTIMATORS:
         raise InputFileError(f"{meta_path}: key 'estimator' is {name!r}; this logitkit knows {sorted(ESTIMATORS)}")
     params = meta.get("params") or {}
+    if not isinstance(params, dict):
+        raise InputFileError(f"{meta_path}: key 'params' is a {type(params).__name__}, not an object of parameters")
     device = params.get("device")
     if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
         # tensors are stored on the CPU; a model fitted on a GPU predicts anywhere
         warnings.warn(f"{meta_path}: the model was fitted with device={device!r}; torch sees no GPU "
                       "here, so it runs on the CPU", UserWarning, stacklevel=2)
         params["device"] = "cpu"
-    model = ESTIMATORS[name]._from_state(load_file(str(tensor_path)), meta)
-    prep = json.loads((directory / "prep.json").read_text()) if (directory / "prep.json").is_file() else None
-    embed = json.loads((directory / "embed.json").read_text()) if (directory / "embed.json").is_file() else None
+    model = build(ESTIMATORS[name], tensors_state(tensor_path, tensor_raw), meta, meta_path)
+    prep, embed = (read(n) for n in ("prep.json", "embed.json"))
+    prep = json_state(directory / "prep.json", prep) if prep is not None else None
+    embed = json_state(directory / "embed.json", embed) if embed is not None else None
     return model, prep, embed

@@ -1,51 +1,74 @@
-"""``logitkit repro``: re-run a recorded run from its config and compare the results."""
+"""``logitkit repro``: re-run a recorded run from its config and compare the results.
+
+The recorded run is checked first (``integrity.RunFiles``): its record and every file it
+lists, by sha256. A run directory that is incomplete or was edited is an error naming
+the file (exit 2), not a comparison with something the run never wrote."""
 from __future__ import annotations
 
 import csv
-import json
+import io
 import tempfile
 from pathlib import Path
 
 import yaml
-from safetensors.torch import load_file
+from safetensors.torch import load as load_tensors
 
-from logitkit._util.errors import InputFileError
+from logitkit._util.errors import InputFileError, UserError
 from logitkit.pipeline.config_load import load_config
+from logitkit.pipeline.integrity import RunFiles
+from logitkit.pipeline.modelcheck import tensors_state
 from logitkit.pipeline.runner import execute
 
 
-def _read(run_dir: Path, name: str) -> Path:
-    path = run_dir / name
-    if not path.is_file():
-        raise InputFileError(f"{path} is missing; pass a complete run directory (it holds config.yaml and record.json)")
-    return path
+def _config(files: RunFiles):
+    """The run's config from its checked ``config.yaml``."""
+    path = files.run_dir / "config.yaml"
+    raw = files.read("config.yaml")
+    if raw is None:
+        raise InputFileError(f"{path} is missing and the record does not list it; pass a run directory written "
+                             "by `logitkit run`")
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise InputFileError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict):
+        raise InputFileError(f"{path}: holds no mapping of config sections (run, data, ...)")
+    try:
+        return load_config(raw=data)
+    except UserError as exc:
+        raise InputFileError(f"{path}: {exc}") from None
 
 
-def _coefficients(path: Path) -> dict[str, dict[str, str]]:
-    if not path.is_file():
+def _coefficients(raw: bytes | None) -> dict[str, dict[str, str]]:
+    if raw is None:
         return {}
-    with open(path, newline="") as f:
-        return {row["term"]: row for row in csv.DictReader(f)}
+    return {row.get("term"): row for row in csv.DictReader(io.StringIO(raw.decode(errors="replace")))}
 
 
 def reproduce(run_dir: Path) -> tuple[bool, list[str]]:
     """(identical?, report lines). Compares data fingerprints, model tensors, coefficients and metrics."""
-    raw = yaml.safe_load(_read(run_dir, "config.yaml").read_text())
-    recorded = json.loads(_read(run_dir, "record.json").read_text())
-    cfg = load_config(raw=raw)
+    files = RunFiles(run_dir)
+    files.verify()  # every file the record lists is there, as the run wrote it
+    recorded = files.record
+    cfg = _config(files)
     with tempfile.TemporaryDirectory(prefix="logitkit-repro-") as tmp:
         new = execute(cfg, out=tmp, force=True)
         diffs: list[str] = []
         if new.record["data"]["train"] != recorded.get("data", {}).get("train"):
             diffs.append("data: the input's fingerprint differs from the recorded one (the data changed)")
-        files = sorted(p.name for p in (new.run_dir / "model").glob("*.safetensors"))
-        for name in files:
-            old_t = load_file(str(_read(run_dir, f"model/{name}")))
-            new_t = load_file(str(new.run_dir / "model" / name))
+        names = sorted(p.name for p in (new.run_dir / "model").glob("*.safetensors"))
+        old_files = sorted(n[6:] for n in files.files if n.startswith("model/") and n.endswith(".safetensors"))
+        if old_files != names:
+            diffs.append(f"model files: recorded {old_files}, re-run {names}")
+        for name in sorted(set(names) & set(old_files)):
+            old_t = tensors_state(run_dir / "model" / name, files.read(f"model/{name}"))
+            new_t = load_tensors((new.run_dir / "model" / name).read_bytes())
             for key in sorted(set(old_t) | set(new_t)):
                 if key not in old_t or key not in new_t or not old_t[key].equal(new_t[key]):
                     diffs.append(f"model tensor '{key}' ({name}) differs")
-        old_c, new_c = _coefficients(run_dir / "coefficients.csv"), _coefficients(new.run_dir / "coefficients.csv")
+        new_csv = new.run_dir / "coefficients.csv"
+        old_c = _coefficients(files.read("coefficients.csv"))
+        new_c = _coefficients(new_csv.read_bytes() if new_csv.is_file() else None)
         for term in sorted(set(old_c) | set(new_c)):
             a, b = old_c.get(term), new_c.get(term)
             if a != b:

@@ -27,9 +27,10 @@ rank 0 marks the run failed with that rank's message.
 from __future__ import annotations
 
 import logging
-import shutil
+import os
 import signal
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,14 +42,14 @@ from logitkit._util.device import resolve_device
 from logitkit._util.errors import UserError
 from logitkit._util.seed import seed_everything
 from logitkit.pipeline.config import Config
+from logitkit.pipeline import rundir
 from logitkit.pipeline.config_load import resolved_dict
+from logitkit.pipeline.integrity import RunFiles, seal
 from logitkit.pipeline.record import Timer, environment, now_iso, run_id, write_json
+from logitkit.pipeline.rundir import OutputPathError, RunExistsError, RunInProgressError  # noqa: F401 (public here)
+from logitkit.pipeline.watch import InputWatch
 
 log = logging.getLogger("logitkit.pipeline")
-
-
-class RunExistsError(UserError):
-    """The run directory for these inputs is already there."""
 
 
 @dataclass
@@ -90,8 +91,10 @@ _failing = False  # set while a failure is being recorded: a SIGTERM then waits
 def _stopped_by_launcher(signum, frame) -> None:
     """torchrun stops the other ranks with SIGTERM when one fails: record, then exit."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the failure be recorded
+    dist.note_stopped()
     if not _failing:
-        raise dist.RankFailedError(dist.peer_error(0.5) or f"rank {dist.rank()} stopped by the launcher (SIGTERM)")
+        me = f"rank {dist.rank()} stopped by the launcher (SIGTERM)"
+        raise dist.blame(0.5, f"then {me}", unknown=me)
 
 
 def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
@@ -103,40 +106,81 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     device = resolve_device(cfg.run.device)
     timer = Timer()
     out_dir = Path(out if out is not None else cfg.run.out)
+    what = "--out" if out is not None else "run.out"
+    if coll.is_main:
+        rundir.check_folder(out_dir, what)  # before any work: a run that cannot be written is not started
     path = _path(cfg)  # imported before the stages' clocks start: an import is no stage's time
+    watch = InputWatch.of(cfg)  # the inputs as they are before anything reads them
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with timer.stage("loaddata"), dist.peer_failures():
             loaded, fingerprints = _load(path, cfg, coll)
+            watch.check("read and fingerprinted")  # so the fingerprint covers exactly the bytes read
         rid = run_id(resolved, fingerprints)
         final = out_dir / rid
-        if coll.is_main and final.exists() and not force:
-            raise RunExistsError(
-                f"{final} already exists (a run of this same config and data); pass --force to "
-                "replace it, or --out DIR to write elsewhere"
-            )
-        work = out_dir / f".{rid}.partial" if coll.is_main else None  # ranks > 0 write nothing
-        if work is not None:
-            if work.exists():
-                shutil.rmtree(work)
-            (work / "plots").mkdir(parents=True)
-        record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
-                  "environment": environment(device), "data": fingerprints}
-        try:
-            summary = _run(path, cfg, coll, loaded, device, timer, work, record)
-        except BaseException as exc:
-            _failing = True
-            exc = dist.peer_failure(exc) if isinstance(exc, Exception) else exc
-            if work is not None:
-                record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
-                _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
-            raise exc
-        if work is None:
-            return RunResult(final, record, summary)
-        record["status"] = "complete"
-        record["timings"] = timer.seconds
-        _finish(work, final, resolved, record, caught, replace=force)
+        # rank 0 alone writes, holding the run id's lock until its directory is in place
+        with rundir.locked(out_dir, rid, what) if coll.is_main else nullcontext():
+            work = _start(out_dir, rid, force) if coll.is_main else None  # ranks > 0 write nothing
+            record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
+                      "environment": environment(device), "data": fingerprints}
+            try:
+                summary = _run(path, cfg, coll, loaded, device, timer, work, record)
+                watch.check("read")  # (the CTR path streams its files during the run)
+            except BaseException as exc:
+                _failing = True
+                exc = dist.peer_failure(exc) if isinstance(exc, Exception) else exc
+                if coll.rank == 1 and getattr(exc, "killed", False) and exc.failed_rank == 0:
+                    _record_for_rank0(out_dir, rid, what, resolved, record, caught, exc, timer)
+                if work is not None:
+                    record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
+                    _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
+                raise exc
+            if work is None:
+                return RunResult(final, record, summary)
+            record["status"] = "complete"
+            record["timings"] = timer.seconds
+            _finish(work, final, resolved, record, caught)
     return RunResult(final, record, summary)
+
+
+def _start(out_dir: Path, rid: str, force: bool) -> Path:
+    """The empty partial directory of run ``rid``, once ``out_dir/rid`` may be written
+    (called holding the run's lock): what a killed ``--force`` left is repaired first;
+    an existing run is replaced only with ``force``, and never through a link."""
+    final, work = out_dir / rid, out_dir / f".{rid}.partial"
+    for name in (rid, f"{rid}.failed"):
+        rundir.recover(out_dir / name)
+    rundir.remove(work)  # left by a run that was killed (none is running: we hold the lock)
+    if os.path.lexists(final):
+        if force and final.is_symlink():
+            raise OutputPathError(
+                f"{final}: is a symbolic link (to {os.readlink(final)}); --force does not replace a link or what "
+                "it points to: remove the link yourself, or pass --out DIR to write elsewhere")
+        if not force:
+            try:
+                RunFiles(final).verify()
+                state = ""
+            except UserError as exc:
+                state = f", but it is not a complete run ({exc})"
+            raise RunExistsError(
+                f"{final} already exists (a run of this same config and data){state}; pass --force to replace it, "
+                "or --out DIR to write elsewhere"
+            )
+    (work / "plots").mkdir(parents=True)
+    return work
+
+
+def _record_for_rank0(out_dir: Path, rid: str, what: str, resolved: dict, record: dict, caught, exc, timer) -> None:
+    """Rank 0, which writes the run directory, was killed: rank 1 (on the same host, so the
+    same folder) marks the run failed as rank 0 would have, with what rank 0 had written."""
+    try:
+        with rundir.locked(out_dir, rid, what):  # (free: the kernel released the dead rank 0's lock)
+            work = out_dir / f".{rid}.partial"
+            work.mkdir(parents=True, exist_ok=True)
+            record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
+            _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
+    except (UserError, OSError) as err:  # e.g. the folder is not on this host
+        log.warning("rank 1 could not record rank 0's failure in %s: %s", out_dir, err)
 
 
 def _path(cfg: Config):
@@ -175,11 +219,12 @@ def _run(path, cfg: Config, coll: Collective, loaded, device, timer: Timer, work
     return None
 
 
-def _finish(work: Path, final: Path, resolved: dict, record: dict, caught, replace: bool = True) -> None:
+def _finish(work: Path, final: Path, resolved: dict, record: dict, caught) -> None:
+    """Write the config and the record (last: it lists every file's sha256, ``integrity.seal``)
+    and put ``work`` in place as ``final``, replacing an earlier one (``rundir.put_in_place``)."""
     record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
     record["finished"] = now_iso()
     (work / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    seal(work, record)
     write_json(work / "record.json", record)
-    if final.exists() and replace:
-        shutil.rmtree(final)
-    work.rename(final)
+    rundir.put_in_place(work, final)

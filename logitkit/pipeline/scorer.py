@@ -20,7 +20,7 @@ being a missing value.
 """
 from __future__ import annotations
 
-import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logitkit._util.errors import DataError, InputFileError, did_you_mean
+from logitkit._util.errors import DataError, InputFileError, UserError, did_you_mean
 from logitkit._util.rowstable import row_stable
 
 
@@ -75,59 +75,69 @@ class Scorer:
     def load(cls, run_dir: str | Path) -> "Scorer":
         """The run in ``run_dir`` (a dense run's ``model/`` files, or a hashed run's checkpoint,
         hasher and config). A missing or incomplete run is an ``InputFileError``."""
-        run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise InputFileError(f"{run_dir}: no such run directory; pass a folder written by `logitkit run`")
-        record = _read_json(run_dir / "record.json", required=False) or {}
+        from logitkit.pipeline.integrity import RunFiles
+
+        files = RunFiles(run_dir)  # a complete run: its record, checked (everything read is checked too)
+        run_dir, record = files.run_dir, files.record
         run_id = str(record.get("run_id") or run_dir.name)
-        if (run_dir / "model" / "state.json").is_file():
-            return cls._load_hashed(run_dir, run_id, record)
-        return cls._load_dense(run_dir, run_id)
+        if files.has("model/checkpoint.json"):
+            return cls._load_hashed(files, run_id, record)
+        return cls._load_dense(files, run_id)
 
     @classmethod
-    def _load_dense(cls, run_dir: Path, run_id: str) -> "Scorer":
+    def _load_dense(cls, files, run_id: str) -> "Scorer":
         from logitkit.pipeline.modelio import load_model
         from logitkit.prepdata import Preprocessor
 
-        model, prep_state, embed_state = load_model(run_dir / "model")
+        run_dir = files.run_dir
+        files.read("config.yaml")
+        model, prep_state, embed_state = load_model(run_dir / "model", read=lambda name: files.read(f"model/{name}"))
         if "device" in model.get_params():  # scored on the CPU, where row_stable applies
             model.set_params(device="cpu")
         if prep_state is None:
             raise InputFileError(f"{run_dir / 'model' / 'prep.json'} is missing; is {run_dir} a complete run directory?")
-        if isinstance(prep_state, dict) and prep_state.get("kind") == "formula":  # model.formula's design
-            from logitkit.formula import FormulaDesign
+        with _state_of(run_dir / "model" / "prep.json"):
+            if prep_state.get("kind") == "formula":  # model.formula's design
+                from logitkit.formula import FormulaDesign
 
-            prep = FormulaDesign.from_json(prep_state)
-            inputs = [Input(c, _DATATYPE_OF_KIND["text" if cat else "number"], "text" if cat else "number")
-                      for c, cat in prep.input_columns()]
-            return cls(run_dir, run_id, "dense", model, inputs, prep=prep)
-        prep = Preprocessor.from_json(prep_state)
+                prep = FormulaDesign.from_json(prep_state)
+                inputs = [Input(c, _DATATYPE_OF_KIND["text" if cat else "number"], "text" if cat else "number")
+                          for c, cat in prep.input_columns()]
+                return cls(run_dir, run_id, "dense", model, inputs, prep=prep)
+            prep = Preprocessor.from_json(prep_state)
         embed = None
         if embed_state is not None:
             from logitkit.embed.basis import basis_from_json
 
-            embed = basis_from_json(embed_state)
+            with _state_of(run_dir / "model" / "embed.json"):
+                embed = basis_from_json(embed_state)
         inputs = [Input(c, _DATATYPE_OF_KIND["text" if r == "one_hot" else "number"], "text" if r == "one_hot" else "number")
                   for c, r in prep.roles_.items()]
         return cls(run_dir, run_id, "dense", model, inputs, prep=prep, embed=embed)
 
     @classmethod
-    def _load_hashed(cls, run_dir: Path, run_id: str, record: dict) -> "Scorer":
+    def _load_hashed(cls, files, run_id: str, record: dict) -> "Scorer":
         import yaml
 
         from logitkit.loaddata import CRITEO_COLUMNS
         from logitkit.predict.online import load_hashed
         from logitkit.prepdata.hashing import FeatureHasher
 
+        run_dir = files.run_dir
         state = (record.get("ctr") or {}).get("hasher")
         if state is None:
             raise InputFileError(f"{run_dir / 'record.json'}: no 'ctr.hasher' entry; is {run_dir} a complete hashed run?")
-        hasher = FeatureHasher.from_json(state)
+        with _state_of(run_dir / "record.json", "ctr.hasher"):
+            hasher = FeatureHasher.from_json(state)
         cfg_path = run_dir / "config.yaml"
+        raw = files.read("config.yaml")
         try:
-            cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else {}
+            cfg = yaml.safe_load(raw) if raw is not None else {}
         except yaml.YAMLError as exc:
-            raise InputFileError(f"{cfg_path}: not valid YAML ({exc})") from exc
+            raise InputFileError(f"{cfg_path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        if not isinstance(cfg, dict):
+            raise InputFileError(f"{cfg_path}: holds no YAML mapping of config sections; restore it, or run the "
+                                 "config again (logitkit run CONFIG --force)")
         data, options = cfg.get("data") or {}, (cfg.get("model") or {}).get("options") or {}
         label = data.get("label") or hasher.label or "label"
         dense = list(options.get("dense") or [])
@@ -137,6 +147,7 @@ class Scorer:
             names += [f for f in (a, b) if f not in names]
         names += [f for f in dense if f not in names]
         inputs = [Input(c, "INT64", "count") if c in counts else Input(c, "BYTES", "text") for c in names]
+        files.read("model/checkpoint.json")  # the manifest as the record lists it; it names its parts' sha256
         model = load_hashed(str(run_dir / "model"), device="cpu")  # linear or with interactions
         return cls(run_dir, run_id, "hashed", model, inputs, hasher=hasher, dense=dense,
                    batch_rows=int(data.get("batch_rows") or 65536))
@@ -333,15 +344,18 @@ def score_criteo_file(scorer: Scorer, path: Path, output: Path, progress=None) -
     return output
 
 
-def _read_json(path: Path, required: bool = True) -> dict | None:
-    if not path.is_file():
-        if required:
-            raise InputFileError(f"{path} is missing")
-        return None
+@contextmanager
+def _state_of(path: Path, key: str | None = None):
+    """Inside: a saved state that cannot be built is an ``InputFileError`` naming its file."""
+    where = f"{path} ({key})" if key else str(path)
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from exc
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, UserError):
+            raise InputFileError(f"{where}: {exc}") from None
+        what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise InputFileError(f"{where}: not a state this logitkit can load ({what}); restore it, or run the "
+                             "config again (logitkit run CONFIG --force)") from None
 
 
 __all__ = ["Scorer", "Input", "InputError", "coerce", "score_criteo_file"]

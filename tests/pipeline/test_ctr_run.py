@@ -34,7 +34,7 @@ def test_ctr_config_runs_streamed_and_records_ctr_stats(files, capsys):
     assert 0 < test["ne"] < 1 and test["roc_auc"] > 0.6
     ctr = record["ctr"]
     assert len(ctr["pass_losses"]) == 2 and ctr["top_weights"] and "collisions" in ctr
-    assert (run_dir / "model" / "state.safetensors").is_file() and (run_dir / "report.html").is_file()
+    assert (run_dir / "model" / "checkpoint.json").is_file() and (run_dir / "report.html").is_file()
     assert not (run_dir / "cache").exists()
     assert ctr["cache"] == {"passes_from_cache": 1, "row_plans_batch_size": 512}  # pass 2 replayed the plans
     # the recorded log loss is the loss of the saved model on the test file

@@ -84,18 +84,41 @@ def test_same_config_same_bits_and_repro(tmp_path, capsys):
     assert ra["metrics"] == rb["metrics"]
     assert main(["repro", str(a)]) == 0
     assert "reproduced" in lines(capsys)[-1]
-    # tamper with a recorded metric and a coefficient: repro names both and exits 1
+    # an edited record or coefficient file is not compared with anything: repro names it, exit 2
+    good = (a / "record.json").read_bytes()
     ra["metrics"]["test"]["accuracy"] = 0.5
     (a / "record.json").write_text(json.dumps(ra))
+    assert main(["repro", str(a)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{a}/record.json: its contents do not match its own digest (record_sha256)" in err
+    assert len(err.splitlines()) == 1
+    (a / "record.json").write_bytes(good)
     text = (a / "coefficients.csv").read_text().splitlines()
     parts = text[1].split(",")
     parts[1] = "0.123"
     text[1] = ",".join(parts)
     (a / "coefficients.csv").write_text("\n".join(text) + "\n")
-    assert main(["repro", str(a)]) == 1
-    report = "\n".join(lines(capsys))
-    assert "NOT reproduced" in report and "metric test.accuracy: recorded 0.5" in report
-    assert f"term '{parts[0]}' differs in ['coef']" in report
+    assert main(["repro", str(a)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{a}/coefficients.csv: its sha256 (" in err and "differs from the one record.json lists" in err
+
+
+def test_repro_names_what_differs_when_the_data_changed(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    data.write_text("x,y\n" + "".join(f"{v:.6f},{int(v + rng.normal() > 0)}\n" for v in x))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{path: {data}, label: y}}\ninterpret: {{plots: false, graph: false, report: false}}\n")
+    assert main(["run", str(cfg), "--out", str(tmp_path / "runs")]) == 0
+    run = next((tmp_path / "runs").iterdir())
+    capsys.readouterr()
+    data.write_text(data.read_text().replace("\n1", "\n1", 1).replace(",0\n", ",1\n", 5))
+    assert main(["repro", str(run)]) == 1
+    report = lines(capsys)
+    assert report[0] == f"{run}: NOT reproduced ({len(report) - 1} difference(s))"
+    assert "  data: the input's fingerprint differs from the recorded one (the data changed)" in report
+    assert any(r.startswith("  coefficients.csv: term 'x' differs in ['coef'") for r in report)
 
 
 def test_existing_run_is_not_overwritten(tmp_path, capsys):
@@ -135,7 +158,7 @@ def test_model_files_are_not_pickles(demo_dir):
 
 @pytest.mark.parametrize("argv,message", [
     (["run", "missing.yaml"], "config file missing.yaml does not exist"),
-    (["repro", "no_such_run"], "no_such_run/config.yaml is missing"),
+    (["repro", "no_such_run"], "no_such_run: no such run directory; pass a folder written by `logitkit run`"),
     (["predict", "no_such_run", "x.csv", "-o", "y.csv"], "x.csv does not exist"),
 ])
 def test_cli_errors_are_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch):

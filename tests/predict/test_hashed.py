@@ -276,7 +276,7 @@ def test_errors_name_the_fix(tmp_path):
         HashedLogisticRegression(optimizer="adam").fit(batches(idx, y, 50))
     with pytest.raises(ConfigError, match=r"n_bits=40 must be an integer in \[1, 31\]"):
         HashedLogisticRegression(n_bits=40).fit(batches(idx, y, 50))
-    with pytest.raises(InputFileError, match=r"not a logitkit checkpoint \(state.safetensors, state.json missing\)"):
+    with pytest.raises(InputFileError, match=r"not a logitkit checkpoint \(checkpoint.json missing\)"):
         HashedLogisticRegression(n_bits=N_BITS).fit(batches(idx, y, 50), resume_from=str(tmp_path))
     model.save_checkpoint(str(tmp_path / "ck"))
     with pytest.raises(ConfigError, match=r"checkpoint has l1=0.0 but this model has l1=1.0"):

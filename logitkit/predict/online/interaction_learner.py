@@ -39,18 +39,17 @@ from __future__ import annotations
 import inspect
 import json
 from numbers import Integral, Real
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from logitkit._util.device import resolve_device, resolve_dtype
-from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.errors import ConfigError, DataError, UserError
 from logitkit._util.params import POSITIVE, Interval, Param, check_params, estimator_init, params_doc
 from logitkit.embed.interactions import make_interaction
 from logitkit.embed.token_table import sum_by_row
-from logitkit.predict.online.checkpoint import META
+from logitkit.predict.online.checkpoint import read_meta
 from logitkit.predict.online.interaction_table import InteractionTable
 from logitkit.predict.online.learner import HashedLogisticRegression
 from logitkit.predict.online.optimizers import FTRL, FusedAdagrad
@@ -221,10 +220,10 @@ def _plain(v):
 
 
 def _meta(directory: str) -> dict | None:
-    """A checkpoint's state.json, or None when there is none to read (``load_checkpoint`` then says why)."""
+    """A checkpoint's JSON part, or None when there is none to read (``load_checkpoint`` then says why)."""
     try:
-        return json.loads((Path(directory) / META).read_text())
-    except (OSError, json.JSONDecodeError):
+        return read_meta(directory)
+    except UserError:
         return None
 
 

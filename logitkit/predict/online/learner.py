@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError, InputFileError
 from logitkit.loaddata.batch_cache import BatchExtras
-from logitkit.predict.online.checkpoint import load_checkpoint, save_checkpoint
+from logitkit.predict.online.checkpoint import load_checkpoint, read_meta, restoring, save_checkpoint
 from logitkit.predict.online.optimizers import OPTIMIZERS, make_optimizer
 from logitkit.predict.online.plan import PLAN_DTYPES, PlanSink, RowPlanner, RowPlans, plan_key, plans_of
 from logitkit.predict.online.schedule import PlanSchedule
@@ -406,10 +406,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         save_checkpoint(directory, tensors, meta)
 
     _format = "logitkit.HashedLogisticRegression/1"  # "format" in state.json; a subclass's adds _checkpoint_meta()
+    _checkpoint_meta = dict  # () -> what a subclass's checkpoint adds to its JSON (nothing here)
 
-    def _checkpoint_meta(self) -> dict:
-        return {}
-
+    @restoring
     def load_checkpoint(self, directory: str) -> "HashedLogisticRegression":
         """Restore the state written by ``save_checkpoint``; this model's parameters must match."""
         tensors, meta = load_checkpoint(directory)
@@ -438,9 +437,10 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         return self
 
     @classmethod
+    @restoring
     def load(cls, directory: str, device: str = "cpu") -> "HashedLogisticRegression":
         """A model from a checkpoint directory (its saved parameters), ready to predict or resume."""
-        _, meta = load_checkpoint(directory)
+        meta = read_meta(directory)
         if meta.get("format", cls._format) != cls._format:
             raise InputFileError(f"{directory}: a {meta['format']} checkpoint, not {cls._format}; load it with "
                                  "logitkit.predict.online.load_hashed(directory)")
