@@ -10,9 +10,10 @@ with ``inter`` the factorisation machine Σ_{s<t} ⟨v_s, v_t⟩ (``fm``), the f
 FM over a few token columns (``ffm``: one vector per token and other field), or the FM
 plus an MLP over [v_1, …, v_T] (``deep``, DeepFM). Everything else is
 ``HashedLogisticRegression``'s, inherited: the stream of batches, mini-batches and
-their row plans (made inline, ahead by a helper thread, or replayed from the stream's
-cache), the progressive loss, passes, holdout early stopping, checkpoints and resume
-(the same bits), the token sketch. Per mini-batch of n rows × T tokens:
+their row plans (replayed from the stream's cache, else made ahead by a helper thread
+on 2+ cores: the learner is the slow thread here), the progressive loss, passes,
+holdout early stopping, checkpoints and resume (the same bits), the token sketch. Per
+mini-batch of n rows × T tokens:
 
     block = table[rows]                         one gather of the touched rows, [w, slots | v, slots]
     z = inter.forward(block spread to the positions) + b (+ dense part)        scored first
