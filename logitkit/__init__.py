@@ -9,7 +9,20 @@ __version__ = "0.1.0"
 
 _ESTIMATORS = ("LogisticRegression", "LogisticHead", "FirthLogisticRegression", "MLPClassifier",
                "HashedLogisticRegression", "HashedInteractionModel")
-__all__ = [*_ESTIMATORS, "UserError", "__version__"]
+__all__ = [*_ESTIMATORS, "UserError", "load", "__version__"]
+
+
+def load(path):
+    """A fitted estimator saved with ``model.save(path)``, or the model of a run directory
+    (``runs/<run-id>``) or of a hashed model's checkpoint folder; no pickle is read.
+
+        model = logitkit.LogisticRegression(penalty=None).fit(X, y)
+        model.save("my_model")
+        model = logitkit.load("my_model")
+    """
+    from logitkit.predict.persist import load_any
+
+    return load_any(path)
 
 
 def __getattr__(name: str):
@@ -21,4 +34,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_ESTIMATORS))
+    return sorted(set(globals()) | set(_ESTIMATORS))

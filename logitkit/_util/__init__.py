@@ -1,4 +1,11 @@
-"""Helpers shared by every stage: errors, seeding, device and array conversion."""
+"""Helpers shared by every stage: errors, seeding, device and array conversion.
+
+``seed_everything``, ``resolve_device`` and ``resolve_dtype`` need torch and are imported
+on first use, so that importing ``logitkit._util.errors`` (every stage does) does not
+load torch: a command that needs none (``--help``, reading a config) starts without it.
+"""
+from importlib import import_module
+
 from logitkit._util.errors import (
     ConfigError,
     DataError,
@@ -6,8 +13,8 @@ from logitkit._util.errors import (
     UserError,
     closest,
 )
-from logitkit._util.seed import seed_everything
-from logitkit._util.device import resolve_device, resolve_dtype
+
+_WHERE = {"seed_everything": "seed", "resolve_device": "device", "resolve_dtype": "device"}
 
 __all__ = [
     "UserError",
@@ -19,3 +26,9 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
 ]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f"logitkit._util.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'logitkit._util' has no attribute {name!r}")

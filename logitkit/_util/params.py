@@ -23,13 +23,13 @@ several tables share.
 from __future__ import annotations
 
 import inspect
+import sys
 import textwrap
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Literal, Union
 
 import numpy as np
-import torch
 
 from logitkit._util.errors import ConfigError
 
@@ -81,14 +81,21 @@ class Interval:
 @dataclass(frozen=True)
 class Instance:
     """Values of the ``types``; ``text`` names them in messages ("a dict {class: weight}");
-    ``annotation`` is the type a config file can give (None: not settable there)."""
+    ``annotation`` is the type a config file can give (None: not settable there). A type
+    may be named by its dotted path ("torch.dtype"): no value is one of those while its
+    module is not loaded, so reading a config's parameters does not import torch."""
 
     types: tuple
     text: str
     annotation: object = None
 
     def holds(self, v) -> bool:
-        return isinstance(v, self.types)
+        types = [t for t in self.types if not isinstance(t, str)]
+        for name in (t for t in self.types if isinstance(t, str)):
+            module, _, attr = name.rpartition(".")
+            if module in sys.modules:
+                types.append(getattr(sys.modules[module], attr))
+        return isinstance(v, tuple(types))
 
     def describe(self) -> str:
         return self.text
@@ -146,10 +153,10 @@ class Param:
 # ---- shared by several estimators' tables
 BOOL = Instance((bool, np.bool_), "True or False", bool)
 POSITIVE = Interval(Real, 0, None, "neither")
-DTYPE = Param("float64", ("float32", "float64", Instance((torch.dtype,), "a torch dtype")),
+DTYPE = Param("float64", ("float32", "float64", Instance(("torch.dtype",), "a torch dtype")),
               "float64 matches scikit-learn and statsmodels to many digits; float32 halves memory "
               "traffic for large data.")
-DEVICE = Param("auto", (Instance((str, torch.device), "a device ('auto', 'cpu', 'cuda', 'cuda:1', ...)", str),),
+DEVICE = Param("auto", (Instance((str, "torch.device"), "a device ('auto', 'cpu', 'cuda', 'cuda:1', ...)", str),),
                "Where the fit runs; 'auto' is CUDA when available.", config=False)
 VERBOSE = Param(0, (Interval(Integral, 0), True, False),
                 "Log the objective at each iteration (logging at INFO on 'logitkit.predict').", config=False)

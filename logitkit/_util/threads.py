@@ -10,18 +10,39 @@ of its consumer (useful where the work releases the GIL: torch kernels, pyarrow,
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-import torch
-
 SMALL_WORK = 250_000  # n · d below which one thread is used
+#: the environment variables through which a user sets the threads of OpenMP / MKL (torch reads them)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def set_intra_op_threads(requested: int | None, small_kernels: bool) -> int:
+    """Set torch's intra-op threads for a run and return their number.
+
+    ``requested`` (a config's ``run.threads``) wins; else a variable of
+    ``THREAD_VARIABLES`` the user set (torch read it when it started); else, for a run
+    made of small per-batch kernels (``small_kernels``: the hashed CTR learner's
+    gathers and scatters over a mini-batch), one thread: OpenMP threads on such kernels
+    cost more to wake and join than they save, and on a machine whose cores are busy
+    they wait for each other and multiply the run time; otherwise torch's default."""
+    import torch
+
+    if requested is not None:
+        torch.set_num_threads(int(requested))
+    elif small_kernels and not any(os.environ.get(v) for v in THREAD_VARIABLES):
+        torch.set_num_threads(1)
+    return torch.get_num_threads()
 
 
 @contextmanager
 def threads_for(work: int):
+    import torch  # (here: the run-ahead helpers below are used where torch is not loaded yet)
+
     before = torch.get_num_threads()
     small = work < SMALL_WORK and before > 1
     if small:

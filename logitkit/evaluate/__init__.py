@@ -1,33 +1,38 @@
-"""evaluate: inference statistics, metrics (whole-array and streaming), cross-validation and tuning."""
-from logitkit.evaluate.inference import Summary, covariance, hosmer_lemeshow, lr_test, model_stats, summary
-from logitkit.evaluate.metrics import (
-    METRICS,
-    accuracy,
-    average_precision,
-    balanced_accuracy,
-    brier_score,
-    calibration_ratio,
-    compute_metrics,
-    confusion_matrix,
-    expected_calibration_error,
-    f1,
-    get_metric,
-    log_loss,
-    normalized_entropy,
-    precision,
-    recall,
-    roc_auc,
-)
-from logitkit.evaluate.selection import CVResult, LogisticRegressionCV, cross_validate, make_splits
-from logitkit.evaluate.streaming import (
-    AUC, CalibrationRatio, LogLoss, NormalizedEntropy, StreamingMetrics, evaluate_stream, reduce_metrics,
-)
+"""evaluate: inference statistics, metrics (whole-array and streaming), cross-validation and tuning.
 
+The names below are imported on first use (``from logitkit.evaluate import ...`` works as
+usual), so that importing one module of this stage loads only what that module needs
+(a CTR run starts without the readers, SciPy, scikit-learn or matplotlib it does not use).
+"""
+from importlib import import_module
+
+_WHERE = {
+    "Summary": "inference", "covariance": "inference", "hosmer_lemeshow": "inference", "lr_test": "inference",
+    "model_stats": "inference", "summary": "inference", "METRICS": "metrics", "accuracy": "metrics",
+    "average_precision": "metrics", "balanced_accuracy": "metrics", "brier_score": "metrics",
+    "calibration_ratio": "metrics", "compute_metrics": "metrics", "confusion_matrix": "metrics",
+    "expected_calibration_error": "metrics", "f1": "metrics", "get_metric": "metrics", "log_loss": "metrics",
+    "normalized_entropy": "metrics", "precision": "metrics", "recall": "metrics", "roc_auc": "metrics",
+    "CVResult": "selection", "LogisticRegressionCV": "selection", "cross_validate": "selection",
+    "make_splits": "selection", "AUC": "streaming", "CalibrationRatio": "streaming", "LogLoss": "streaming",
+    "NormalizedEntropy": "streaming", "StreamingMetrics": "streaming", "evaluate_stream": "streaming",
+    "reduce_metrics": "streaming",
+}
 __all__ = [
-    "Summary", "summary", "covariance", "model_stats", "hosmer_lemeshow", "lr_test",
-    "METRICS", "compute_metrics", "get_metric", "accuracy", "balanced_accuracy", "precision", "recall", "f1",
+    "Summary", "summary", "covariance", "model_stats", "hosmer_lemeshow", "lr_test", "METRICS",
+    "compute_metrics", "get_metric", "accuracy", "balanced_accuracy", "precision", "recall", "f1",
     "confusion_matrix", "log_loss", "roc_auc", "average_precision", "brier_score",
-    "expected_calibration_error", "calibration_ratio", "normalized_entropy",
-    "CVResult", "cross_validate", "make_splits", "LogisticRegressionCV",
-    "StreamingMetrics", "LogLoss", "NormalizedEntropy", "CalibrationRatio", "AUC", "evaluate_stream", "reduce_metrics",
+    "expected_calibration_error", "calibration_ratio", "normalized_entropy", "CVResult", "cross_validate",
+    "make_splits", "LogisticRegressionCV", "StreamingMetrics", "LogLoss", "NormalizedEntropy",
+    "CalibrationRatio", "AUC", "evaluate_stream", "reduce_metrics",
 ]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f"logitkit.evaluate.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'logitkit.evaluate' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_WHERE))

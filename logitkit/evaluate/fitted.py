@@ -34,6 +34,30 @@ class Fitted:
     fit_intercept: bool
     level: float
     n_total: int = 0                        # rows over every rank (more than design.n under torchrun)
+    free: np.ndarray | None = None          # ((K − 1)·p,) bool: False where a coefficient is not identified
+
+    def unidentified(self, weights) -> list[str]:
+        """The terms with a nonzero entry in ``weights`` ((K − 1)·p) that are not
+        identified (aliased columns; ``evaluate.inference``): an estimate that uses them
+        has no standard error."""
+        if self.free is None:
+            return []
+        w = np.asarray(weights).reshape(-1, self.free.shape[0]) != 0
+        return [self.terms[j] for j in np.flatnonzero(w.any(0) & ~self.free)]
+
+    def check_identified(self, weights, what: str) -> None:
+        """A ``DataError`` naming the terms of ``weights`` that are not identified."""
+        bad = self.unidentified(weights)
+        if bad:
+            raise DataError(f"{what} involves {', '.join(repr(t) for t in bad)}, which {'is' if len(bad) == 1 else 'are'} "
+                            "not identified (an aliased design column: no standard error); leave "
+                            f"{'it' if len(bad) == 1 else 'them'} out")
+
+    def identified_columns(self) -> np.ndarray:
+        """(d,) bool: the design columns whose coefficient is identified in every class block."""
+        if self.free is None:
+            return np.ones(self.d, dtype=bool)
+        return self.free.reshape(-1, self.p)[:, : self.d].all(0)
 
     @property
     def device(self) -> torch.device:
@@ -88,9 +112,10 @@ class Fitted:
 # the public objective API lands (objective_for(model, X, y, sample_weight)), only this
 # function changes.
 # --------------------------------------------------------------------------------------
-def fitted_from(model, obj, blocks, terms: list[str], level: float) -> Fitted:
+def fitted_from(model, obj, blocks, terms: list[str], level: float, free=None) -> Fitted:
     """A ``Fitted`` from ``inference.covariance``'s output: ``obj`` (LogisticObjective
-    on the training X), ``blocks`` [(beta, V)] and the summary's row names."""
+    on the training X), ``blocks`` [(beta, V)], the summary's row names and ``free`` (p,)
+    (the identified coefficients of one class block)."""
     names = [str(t) for t in getattr(model, "feature_names_in_", [f"x{j}" for j in range(obj.d)])]
     if obj.link == "ovr":
         B = torch.zeros(1, obj.p, dtype=torch.float64, device=obj.device)
@@ -100,4 +125,5 @@ def fitted_from(model, obj, blocks, terms: list[str], level: float) -> Fitted:
         B = torch.cat([torch.zeros(1, obj.p, dtype=beta.dtype, device=beta.device), beta.reshape(-1, obj.p)])
     return Fitted(model=model, design=obj.X, B=B.to(torch.float64), V=V.to(torch.float64), link=obj.link,
                   classes=np.asarray(model.classes_), names=names, terms=list(terms),
-                  fit_intercept=bool(obj.fit_intercept), level=level, n_total=int(obj.n_total))
+                  fit_intercept=bool(obj.fit_intercept), level=level, n_total=int(obj.n_total),
+                  free=None if free is None or obj.link == "ovr" else np.tile(np.asarray(free, bool), B.shape[0] - 1))

@@ -114,6 +114,7 @@ def t_test(fit: Fitted, hypothesis, value=None) -> TTest:
 
 def _contrast(fit: Fitted, R: np.ndarray, q: np.ndarray):
     fit.check_link("linear hypotheses")
+    fit.check_identified(R, "the hypothesis")
     Rt = torch.as_tensor(R, dtype=torch.float64, device=fit.device)
     diff = (Rt @ fit.beta).cpu().numpy() - q
     C = (Rt @ fit.V @ Rt.T).cpu().numpy()

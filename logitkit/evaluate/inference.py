@@ -32,6 +32,7 @@ from logitkit.evaluate.fitted import fitted_from
 from logitkit.formula import model_matrix
 from logitkit.predict.logistic import objective_for
 from logitkit.predict.objective import LogisticObjective
+from logitkit.predict.rank import Aliasing, AliasedColumnsWarning, aliased_message, aliasing
 
 COLUMNS = ["term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high",
            "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high"]
@@ -48,6 +49,7 @@ class Summary:
     level: float
     cov: np.ndarray = field(repr=False, default=None)
     fit: object = field(repr=False, default=None)  # evaluate.fitted.Fitted: what the methods below need
+    aliased: list = field(default_factory=list)    # terms that are not identified (aliased): no standard errors
 
     # the statistician's toolkit (evaluate.margins, .hypotheses, .prediction), as statsmodels names it
     def marginal_effects(self, at="overall", method: str = "dydx", dummy: bool = False, values=None):
@@ -92,7 +94,8 @@ class Summary:
         return pd.DataFrame(self.rows, columns=COLUMNS).set_index("term")
 
     def column(self, name: str) -> np.ndarray:
-        return np.array([r[name] for r in self.rows], dtype=float)
+        """One column of the table as floats (NaN where the table holds None: aliased terms)."""
+        return np.array([np.nan if r[name] is None else r[name] for r in self.rows], dtype=float)
 
     def __str__(self) -> str:
         s = self.stats
@@ -103,6 +106,8 @@ class Summary:
             f"AIC {s['aic']:.4f}   BIC {s['bic']:.4f}   McFadden pseudo-R² {s['pseudo_r2']:.4f}",
             f"LR test vs intercept-only: chi2({s['lr_df']}) = {s['lr_stat']:.4f}, p = {s['lr_pvalue']:.4g}",
         ]
+        if self.aliased:
+            head.append(f"Not identified (aliased; no standard errors): {', '.join(self.aliased)}")
         if "hl_stat" in s:
             head.append(f"Hosmer-Lemeshow ({s['hl_groups']} groups): chi2({s['hl_df']}) = "
                         f"{s['hl_stat']:.4f}, p = {s['hl_pvalue']:.4g}")
@@ -111,6 +116,10 @@ class Summary:
                f"{pct + ' CI low':>12} {'high':>10} {'odds ratio':>11} {'OR low':>9} {'OR high':>9}"
         lines = head + ["", cols, "-" * len(cols)]
         for r in self.rows:
+            if r["std_err"] is None:  # aliased, or no inference at all
+                coef = "NA" if r["coef"] is None else f"{r['coef']:.4f}"
+                lines.append(f"{r['term']:<{width}} {coef:>10} {'(not identified: no standard error)' if self.aliased else ''}")
+                continue
             lines.append(
                 f"{r['term']:<{width}} {r['coef']:>10.4f} {r['std_err']:>10.4f} {r['z']:>8.3f} "
                 f"{r['p_value']:>8.4f} {r['ci_low']:>12.4f} {r['ci_high']:>10.4f} "
@@ -129,10 +138,18 @@ def _reduce_softmax(theta: torch.Tensor, H: torch.Tensor, S: torch.Tensor, K: in
 
 
 def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", groups=None):
+    """Covariance of the estimates: ([(beta, V)] per block, obj, θ̂) of ``identified_covariance``."""
+    return identified_covariance(model, X, y, sample_weight, cov_type, groups)[:3]
+
+
+def identified_covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", groups=None):
     """Covariance of the estimates, with the estimates and scores it belongs to.
 
-    Returns (beta (k,), V (k, k) or (m, p, p) for ovr, obj). For softmax, beta is in the
-    reference-class parametrisation (K−1 classes × p).
+    Returns ([(beta, V)] per block, obj, θ̂, free, aliasing): beta (k,), V (k, k) (one block; per
+    class for ovr); for softmax, beta is in the reference-class parametrisation (K−1
+    classes × p). ``free`` (p,) is False for the coefficients of aliased columns
+    (``predict.rank``) and those a penalty alone splits (see ``_free_parameters``);
+    ``aliasing`` is ``predict.rank.aliasing``'s finding.
     """
     if cov_type not in COV_TYPES:
         raise ConfigError(f"cov_type={cov_type!r} is not known; use one of {list(COV_TYPES)}")
@@ -167,13 +184,19 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
                   for k in range(obj.m)]
     else:
         blocks = [(theta[0], H, None if S is None else S[:, 0, :], None if meat is None else meat[0])]
+    free, kept, al = _free_parameters(obj)  # which coefficients have standard errors, which enter H
+    rank = obj.p - int(al.aliased.sum())
     out = []
     for beta, Hk, Sk, Bk in blocks:
+        f = kept.repeat(beta.numel() // p).to(Hk.device)
+        idx = torch.nonzero(f).reshape(-1)
+        Hk, Sk = Hk[idx][:, idx], None if Sk is None else Sk[:, idx]
+        Bk = None if Bk is None else Bk[idx][:, idx]
         Hinv = torch.linalg.inv(Hk)
         if cov_type == "nonrobust":
             V = Hinv
         else:
-            kpar = beta.numel()
+            kpar = rank * (beta.numel() // p)  # identified coefficients (statsmodels: the rank)
             if cov_type == "cluster":
                 if obj.n_total != Sk.shape[0]:  # rows on other ranks: clusters may span them
                     raise ConfigError("cov_type='cluster' is not available for a model fitted over several "
@@ -188,8 +211,35 @@ def covariance(model, X, y, sample_weight=None, cov_type: str = "nonrobust", gro
             else:
                 B = Bk * (n / (n - kpar) if cov_type == "HC1" else 1.0)
             V = Hinv @ B @ Hinv
-        out.append((beta, V))
-    return out, obj, theta
+        full = torch.zeros(f.numel(), f.numel(), dtype=V.dtype, device=V.device)
+        full[idx[:, None], idx[None, :]] = V  # an aliased coefficient is fixed: no variance
+        out.append((beta, full))
+    return out, obj, theta, free, al
+
+
+def _free_parameters(obj: LogisticObjective) -> tuple[torch.Tensor, torch.Tensor, Aliasing]:
+    """(free, kept, aliasing): ``free`` and ``kept`` (p,) bool per class block, and what
+    ``predict.rank.aliasing`` found. ``free``: the coefficients that
+    have a standard error; ``kept``: those whose rows of the Hessian are inverted.
+
+    Aliased design columns (``predict.rank``: linear combinations of the intercept and
+    earlier columns) make the likelihood flat along some directions. An unpenalised fit
+    fixed their coefficients at 0: they have no standard error and are left out of H.
+    A ridge-penalised fit keeps every column, and the penalty alone decides how the
+    coefficients along a flat direction split, so none of the coefficients that the
+    direction moves (the aliased columns, the columns they are combinations of, the
+    intercept where it is one of them) has a standard error; H, penalised, stays whole
+    (a softmax model's unpenalised H drops them all)."""
+    al = aliasing(obj.X, obj.fit_intercept, obj.collective, rows=(obj.s > 0).cpu().numpy())
+    free = torch.ones(obj.p, dtype=torch.bool)
+    if obj.l2 > 0:
+        free[: obj.d] = torch.as_tensor(~(al.aliased | al.involved))
+        if obj.fit_intercept and al.intercept:
+            free[-1] = False
+        whole = obj.link != "softmax" or not al.aliased.any()
+        return free, torch.ones_like(free) if whole else free, al
+    free[: obj.d] = torch.as_tensor(~al.aliased)
+    return free, free, al
 
 
 def _ridge_full(obj: LogisticObjective) -> torch.Tensor:
@@ -203,8 +253,10 @@ def _terms(model, p: int) -> list[str]:
     return names + (["intercept"] if model.fit_intercept else [])
 
 
-def model_stats(model, X, y, sample_weight=None, obj=None, theta=None) -> dict:
-    """Log-likelihood, null log-likelihood, deviance, AIC, BIC, McFadden R², LR test."""
+def model_stats(model, X, y, sample_weight=None, obj=None, theta=None, n_aliased: int = 0) -> dict:
+    """Log-likelihood, null log-likelihood, deviance, AIC, BIC, McFadden R², LR test.
+    The number of parameters is the rank: the ``n_aliased`` aliased columns' coefficients
+    per class (``predict.rank``) are not counted."""
     if obj is None:
         obj, theta = objective_for(model, model_matrix(model, X), y, sample_weight)  # formula: X via its design
     w, total = obj.s, obj.collective.sum  # total: Σ over rows (and over ranks for a distributed model)
@@ -214,13 +266,13 @@ def model_stats(model, X, y, sample_weight=None, obj=None, theta=None) -> dict:
     if obj.link == "ovr":
         prev = total((w[:, None] * Y1).sum(0)) / total(w.sum())
         llnull = float(total((w[:, None] * (Y1 * torch.log(prev) + (1 - Y1) * torch.log1p(-prev))).sum()))
-        k, k_null = obj.m * obj.p, obj.m
+        k, k_null = obj.m * (obj.p - n_aliased), obj.m
     else:
         if obj.link == "binary":
             Y1 = torch.cat([1 - Y1, Y1], 1)
         prev = total((w[:, None] * Y1).sum(0)) / total(w.sum())
         llnull = float(total((w[:, None] * Y1 * torch.log(prev.clamp_min(1e-300))).sum()))
-        k = (K - 1) * obj.p
+        k = (K - 1) * (obj.p - n_aliased)
         k_null = K - 1
     n = obj.n_total
     lr = 2 * (llf - llnull)
@@ -263,7 +315,8 @@ def hosmer_lemeshow(y_true, p_pred, groups: int = 10) -> dict:
     E_g the expected positives; under a well-fitting model HL ~ χ²(groups − 2).
     """
     y = np.asarray(y_true.cpu() if isinstance(y_true, torch.Tensor) else y_true, dtype=np.float64).reshape(-1)
-    p = np.asarray(p_pred.cpu() if isinstance(p_pred, torch.Tensor) else p_pred, dtype=np.float64).reshape(-1)
+    p = np.ascontiguousarray(np.asarray(p_pred.cpu() if isinstance(p_pred, torch.Tensor) else p_pred,
+                                        dtype=np.float64).reshape(-1))
     if y.shape != p.shape:
         raise DataError(f"y_true has {y.shape[0]} values but p_pred has {p.shape[0]}")
     if groups < 3 or groups > y.shape[0]:
@@ -294,8 +347,10 @@ def summary(model, X, y=None, sample_weight=None, cov_type: str = "nonrobust", g
         y = model.design_.labels(X)
     if not 0 < level < 1:
         raise ConfigError(f"level={level} must be in (0, 1), e.g. 0.95")
-    blocks, obj, theta = covariance(model, X, y, sample_weight, cov_type, groups)
-    terms = _terms(model, obj.p)
+    blocks, obj, theta, free, al = identified_covariance(model, X, y, sample_weight, cov_type, groups)
+    terms, free = _terms(model, obj.p), free.numpy()
+    left_out = np.append(np.asarray(getattr(model, "aliased_", np.zeros(obj.d, bool)), bool),
+                         np.zeros(obj.p - obj.d, bool))  # the fit fixed these at 0
     zq = float(stats.norm.ppf(0.5 + level / 2))
     rows = []
     K = len(model.classes_)
@@ -313,22 +368,43 @@ def summary(model, X, y=None, sample_weight=None, cov_type: str = "nonrobust", g
         per = obj.p
         for i, (coef, s) in enumerate(zip(beta, se)):
             label = labels[b + i // per] if obj.link == "softmax" else labels[b]
+            if not free[i % per]:  # aliased: no standard error; not estimated at all by an unpenalised fit
+                c = None if left_out[i % per] else float(coef)
+                rows.append({**dict.fromkeys(COLUMNS), "term": label + terms[i % per], "coef": c,
+                             "odds_ratio": None if c is None else _exp(c)})
+                continue
             z = coef / s if s > 0 else float("nan")
             lo, hi = coef - zq * s, coef + zq * s
             rows.append({
                 "term": label + terms[i % per], "coef": float(coef), "std_err": float(s), "z": float(z),
                 "p_value": float(2 * stats.norm.sf(abs(z))), "ci_low": float(lo), "ci_high": float(hi),
-                "odds_ratio": float(np.exp(coef)), "odds_ratio_ci_low": float(np.exp(lo)),
-                "odds_ratio_ci_high": float(np.exp(hi)),
+                "odds_ratio": _exp(coef), "odds_ratio_ci_low": _exp(lo),
+                "odds_ratio_ci_high": _exp(hi),
             })
-    st = model_stats(model, X, y, sample_weight, obj, theta)
+    aliased = [terms[j] for j in np.flatnonzero(al.aliased)]
+    unidentified = [terms[j] for j in np.flatnonzero(~free)]
+    st = model_stats(model, X, y, sample_weight, obj, theta, n_aliased=len(aliased))
+    st["cov_type"] = cov_type
+    if unidentified:
+        st["aliased"], st["no_std_err"] = aliased, unidentified
+        if not left_out[~free].all():  # (an unpenalised fit has said so already)
+            warnings.warn(aliased_message(aliased, "the design", penalised=unidentified), AliasedColumnsWarning,
+                          stacklevel=2)
     if K == 2:
         p1 = torch.sigmoid(obj.logits(theta)[:, 0]).cpu().numpy()
         y1 = obj.Y1[:, 0].cpu().numpy()
         if len(y1) >= hl_groups and obj.n_total == len(y1):  # HL sorts all rows: one process only
             st.update(hosmer_lemeshow(y1, p1, hl_groups))
     V = covs[0] if len(covs) == 1 else np.stack(covs)
-    return Summary(rows, st, cov_type, level, V, fitted_from(model, obj, blocks, [r["term"] for r in rows], level))
+    return Summary(rows, st, cov_type, level, V, fitted_from(model, obj, blocks, [r["term"] for r in rows], level,
+                                                                free),
+                   unidentified)
+
+
+def _exp(v: float) -> float:
+    """exp(v); inf past float64's range (a separated fit's coefficient; its warning says why)."""
+    with np.errstate(over="ignore"):
+        return float(np.exp(v))
 
 
 def lr_test(full: Summary | dict, reduced: Summary | dict) -> dict:

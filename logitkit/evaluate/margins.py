@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from logitkit._util.errors import ConfigError, did_you_mean
+from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit.evaluate.fitted import Fitted
 
 METHODS = ("dydx", "eyex", "dyex", "eydx")
@@ -50,6 +50,7 @@ class MarginalEffects:
     dummies: list[str] = field(default_factory=list)
     level: float = 0.95
     softmax: bool = False
+    aliased: list[str] = field(default_factory=list)   # columns left out: not identified (aliased)
 
     @property
     def z(self) -> np.ndarray:
@@ -88,6 +89,8 @@ class MarginalEffects:
         lines = [f"Marginal effects ({self.method}) at {at}; delta-method standard errors"]
         if self.dummies:
             lines.append(f"discrete change from 0 to 1 for {', '.join(self.dummies)}")
+        if self.aliased:
+            lines.append(f"left out (aliased, not identified): {', '.join(self.aliased)}")
         return "\n".join(lines) + "\n" + self.to_frame().to_string(float_format=lambda v: f"{v:.6g}")
 
 
@@ -129,11 +132,14 @@ def marginal_effects(fit: Fitted, at="overall", method: str = "dydx", dummy: boo
     J = J.reshape(len(R) * d, (K - 1) * p) / n
     cov = J @ fit.V @ J.T
     se = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0))
+    ok = fit.identified_columns()  # an aliased column has no effect of its own: left out
+    pick = np.flatnonzero(np.tile(ok, len(R)))
+    cov = cov.cpu().numpy()[np.ix_(pick, pick)]
     return MarginalEffects(
-        effect=(eff / n).cpu().numpy(), std_err=se.reshape(len(R), d).cpu().numpy(), cov=cov.cpu().numpy(),
-        names=list(fit.names), classes=fit.class_labels(R), method=method, at=at,
-        values={fit.names[j]: v for j, v in fixed.items()}, dummies=[fit.names[j] for j in dummies],
-        level=fit.level, softmax=fit.link == "softmax")
+        effect=(eff / n).cpu().numpy()[:, ok], std_err=se.reshape(len(R), d).cpu().numpy()[:, ok], cov=cov,
+        names=[m for m, k in zip(fit.names, ok) if k], classes=fit.class_labels(R), method=method, at=at,
+        values={fit.names[j]: v for j, v in fixed.items()}, dummies=[fit.names[j] for j in dummies if ok[j]],
+        level=fit.level, softmax=fit.link == "softmax", aliased=[m for m, k in zip(fit.names, ok) if not k])
 
 
 class _Sums:
@@ -242,10 +248,14 @@ def _discrete(fit: Fitted, method: str, X, R, dummies, acc: _Sums) -> None:
 
 def _fixed_columns(fit: Fitted, values: dict) -> dict[int, float]:
     out = {}
+    ok = fit.identified_columns()
     for name, v in values.items():
         if name not in fit.names:
             raise ConfigError(f"at/values names {name!r}, which is not a feature of the model; features are "
                               f"{fit.names[:10]}{' ...' if fit.d > 10 else ''}." + did_you_mean(str(name), fit.names))
+        if not ok[fit.names.index(name)]:
+            raise DataError(f"at/values names {name!r}, an aliased column (not identified: a linear combination of "
+                            "other columns), whose value the model cannot tell apart from theirs; leave it out")
         try:
             out[fit.names.index(name)] = float(v)
         except (TypeError, ValueError):

@@ -33,6 +33,7 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeri
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from logitkit._util import progress
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit._util.params import Instance, Interval, Param, check_params, estimator_init, params_doc
 from logitkit.evaluate.metrics import compute_metrics, get_metric
@@ -170,6 +171,7 @@ def cross_validate(estimator, X, y, cv=5, scoring=("log_loss", "roc_auc", "accur
     splits = make_splits(cv, X, yv, groups, random_state, n_splits)
     folds, n_train, n_test, secs = [], [], [], []
     for i, (tr, te) in enumerate(splits):
+        progress.current().step(f"cross-validation fold {i + 1}/{len(splits)}")
         est = clone(estimator)
         kw = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)[tr]}
         t0 = time.perf_counter()

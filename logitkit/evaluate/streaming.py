@@ -210,6 +210,41 @@ class AUC(Accumulator):
         pos, neg = self._hist()
         return 0.5 * float((pos * neg).sum()) / (float(pos.sum()) * float(neg.sum()))
 
+    def roc_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fpr, tpr), float64, from (0, 0) to (1, 1): the ROC curve with a threshold at
+        every occupied bin's lower edge, highest first (``sklearn.metrics.roc_curve``'s
+        points, to within a bin)."""
+        pos, neg = (h.flip(0).cpu().double().numpy() for h in self._hist())
+        keep = (pos + neg) > 0
+        tp, fp = np.cumsum(pos[keep]), np.cumsum(neg[keep])
+        if not (tp.size and tp[-1] > 0 and fp[-1] > 0):
+            raise DataError("only one class among the rows seen; the ROC curve is not defined then")
+        return np.concatenate([[0.0], fp / fp[-1]]), np.concatenate([[0.0], tp / tp[-1]])
+
+    def calibration_curve(self, n_bins: int = 10, strategy: str = "quantile") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(observed rate, mean predicted probability, weight) per probability bin, as
+        ``sklearn.calibration.calibration_curve`` with ``n_bins`` and ``strategy``
+        ("uniform": equal widths of p; "quantile": about equal weight in each), empty
+        bins left out. A histogram bin's rows count at the probability of its centre
+        (the bins are 2·limit / n_bins wide in logit)."""
+        if strategy not in ("uniform", "quantile"):
+            raise ConfigError(f"calibration_curve: strategy={strategy!r} is invalid; expected 'uniform' or 'quantile'")
+        pos, neg = (h.cpu().double().numpy() for h in self._hist())
+        w = pos + neg
+        if w.sum() <= 0:
+            raise DataError("AUC has seen no rows; call update() with data first")
+        z = -self.limit + (np.arange(self.n_bins) + 0.5) * (2 * self.limit / self.n_bins)
+        p = 1.0 / (1.0 + np.exp(-z))
+        if strategy == "uniform":
+            group = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+        else:  # by the cumulative weight below each histogram bin's middle
+            group = np.minimum(((np.cumsum(w) - w / 2) / w.sum() * n_bins).astype(np.int64), n_bins - 1)
+        weight = np.bincount(group, w, n_bins)
+        full = weight > 0
+        observed = np.bincount(group, pos, n_bins)[full] / weight[full]
+        predicted = np.bincount(group, w * p, n_bins)[full] / weight[full]
+        return observed, predicted, weight[full]
+
 
 _KINDS = {"log_loss": LogLoss, "ne": NormalizedEntropy, "calibration_ratio": CalibrationRatio, "auc": AUC}
 

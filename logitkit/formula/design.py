@@ -175,6 +175,10 @@ class FormulaDesign:
                         f"its levels are {[_plain(v) for v in levels]}. Map it to one of them or drop those rows")
         return f"the data has categorical levels the model was not fitted on ({text.split('. ')[0]})"
 
+    def needed_columns(self) -> list[str]:
+        """The data columns the right-hand side reads (known before any fit)."""
+        return sorted(v for v in self._rhs.required_variables if not _is_module(v))
+
     def input_columns(self) -> list[tuple[str, bool]]:
         """The data columns the design reads, each with whether it is categorical (a
         factor with levels), in name order: what a scorer asks a request for."""

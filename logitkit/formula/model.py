@@ -63,6 +63,20 @@ class FormulaLogisticRegression(LogisticRegression):
         self.formula_ = self.formula
         return super().fit(M, labels, sample_weight)
 
+    def to_state(self) -> tuple[dict, dict]:
+        """``LogisticRegression.to_state`` plus the fitted design (formula, levels,
+        transform states), so a loaded model takes data frames as this one does."""
+        tensors, meta = super().to_state()
+        return tensors, {**meta, "design": self.design_.to_json()}
+
+    @classmethod
+    def from_state(cls, tensors: dict, meta: dict) -> "FormulaLogisticRegression":
+        model = super().from_state(tensors, meta)
+        model.design_ = FormulaDesign.from_json(meta["design"])
+        model.formula_ = model.formula
+        model.fit_intercept = model.design_.fit_intercept
+        return model
+
     def design_matrix(self, X):
         """The model's design for the rows of ``X`` (a DataFrame with the formula's
         columns): a float DataFrame with columns ``feature_names_in_``."""

@@ -65,7 +65,7 @@ def prediction_plots(y, proba, classes, out_dir, *, loss_curve: Sequence[float] 
         paths.append(loss_plot(loss_curve, out / f"{prefix}loss_curve.png", validation_loss=validation_loss,
                                best_iteration=best_iteration))
     rows = list(coefficients) if coefficients is not None else []
-    if rows and rows[0].get("odds_ratio_ci_low") is not None:
+    if any(r.get("odds_ratio_ci_low") is not None for r in rows):
         paths.append(odds_ratio_plot(rows, out / f"{prefix}odds_ratios.png"))
     return paths
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 import torch
-from sklearn.utils.validation import check_is_fitted
+
+from logitkit.predict.online.estimator import check_fitted
 
 
 def top_weights(model, k: int = 20) -> list[dict]:
@@ -22,7 +23,7 @@ def top_weights(model, k: int = 20) -> list[dict]:
     list means the bucket's tokens were too rare to stay in the sketch. Buckets of
     weight 0 are left out.
     """
-    check_is_fitted(model, "w_")
+    check_fitted(model, "w_")
     w = model.w_
     k = min(int(k), w.shape[0])
     vals, rows = torch.topk(w.abs(), k)
@@ -50,7 +51,7 @@ def collision_stats(model) -> dict[str, float]:
     tokens expected to share a bucket at that many tokens; sketch_*: exact counts among
     the tokens the sketch holds (buckets holding >= 2 of them).
     """
-    check_is_fitted(model, "w_")
+    check_fitted(model, "w_")
     m = model.w_.shape[0]
     occ = int(model.touched_.sum())
     est = m * math.log(m / (m - occ)) if occ < m else float("inf")

@@ -35,6 +35,7 @@ def odds_ratio_plot(rows, path, *, include_intercept: bool = False, title: str |
         raise DataError(f"odds_ratio_plot needs rows with columns {list(_OR_KEYS)}; missing {missing or 'all rows'}")
     if not include_intercept:
         recs = [r for r in recs if str(r["term"]).lower() not in INTERCEPT_TERMS]
+    recs = [r for r in recs if r["odds_ratio_ci_low"] is not None]  # an aliased term has no interval
     recs = recs[::-1]  # first term on top
     est = np.array([float(r["odds_ratio"]) for r in recs])
     lo = np.array([float(r["odds_ratio_ci_low"]) for r in recs])

@@ -123,13 +123,59 @@ def _plot_rank(path: Path) -> tuple[int, str]:
 
 
 _TITLES = {"roc": "ROC curve", "pr": "Precision-recall curve", "cv": "Cross-validation curve",
-           "dot_plot": "Dot plot", "prevalence_sigmoid": "Prevalence and fitted sigmoid"}
+           "dot_plot": "Dot plot", "prevalence_sigmoid": "Prevalence and fitted sigmoid",
+           "loss_progressive": "Progressive log loss by rows seen", "loss_passes": "Log loss per pass",
+           "calibration": "Reliability (calibration)"}
 
 
 def _title(stem: str) -> str:
     if stem.lower() in _TITLES:
         return _TITLES[stem.lower()]
     return stem.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+def _sources(data) -> list[list[tuple[str, str]]]:
+    """The record's data entries ({split: {files, format, ...}}; older: {"fingerprints": ...})
+    as key-value rows, one list per source."""
+    if not isinstance(data, dict):
+        return []
+    fps = data.get("fingerprints")
+    if fps is not None:
+        return [_kv(f) for f in fps] if isinstance(fps, list) else [_kv(fps)]
+    out = []
+    for split, entry in data.items():
+        if split == "summary" or not isinstance(entry, dict):
+            continue
+        files = entry.get("files") if isinstance(entry.get("files"), dict) else {}
+        rows = [("split", split)] + [("file", f"{name} (sha256 {digest})") for name, digest in files.items()]
+        out.append(rows + [r for r in _kv({k: v for k, v in entry.items() if k != "files"})])
+    return out
+
+
+def _ctr(record: dict) -> dict | None:
+    """The CTR run's tables: passes and rows/s, top weights with their tokens, collisions, cache."""
+    ctr = record.get("ctr")
+    if not isinstance(ctr, dict):
+        return None
+    passes = []
+    losses, holdout = ctr.get("pass_losses") or [], ctr.get("holdout_losses") or []
+    through = ctr.get("throughput") or {}
+    for i, p in enumerate(through.get("train") or []):
+        passes.append(["train", p.get("pass"), p.get("read"), fmt(p.get("rows")), fmt(p.get("seconds")),
+                       fmt(p.get("rows_per_s")), fmt(losses[i]) if i < len(losses) else "",
+                       fmt(holdout[i]) if i < len(holdout) else ""])
+    for split in ("holdout", "test"):
+        for p in through.get(split) or []:
+            passes.append([split, p.get("pass"), p.get("read"), fmt(p.get("rows")), fmt(p.get("seconds")),
+                           fmt(p.get("rows_per_s")), "", ""])
+    top = [[str(i + 1), str(t.get("bucket")), fmt(t.get("weight")),
+            ", ".join(f"{tok} ({n})" for tok, n in (t.get("tokens") or [])[:3]) or "(tokens too rare for the sketch)"]
+           for i, t in enumerate(ctr.get("top_weights") or [])]
+    cache = ctr.get("cache")
+    return {"summary": _kv({"progressive log loss (pass 1)": ctr.get("progressive_log_loss"),
+                            "passes": len(losses), "hasher": ctr.get("hasher")}),
+            "passes": passes, "top_weights": top, "collisions": _kv(ctr.get("collisions")),
+            "cache": _kv(cache) if cache else [("cache", "none written (one pass reads the file once)")]}
 
 
 def write_report(run_dir: Path) -> Path:
@@ -156,7 +202,7 @@ def write_report(run_dir: Path) -> Path:
         "created": record.get("created", ""),
         "seed": record.get("seed", ""),
         "config": cfg.read_text(encoding="utf-8") if cfg.is_file() else None,
-        "fingerprints": data.get("fingerprints") if isinstance(data, dict) else None,
+        "fingerprints": _sources(data),
         "data_summary": _kv(data.get("summary")) if isinstance(data, dict) else [],
         "metrics": _metrics(record.get("metrics") or {}),
         "coefficients": _read_csv(coef) if coef.is_file() else None,
@@ -170,9 +216,8 @@ def write_report(run_dir: Path) -> Path:
         "warnings": [str(w) for w in (record.get("warnings") or [])],
         "environment": _kv(record.get("environment")),
         "record_json": json.dumps(record, indent=2, default=str),
+        "ctr": _ctr(record),
     }
-    fps = context["fingerprints"]
-    context["fingerprints"] = [_kv(f) for f in fps] if isinstance(fps, list) else ([_kv(fps)] if fps else [])
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     template = env.from_string(resources.files("logitkit.interpret").joinpath("templates/report.html").read_text("utf-8"))
     out = run_dir / "report.html"

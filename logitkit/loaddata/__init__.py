@@ -1,24 +1,39 @@
-"""loaddata: readers, built-in data sets and synthetic generators; hands on a ``Table``."""
-from logitkit.loaddata.batch_cache import BatchExtras
-from logitkit.loaddata.criteo import CRITEO_COLUMNS, load_criteo, stream_criteo, write_criteo
-from logitkit.loaddata.ctr_stream import CTRStream, TokenTransform
-from logitkit.loaddata.data_section import load_from_config, load_input, load_shard
-from logitkit.loaddata.datasets import dataset_names, describe_datasets, load_dataset
-from logitkit.loaddata.delimited import load_csv, stream_csv, write_csv
-from logitkit.loaddata.files import guess_format, load_file, stream_file
-from logitkit.loaddata.parquet import load_parquet, stream_parquet, write_parquet
-from logitkit.loaddata.roundrobin import shard_batches, shard_parquet, shard_paths
-from logitkit.loaddata.svmlight import load_svmlight, read_svmlight_csr, stream_svmlight, write_svmlight
-from logitkit.loaddata.synthetic import make_ctr, make_logistic
-from logitkit.loaddata.table import Table
-from logitkit.loaddata.vw import load_vw, stream_vw, write_vw
+"""loaddata: readers, built-in data sets and synthetic generators; hands on a ``Table``.
 
+The names below are imported on first use (``from logitkit.loaddata import ...`` works as
+usual), so that importing one module of this stage loads only what that module needs
+(a CTR run starts without the readers, SciPy, scikit-learn or matplotlib it does not use).
+"""
+from importlib import import_module
+
+_WHERE = {
+    "BatchExtras": "batch_cache", "CRITEO_COLUMNS": "criteo", "load_criteo": "criteo",
+    "stream_criteo": "criteo", "write_criteo": "criteo", "CTRStream": "ctr_stream",
+    "TokenTransform": "ctr_stream", "load_from_config": "data_section", "load_input": "data_section",
+    "load_shard": "data_section", "dataset_names": "datasets", "describe_datasets": "datasets",
+    "load_dataset": "datasets", "load_csv": "delimited", "stream_csv": "delimited", "write_csv": "delimited",
+    "guess_format": "files", "load_file": "files", "stream_file": "files", "load_parquet": "parquet",
+    "stream_parquet": "parquet", "write_parquet": "parquet", "shard_batches": "roundrobin",
+    "shard_parquet": "roundrobin", "shard_paths": "roundrobin", "load_svmlight": "svmlight",
+    "read_svmlight_csr": "svmlight", "stream_svmlight": "svmlight", "write_svmlight": "svmlight",
+    "make_ctr": "synthetic", "make_logistic": "synthetic", "Table": "table", "load_vw": "vw",
+    "stream_vw": "vw", "write_vw": "vw",
+}
 __all__ = [
-    "Table", "load_dataset", "dataset_names", "describe_datasets", "load_from_config", "load_shard", "load_input",
-    "load_file", "stream_file", "guess_format",
-    "load_csv", "stream_csv", "write_csv", "load_parquet", "stream_parquet", "write_parquet",
-    "load_svmlight", "stream_svmlight", "read_svmlight_csr", "write_svmlight",
-    "CRITEO_COLUMNS", "load_criteo", "stream_criteo", "write_criteo",
-    "load_vw", "stream_vw", "write_vw", "make_ctr", "make_logistic",
-    "CTRStream", "TokenTransform", "BatchExtras", "shard_paths", "shard_parquet", "shard_batches",
+    "Table", "load_dataset", "dataset_names", "describe_datasets", "load_from_config", "load_shard",
+    "load_input", "load_file", "stream_file", "guess_format", "load_csv", "stream_csv", "write_csv",
+    "load_parquet", "stream_parquet", "write_parquet", "load_svmlight", "stream_svmlight",
+    "read_svmlight_csr", "write_svmlight", "CRITEO_COLUMNS", "load_criteo", "stream_criteo", "write_criteo",
+    "load_vw", "stream_vw", "write_vw", "make_ctr", "make_logistic", "CTRStream", "TokenTransform",
+    "BatchExtras", "shard_paths", "shard_parquet", "shard_batches",
 ]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f"logitkit.loaddata.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'logitkit.loaddata' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_WHERE))

@@ -58,13 +58,16 @@ def stream_criteo(
     dictionary: bool = False,
     chunk_bytes: int = 4 << 20,
     has_label: bool = True,
+    meter=None,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of ``batch_rows`` rows of a Criteo TSV file; never holds the whole file.
 
     The text is parsed ``chunk_bytes`` at a time, one chunk ahead of the consumer, so
-    memory stays near a few chunks plus a batch whatever the file size.
+    memory stays near a few chunks plus a batch whatever the file size. ``meter`` (a
+    ``readmeter.ReadMeter``) counts the bytes read and fingerprints them in the same pass.
     """
-    yield from stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, **_options(dictionary, has_label))
+    yield from stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, meter=meter,
+                                **_options(dictionary, has_label))
 
 
 def write_criteo(table: Table | pa.Table, path: str | Path) -> Path:

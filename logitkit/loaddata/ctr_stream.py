@@ -19,6 +19,10 @@ imports neither ``prepdata`` nor ``predict``. What it needs of them is handed in
   ``request_extras(key, dtypes)``; this stage stores and replays them without knowing
   what they mean.
 
+The pass that parses the file also reads it for the run id: ``meter`` (a
+``readmeter.ReadMeter``) counts the bytes read (progress reports show the share of the
+file read) and keeps their sha256, ``fingerprint()`` once the pass reached the end.
+
 Items: ``idx`` (n, T) int32; ``y`` (n,) float32 labels in {0, 1}; ``dense`` (n, d)
 float32 or None; ``vocab`` the transform's tokens of every ``sketch_every``-th batch of
 a parsed pass (else None; a cache keeps none); ``extras`` a ``BatchExtras`` (writable in
@@ -40,6 +44,7 @@ from logitkit.loaddata.batch_cache import (
     SUFFIXES, BatchExtras, extra_suffixes, read_batches, staged, write_batch, write_extras, write_meta,
 )
 from logitkit.loaddata.criteo import CRITEO_COLUMNS, stream_criteo
+from logitkit.loaddata.readmeter import ReadMeter
 
 
 class TokenTransform(Protocol):
@@ -104,6 +109,52 @@ class CTRStream:
         self.passes_from_cache = 0
         self.cache_extras = bool(cache_extras)
         self.extras_request: dict | None = None  # set by request_extras
+        self.meter: ReadMeter | None = None  # the bytes read by the last pass that parsed the file
+        self._spooled: Iterator | None = None  # the next parsed pass, made by a Spool's worker
+
+    # -- a pass made in another process (loaddata.spool) -----------------------------------
+    def spool_producer(self):
+        """(iterator factory, extra) of this stream's parsing pass for a ``loaddata.Spool``:
+        the worker parses, transforms and caches; ``extra`` is what its reader has read,
+        then the file's sha256. Hand the spool's items back with ``spooled_pass``."""
+        def produce():
+            self._resolve_fields()
+            self.meter = ReadMeter(self.path) if self.reader is None else None
+            return self._parse_and_cache()
+
+        def extra():
+            return (self.meter.bytes_read, self.meter.sha256) if self.meter is not None else (0, None)
+
+        return produce, extra
+
+    def spooled_pass(self, items: Iterator) -> None:
+        """The next pass over the file is the spool's (``Spool.items(k)`` of ``spool_producer``)."""
+        self._spooled = items
+
+    def next_pass_cache(self) -> dict | None:
+        """The cache's JSON when the next pass reads the cache, None when it parses the file."""
+        return None if self._spooled is not None else self.cache_meta()
+
+    def _from_spool(self, items: Iterator) -> Iterator[tuple]:
+        for item, (read, sha) in items:
+            if item is None:
+                self.meter.adopt(sha)
+                return
+            self.meter.bytes_read = read
+            yield item
+
+    def fingerprint(self) -> str:
+        """sha256 of the file's bytes: from the pass that parsed it when that pass read it
+        to the end, else read now (a compressed file, a custom ``reader``, no pass yet)."""
+        if self.meter is not None and self.meter.sha256 is not None:
+            return self.meter.sha256
+        import hashlib
+
+        h = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        return h.hexdigest()
 
     def request_extras(self, key: dict, dtypes: dict[str, str]) -> None:
         """Keep the consumer's arrays ``dtypes`` ({name: dtype}) under ``key`` in the cache
@@ -166,12 +217,20 @@ class CTRStream:
 
     # -- iteration -----------------------------------------------------------------------
     def __iter__(self) -> Iterator[tuple]:
+        if self._spooled is not None:  # (before the cache: the spool's worker may have written it already)
+            items, self._spooled = self._spooled, None
+            self._resolve_fields()
+            self.meter = ReadMeter(self.path)
+            it = self._from_spool(items)
+            extras = self._extras_meta()
+            return self._collect_extras(it, extras) if extras else it
         meta = self.cache_meta()
         if meta is not None:
             self.passes_from_cache += 1
             it = read_batches(self.cache, meta, len(self.dense), self._stored_extras(meta))
             return run_ahead(it) if self.prefetch else it  # (read ahead in a thread: no parsing to fork for)
         self._resolve_fields()
+        self.meter = ReadMeter(self.path) if self.reader is None else None
         it = self._parse_and_cache()
         if self.prefetch == "process" and self.reader is None:
             it = _process_prefetched(self)
@@ -200,7 +259,7 @@ class CTRStream:
         if self.reader is not None:
             return self.reader()
         # 2 MiB text chunks: a few are parsed ahead, so this bounds the reader's memory
-        return stream_criteo(self.path, self.batch_rows, chunk_bytes=2 << 20)
+        return stream_criteo(self.path, self.batch_rows, chunk_bytes=2 << 20, meter=self.meter)
 
     def _parse_and_cache(self) -> Iterator[tuple]:
         if self.cache is None:
@@ -264,13 +323,15 @@ def _extras_files(prefix: Path) -> list[Path]:
 
 
 def _produce(stream: CTRStream, q) -> None:
-    """Worker process: parse, transform (and cache) the stream, hand each item to ``q``; None ends it."""
+    """Worker process: parse, transform (and cache) the stream, hand each item to ``q``
+    with the bytes read so far; then (None, the file's sha256); None ends it."""
     try:
         for item in stream._parse_and_cache():
-            q.put(item)
+            q.put((item, stream.meter.bytes_read))
     except BaseException as exc:  # re-raised by the consumer
         q.put(exc)
         return
+    q.put((None, stream.meter.sha256))
     q.put(None)
 
 
@@ -286,7 +347,12 @@ def _process_prefetched(stream: CTRStream, depth: int = 3) -> Iterator[tuple]:
     worker = ctx.Process(target=_produce, args=(stream, q), daemon=True)
     worker.start()
     try:
-        yield from drain(q, None)
+        for item, read in drain(q, None):
+            if item is None:  # the worker's meter: this process's meter takes its digest
+                stream.meter.adopt(read)
+                continue
+            stream.meter.bytes_read = read
+            yield item
     finally:
         stopped = worker.is_alive()
         if stopped:

@@ -41,7 +41,8 @@ def file_sha256(path: str | Path) -> str:
 def check_file(path: str | Path) -> Path:
     p = Path(path)
     if not p.exists():
-        raise InputFileError(f"{p}: no such file; check data.path (relative paths start at the config's folder)")
+        raise InputFileError(f"{p}: no such file; check data.path (a relative path starts at the config "
+                             "file's folder, or at the current folder when given with --set)")
     if p.is_file() and p.stat().st_size == 0:
         raise InputFileError(f"{p}: the file is empty; give a file with at least one row")
     return p
@@ -179,11 +180,12 @@ def rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.R
         yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
 
 
-def _text_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[memoryview, int]]:
+def _text_chunks(path: Path, chunk_bytes: int, meter=None) -> Iterator[tuple[memoryview, int]]:
     """(chunk of whole lines, line number of its first line): the file cut at newlines.
 
     Each chunk is read straight into its own buffer after the previous chunk's partial
-    last line, and handed on as a view (no copy of the text)."""
+    last line, and handed on as a view (no copy of the text). ``meter`` (a
+    ``readmeter.ReadMeter``) is handed every block read, and told the end."""
     with pa.input_stream(str(path), compression="detect") as f:
         rest = b""
         line = 1
@@ -192,7 +194,11 @@ def _text_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[memoryview, int
             buf[: len(rest)] = rest
             got = f.readinto(memoryview(buf)[len(rest) :])
             end = len(rest) + got
+            if meter is not None:
+                meter.update(memoryview(buf)[len(rest) : end])
             if got == 0:
+                if meter is not None:
+                    meter.finish()
                 if rest:
                     yield memoryview(buf)[:end], line
                 return
@@ -248,7 +254,7 @@ def _parse_chunk(buf: bytes, line: int, path: Path, ro, parse, convert) -> pa.Ta
 
 
 def _parse_chunks(path: Path, read, parse, convert, header: bool, chunk_bytes: int,
-                  threads: int = 2) -> Iterator[pa.Table]:
+                  threads: int = 2, meter=None) -> Iterator[pa.Table]:
     """The text chunks parsed in file order (quote-free formats only).
 
     Each chunk is parsed by a serial pyarrow reader (no GIL held); ``threads`` chunks are
@@ -265,7 +271,7 @@ def _parse_chunks(path: Path, read, parse, convert, header: bool, chunk_bytes: i
             use_threads=False,
         )
 
-    chunks = _text_chunks(path, chunk_bytes)
+    chunks = _text_chunks(path, chunk_bytes, meter)
     first = next(chunks, None)
     if first is None:
         return
@@ -289,9 +295,11 @@ def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> It
     Quote-free formats (``quoting=False``: Criteo, VW, svmlight lines) are cut at newlines
     into chunks of ``chunk_bytes`` (default 4 MiB), parsed ahead of the consumer by
     ``parse_threads`` (default 2) serial readers in background threads; quoted CSV uses
-    pyarrow's streaming reader.
+    pyarrow's streaming reader. ``meter`` (a ``readmeter.ReadMeter``, quote-free formats)
+    sees every block read: the bytes read so far and the file's sha256.
     """
     p = check_file(path)
+    meter = options.pop("meter", None)
     chunk_bytes = options.pop("chunk_bytes", 4 << 20)
     parse_threads = options.pop("parse_threads", 2)
     block = options.pop("block_size", None) or max(1 << 20, min(64 << 20, batch_rows * 256))
@@ -299,7 +307,7 @@ def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> It
     n = 0
     if not options.get("quoting", True):
         header = options.get("header", True)
-        tables = prefetch(_parse_chunks(p, read, parse, convert, header, chunk_bytes, parse_threads))
+        tables = prefetch(_parse_chunks(p, read, parse, convert, header, chunk_bytes, parse_threads, meter))
         batches = (b for t in tables for b in t.to_batches())
         for b in rebatch(batches, batch_rows):
             n += b.num_rows

@@ -9,34 +9,11 @@ import pyarrow as pa
 from logitkit._util.errors import ConfigError
 from logitkit.loaddata.criteo import load_criteo, stream_criteo
 from logitkit.loaddata.delimited import load_csv, stream_csv
+from logitkit.loaddata.formats import FORMATS, guess_format  # noqa: F401 (public here too)
 from logitkit.loaddata.parquet import load_parquet, stream_parquet
 from logitkit.loaddata.svmlight import load_svmlight, stream_svmlight
 from logitkit.loaddata.table import Table
 from logitkit.loaddata.vw import load_vw, stream_vw
-
-FORMATS = ["csv", "tsv", "parquet", "svmlight", "criteo", "vw"]
-_BY_SUFFIX = {
-    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-    ".svm": "svmlight", ".libsvm": "svmlight", ".svmlight": "svmlight", ".vw": "vw",
-}
-
-
-def guess_format(path: str | Path, fmt: str = "auto") -> str:
-    """The format named, or the one the extension says (``.gz`` is looked through; a directory is Parquet)."""
-    if fmt != "auto":
-        if fmt not in FORMATS:
-            raise ConfigError(f"data.format {fmt!r} is unknown; use auto or one of {FORMATS}")
-        return fmt
-    p = Path(path)
-    if p.is_dir():
-        return "parquet"
-    suffixes = [s.lower() for s in p.suffixes if s.lower() not in (".gz", ".bz2", ".zst", ".lz4")]
-    if suffixes and suffixes[-1] in _BY_SUFFIX:
-        return _BY_SUFFIX[suffixes[-1]]
-    raise ConfigError(
-        f"{p}: cannot tell the format from the extension {''.join(p.suffixes)!r}; set data.format to one of {FORMATS}"
-    )
-
 
 def load_file(
     path: str | Path,

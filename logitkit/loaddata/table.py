@@ -27,6 +27,10 @@ class Table:
     first_line: int | None = None
     #: for a subset (``take``): each row's index in the table as loaded; None = identity
     source_rows: np.ndarray | None = field(default=None, repr=False)
+    #: columns carried along that are not features (group and cluster columns)
+    extra: tuple[str, ...] = ()
+    #: the label's values as text by code, where the label is coded 0/1 (``data.positive_class``)
+    label_names: tuple[str, ...] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -34,7 +38,7 @@ class Table:
 
     @property
     def feature_names(self) -> list[str]:
-        return [c for c in self.data.column_names if c != self.label]
+        return [c for c in self.data.column_names if c != self.label and c not in self.extra]
 
     def column(self, name: str) -> np.ndarray:
         """One column as a NumPy array; a clear error when it does not exist."""
@@ -55,7 +59,8 @@ class Table:
         rows = np.asarray(rows, dtype=np.int64)
         src = rows if self.source_rows is None else self.source_rows[rows]
         return Table(
-            self.data.take(pa.array(rows)), self.label, self.name, dict(self.fingerprint), self.first_line, src
+            self.data.take(pa.array(rows)), self.label, self.name, dict(self.fingerprint), self.first_line, src,
+            self.extra, self.label_names,
         )
 
     def where(self, i: int) -> str:
@@ -71,4 +76,6 @@ class Table:
 
     def with_data(self, data: pa.Table) -> "Table":
         """The same rows with other columns (e.g. a column selection)."""
-        return Table(data, self.label, self.name, dict(self.fingerprint), self.first_line, self.source_rows)
+        extra = tuple(c for c in self.extra if c in data.column_names)
+        return Table(data, self.label, self.name, dict(self.fingerprint), self.first_line, self.source_rows, extra,
+                     self.label_names)

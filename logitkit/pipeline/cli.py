@@ -7,7 +7,10 @@
     logitkit serve RUN_DIR [RUN_DIR ...] [--name ALIAS=RUN_DIR] [--host H] [--port P]
     logitkit datasets
 
-A ``UserError`` is printed as one line on stderr and the exit status is 2.
+A ``UserError`` is printed as one line on stderr and the exit status is 2. The long
+stages report their progress on stderr (``_util.progress``: a live line on a terminal,
+a line now and then elsewhere); ``-q/--quiet`` silences it. stdout is the command's
+result (for ``run``, the metrics and, last, the run directory).
 """
 from __future__ import annotations
 
@@ -18,28 +21,33 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from logitkit._util import progress
 from logitkit._util.errors import StoppedError, UserError
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="logitkit", description="Reproducible logistic-regression pipelines on PyTorch.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what each stage does to stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    quiet = argparse.ArgumentParser(add_help=False)  # (also after the command: logitkit run cfg.yaml -q)
+    quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress on stderr (a live line on a terminal, else a line every few seconds)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="run a pipeline config and write its run directory")
+    r = sub.add_parser("run", parents=[quiet], help="run a pipeline config and write its run directory")
     r.add_argument("config", help="YAML config file")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value (repeatable)")
     r.add_argument("--out", help="folder for run directories (default: run.out of the config)")
     r.add_argument("--force", action="store_true", help="replace an existing run directory of the same run id")
 
-    d = sub.add_parser("demo", help="the lecture's heart-disease example (33 patients, age -> CD)")
+    d = sub.add_parser("demo", parents=[quiet], help="the lecture's heart-disease example (33 patients, age -> CD)")
     d.add_argument("--out", default="runs", help="folder for the run directory (default: runs)")
 
-    rp = sub.add_parser("repro", help="re-run a recorded run and check it gives identical results")
+    rp = sub.add_parser("repro", parents=[quiet], help="re-run a recorded run and check it gives identical results")
     rp.add_argument("run_dir")
 
-    pr = sub.add_parser("predict", help="score a CSV file (a hashed run: a Criteo-layout TSV) with a run's saved model")
+    pr = sub.add_parser("predict", parents=[quiet], help="score a CSV file (a hashed run: a Criteo-layout TSV) with a run's saved model")
     pr.add_argument("run_dir")
     pr.add_argument("input", help="CSV with the feature columns the model was trained on (a hashed run: Criteo TSV)")
     pr.add_argument("-o", "--output", required=True, help="CSV to write (input columns + probabilities)")
@@ -56,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    # progress on rank 0 only (under torchrun every rank runs this command)
+    shown = not args.quiet and not args.verbose and int(os.environ.get("RANK", "0")) == 0
     try:
-        return _COMMANDS[args.command](args)
+        with progress.use(progress.for_stream(sys.stderr, quiet=not shown)):
+            return _COMMANDS[args.command](args)
     except (UserError, StoppedError) as exc:  # (StoppedError: another rank of a torchrun job failed)
         print(f"logitkit: error: {exc}", file=sys.stderr)
         return 2
@@ -71,8 +82,11 @@ def _run(args) -> int:
 
     cfg = load_config(args.config, args.overrides)
     result = execute(cfg, out=args.out, force=args.force)
+    progress.finish()  # (what is printed comes after the progress lines)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports; the others only log
         return 0
+    for w in result.record.get("warnings", []):  # also in record.json and the report
+        print(f"logitkit: warning: {w}", file=sys.stderr)
     for split, values in result.record.get("metrics", {}).items():
         print(f"{split:>5}: " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
     print(result.run_dir)
@@ -88,6 +102,7 @@ def _demo(args) -> int:
     with resources.as_file(path) as p:
         cfg = load_config(p)
     result = execute(cfg, out=args.out, force=True)
+    progress.finish()
     rec = result.record
     print("Table 2: prevalence of signs of CD by age group (computed from the 33 patients)")
     print(format_table(rec["prevalence"], [("group", "Age group", "s"), ("n", "# in group", "d"),
@@ -115,6 +130,7 @@ def _repro(args) -> int:
     from logitkit.pipeline.repro import reproduce
 
     same, lines = reproduce(Path(args.run_dir))
+    progress.finish()
     for line in lines:
         print(line)
     return 0 if same else 1
@@ -124,6 +140,7 @@ def _predict(args) -> int:
     from logitkit.pipeline.scoring import score_file
 
     out = score_file(Path(args.run_dir), Path(args.input), Path(args.output), force=args.force)
+    progress.finish()
     print(out)
     return 0
 

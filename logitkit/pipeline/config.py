@@ -16,17 +16,34 @@ overrides and the error messages that name a key are in ``pipeline.config_load``
 """
 from __future__ import annotations
 
+import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, field_validator, model_validator
 
 from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
 
 FileFormat = Literal["auto", "csv", "tsv", "parquet", "svmlight", "criteo", "vw"]
 
 
+def _takes_none_not_text(field) -> bool:
+    """Whether a field takes None but no free text (``penalty``, ``impute``, ``learning_rate``)."""
+    args = typing.get_args(field.annotation) if field is not None else ()
+    return type(None) in args and str not in args
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_words(cls, data):
+        """The words ``none``/``null`` (any case) mean None for a key that takes None and no
+        free text, so ``--set model.penalty=none`` turns the penalty off as YAML's null does."""
+        if isinstance(data, dict):
+            data = {k: None if isinstance(v, str) and v.strip().lower() in ("none", "null")
+                    and _takes_none_not_text(cls.model_fields.get(k)) else v for k, v in data.items()}
+        return data
 
 
 class RunSection(_Section):
@@ -34,6 +51,9 @@ class RunSection(_Section):
     device: str = Field("auto", description="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
     out: str = Field("runs", description="Folder that holds the run directories.")
     deterministic: bool = Field(True, description="Ask torch for deterministic algorithms.")
+    threads: int | None = Field(
+        None, ge=1, description="torch's intra-op threads; None: one for the hashed model's small per-batch "
+        "kernels (unless OMP_NUM_THREADS or MKL_NUM_THREADS is set), torch's default for the other kinds.")
 
 
 # ---------------------------------------------------------------- data (loaddata, prepdata's split)
@@ -71,7 +91,8 @@ class DataSection(_Section):
     )
     path: str | None = Field(
         None,
-        description="Data file or Parquet directory; relative paths resolve against the config file's folder.",
+        description="Data file or Parquet directory; a relative path starts at the config file's folder "
+        "(given with --set: at the current folder).",
     )
     format: FileFormat = Field(
         "auto",
@@ -82,8 +103,13 @@ class DataSection(_Section):
         None,
         description="Label column; None takes the data set's own label, or the last column of a CSV.",
     )
-    positive_class: str | int | float | None = Field(
-        None, description="Which label value counts as 1 for a binary model; None = the larger of the two."
+    positive_class: str | None = Field(
+        None, description="Which label value counts as 1 for a binary model, compared as the file's text "
+        "(`yes`, `1`, `true` are text here, quoted or not); None = the larger of the two.",
+    )
+    classes: list[str] | None = Field(
+        None, description="The label's values (text), declared: any other value is an error naming its row; "
+        "declaring three or more keeps a class with a handful of rows (else taken for a typo).",
     )
     features: list[str] | None = Field(
         None,
@@ -107,6 +133,19 @@ class DataSection(_Section):
         None, ge=1, description="svmlight: number of feature columns (default: the largest index seen)."
     )
     batch_rows: int = Field(65536, ge=1, description="Rows per batch when a file is streamed.")
+
+    @field_validator("positive_class", mode="before")
+    @classmethod
+    def _as_text(cls, v):
+        if isinstance(v, bool):  # from Python; a YAML file keeps the text as written (config_load)
+            return "true" if v else "false"
+        return str(v) if isinstance(v, (int, float)) else v
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _texts(cls, v):
+        return [("true" if x else "false") if isinstance(x, bool) else str(x) if isinstance(x, (int, float)) else x
+                for x in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
     def _one_source(self) -> "DataSection":
@@ -162,6 +201,13 @@ class PrepSection(_Section):
     hashing: HashSection | None = Field(
         None, description="Hash `field=value` tokens into 2**n_bits buckets instead of dense columns (CTR)."
     )
+    reference: Literal["first", "none"] | dict[str, str | None] = Field(
+        "first",
+        description="Treatment coding of one-hot and bucket columns: 'first' leaves out the first level "
+        "(sorted) as the reference, {column: level} names it for some columns (null: every level), 'none' "
+        "keeps every level (for a penalised model). Columns are named region[T.south] (region[south] when "
+        "every level is kept).",
+    )
 
     @model_validator(mode="after")
     def _one_scaler(self) -> "PrepSection":
@@ -198,7 +244,9 @@ class EmbedSection(_Section):
 #: keys of the other kinds.
 ModelSection = create_model(
     "ModelSection", __base__=_Section, __module__=__name__,
-    kind=(Literal["logistic", "mlp", "hashed"], Field("logistic", description="Which estimator.")),
+    kind=(Literal["logistic", "mlp", "hashed", "firth"], Field(
+        "logistic", description="Which estimator: 'firth' is Firth's bias-reduced binary fit, finite under "
+                                "separation (model.options: its max_step, profile_ci).")),
     **{k: (p.annotation, Field(p.default, description=p.summary, **p.bounds))
        for k, p in LOGISTIC_PARAMS.items() if p.config},
     formula=(str | None, Field(None, description="logistic: a formula such as 'cd ~ age + C(region)' (formulaic; "
@@ -252,6 +300,7 @@ class InterpretSection(_Section):
 
 
 class Config(_Section):
+    _base_dir: str | None = PrivateAttr(None)  # the folder relative data paths start at (config_load)
     run: RunSection = Field(default_factory=RunSection)
     data: DataSection = Field(default_factory=DataSection)
     prep: PrepSection = Field(default_factory=PrepSection)

@@ -58,7 +58,9 @@ class HashedOptions(BaseModel):
     sketch_every: int = Field(16, ge=0, description="Sketch the tokens of every k-th batch (0: never).")
     dense: list[str] | None = Field(None, description="Count columns also given as dense features log(1 + x).")
     prefetch: Literal["thread", "process", True, False] = Field(
-        "thread", description="Parse + hash ahead of the learner: 'thread', 'process' or false (inline).")
+        "thread", description="Parse + hash ahead of the learner: 'thread', 'process' (a worker process, which in "
+        "one process's run starts before torch is imported and spools the train and test files' first passes on "
+        "disk) or false (inline).")
     holdout_path: str | None = Field(None, description="A Criteo file scored after each pass (early stopping).")
     sync_every: int = Field(64, ge=1, description="Under torchrun: mini-batches between the ranks' synchronisations.")
     # the interaction part (HashedInteractionModel's parameters; see docs/ctr.md)

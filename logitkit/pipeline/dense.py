@@ -23,6 +23,12 @@ from logitkit.prepdata import input_rows
 named = stages.named_features
 
 
+def class_names(model, train) -> list[str]:
+    """The classes as the label's text: the file's values of a label coded 0/1."""
+    names = train.label_names
+    return list(names) if names is not None else [str(c) for c in model.classes_]
+
+
 def load(cfg: Config, coll: Collective) -> tuple[tuple, dict]:
     """(this rank's ``(table, test table, parts)``, the fingerprints of the whole input
     files, hashed by rank 0)."""
@@ -57,8 +63,10 @@ def run(cfg: Config, coll: Collective, loaded, device, timer: Timer, work: Path 
     tot = stages.totals(train, test, y_train, coll)
     record["data"]["summary"] = {
         "n_train": tot["n_train"], "n_test": tot["n_test"], "features": names,
-        "classes": [str(c) for c in model.classes_], "class_counts_train": tot["class_counts_train"],
+        "classes": class_names(model, train), "class_counts_train": tot["class_counts_train"],
     }
+    if train.label_names is not None:  # data.positive_class: the label is coded 0/1
+        record["data"]["summary"]["positive_class"] = train.label_names[1]
     with timer.stage("evaluate"):
         summary = stages.inference(cfg, model, named(Z_train, znames), y_train, train)
         splits = {"train": (Z_train, y_train, rows_train)}
@@ -73,7 +81,7 @@ def run(cfg: Config, coll: Collective, loaded, device, timer: Timer, work: Path 
         record["metrics"] = {name: stages.metrics(cfg, model, y, P) for name, (y, P) in preds.items()}
         if summary is not None:
             record["model_stats"] = summary.stats
-            outputs.write_coefficients(work / "coefficients.csv", summary.rows)
+            outputs.write_coefficients(work / "coefficients.csv", summary.rows, summary.cov_type)
         toolkit.marginal_effects(cfg, summary, work, record)
         cv = stages.cross_validation(cfg, model, named(whole[0], znames), whole[1], whole[2]) if whole else None
         if cv is not None:
@@ -81,7 +89,7 @@ def run(cfg: Config, coll: Collective, loaded, device, timer: Timer, work: Path 
     with timer.stage("interpret"):
         outputs.interpret(cfg, work, model, train.label, preds, prevalence, (Z_train[:8], y_train[:8]), summary,
                           znames, record)
-    stages.save(work, model, prep, embedder)
+    stages.save(work, model, prep, embedder, train.label_names)
     if cfg.interpret.report:
         with timer.stage("report"):
             record["timings"] = timer.seconds

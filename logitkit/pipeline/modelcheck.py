@@ -71,11 +71,11 @@ def check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def build(cls, tensors: dict, meta: dict, meta_path: Path):
-    """``cls._from_state(tensors, meta)``, then one row of zeros scored as a check: a state
+    """``cls.from_state(tensors, meta)``, then one row of zeros scored as a check: a state
     whose parts do not fit together (shapes, classes, names) is refused here, not when
     the first request comes."""
     try:
-        model = cls._from_state(tensors, meta)
+        model = cls.from_state(tensors, meta)
         n = getattr(model, "n_features_in_", None)
         if n is not None:
             names = getattr(model, "feature_names_in_", None)

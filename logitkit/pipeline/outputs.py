@@ -23,13 +23,16 @@ from logitkit.pipeline.config import Config
 from logitkit.pipeline.record import write_json
 
 
-def write_coefficients(path: Path, rows: list[dict]) -> None:
-    """``coefficients.csv``: one row per term, the inference columns empty where None."""
+def write_coefficients(path: Path, rows: list[dict], cov_type: str = "none") -> None:
+    """``coefficients.csv``: one row per term, the inference columns empty where None
+    (an aliased term, or no inference), and ``cov_type``: the covariance the standard
+    errors are from ("none" where there are none)."""
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w = csv.DictWriter(f, fieldnames=COLUMNS + ["cov_type"])
         w.writeheader()
         for r in rows:
-            w.writerow({k: (repr(float(r[k])) if k != "term" and r.get(k) is not None else r.get(k, "")) for k in COLUMNS})
+            cells = {k: (repr(float(r[k])) if k != "term" and r.get(k) is not None else r.get(k, "")) for k in COLUMNS}
+            w.writerow({**cells, "cov_type": cov_type if r.get("std_err") is not None else "none"})
 
 
 def interpret(cfg: Config, work: Path, model, label: str, preds: dict, prevalence, first_rows, summary, names,

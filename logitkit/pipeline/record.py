@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from logitkit import __version__
 
@@ -20,13 +19,26 @@ from logitkit import __version__
 def run_id(resolved_config: dict, fingerprints: dict) -> str:
     """12 hex digits of sha256 over the resolved config and the data fingerprints.
 
-    The same config and the same data name the same run. ``run.out`` is left out:
-    where a run is written does not change what it is.
+    The same config and the same data name the same run, wherever they are: the run id
+    is of content, not location. ``run.out`` is left out (where a run is written does
+    not change what it is), and so are the data files' paths: the files are named by
+    their content (sha256) in the fingerprints, whose own path keys are left out too.
     """
     cfg = {k: v for k, v in resolved_config.items()}
     cfg["run"] = {k: v for k, v in cfg.get("run", {}).items() if k != "out"}
-    blob = json.dumps({"config": cfg, "data": fingerprints}, sort_keys=True, default=str)
+    cfg["data"] = {k: v for k, v in cfg.get("data", {}).items() if k not in ("path", "test_path")}
+    blob = json.dumps({"config": cfg, "data": _content(fingerprints)}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _content(fp):
+    """Fingerprints without locations: no "path" keys, each "files" map as its sorted digests."""
+    if isinstance(fp, dict):
+        return {k: sorted(map(str, v.values())) if k == "files" and isinstance(v, dict) else _content(v)
+                for k, v in fp.items() if k != "path"}
+    if isinstance(fp, list):
+        return [_content(v) for v in fp]
+    return fp
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -37,8 +49,10 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def environment(device: torch.device) -> dict:
-    """Versions and hardware that produced the run."""
+def environment(device) -> dict:
+    """Versions and hardware that produced the run (``device``: a ``torch.device``)."""
+    import torch  # (here: reading a record, or the run id, needs no torch)
+
     env = {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -69,6 +83,9 @@ class Timer:
 
     @contextmanager
     def stage(self, name: str):
+        from logitkit._util import progress
+
+        progress.current().stage(name)  # (a live line shows the stage under way)
         t0 = time.perf_counter()
         try:
             yield

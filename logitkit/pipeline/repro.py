@@ -34,7 +34,8 @@ def _config(files: RunFiles):
     if not isinstance(data, dict):
         raise InputFileError(f"{path}: holds no mapping of config sections (run, data, ...)")
     try:
-        return load_config(raw=data)
+        # config.yaml's data paths are relative to the config's folder (record.json's config_dir)
+        return load_config(raw=data, base_dir=files.record.get("config_dir") or files.run_dir)
     except UserError as exc:
         raise InputFileError(f"{path}: {exc}") from None
 

@@ -33,21 +33,25 @@ import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from logitkit._util import collective, dist
-from logitkit._util.collective import Collective
-from logitkit._util.device import resolve_device
 from logitkit._util.errors import UserError
-from logitkit._util.seed import seed_everything
+from logitkit._util.threads import set_intra_op_threads
 from logitkit.pipeline.config import Config
 from logitkit.pipeline import rundir
-from logitkit.pipeline.config_load import resolved_dict
+from logitkit.pipeline.config_load import config_dir, resolved_dict
 from logitkit.pipeline.integrity import RunFiles, seal
 from logitkit.pipeline.record import Timer, environment, now_iso, run_id, write_json
 from logitkit.pipeline.rundir import OutputPathError, RunExistsError, RunInProgressError  # noqa: F401 (public here)
 from logitkit.pipeline.watch import InputWatch
+
+if TYPE_CHECKING:
+    from logitkit._util.collective import Collective
+
+# (torch is imported in the functions below, not here: a CTR run starts reading its files
+# in a worker process before torch loads, ``_read_early``)
 
 log = logging.getLogger("logitkit.pipeline")
 
@@ -65,14 +69,46 @@ def execute(cfg: Config, out: str | Path | None = None, force: bool = False) -> 
     Under ``torchrun`` it joins the process group first; a rank's failure is published
     to the other ranks, which stop with ``RankFailedError`` carrying its message.
     """
+    early = _read_early(cfg, out, force)
+    try:
+        return _execute_in_group(cfg, out, force, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _read_early(cfg: Config, out, force: bool):
+    """A CTR run in one process begins reading its files now, in a worker process, while
+    torch is imported (``ctr.start``); None for the other runs. A complete run of the
+    same config and files is refused before anything is read."""
+    if cfg.model.kind != "hashed" or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return None
+    from logitkit.pipeline import ctr
+
+    ctr.check(cfg)
+    out_dir = Path(out if out is not None else cfg.run.out)
+    if not force:
+        _refuse(ctr.same_run(out_dir, resolved_dict(cfg), ctr.stat_inputs(cfg)))
+    return ctr.start(cfg)
+
+
+def _refuse(final: Path | None) -> None:
+    if final is not None:
+        raise RunExistsError(f"{final} already exists (a run of this same config and data); pass --force to "
+                             "replace it, or --out DIR to write elsewhere")
+
+
+def _execute_in_group(cfg: Config, out, force: bool, early):
+    from logitkit._util import dist
+
     if not dist.init_from_env():
-        return _execute(cfg, out, force)
+        return _execute(cfg, out, force, early)
     try:
         previous = signal.signal(signal.SIGTERM, _stopped_by_launcher)
     except ValueError:  # not the main thread: torchrun's SIGTERM then just ends the process
         previous = None
     try:
-        result = _execute(cfg, out, force)
+        result = _execute(cfg, out, force, early)
         dist.shutdown()  # leave the group cleanly; ranks > 0 return before rank 0 has written
         return result
     except BaseException as exc:
@@ -90,6 +126,8 @@ _failing = False  # set while a failure is being recorded: a SIGTERM then waits
 
 def _stopped_by_launcher(signum, frame) -> None:
     """torchrun stops the other ranks with SIGTERM when one fails: record, then exit."""
+    from logitkit._util import dist
+
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the failure be recorded
     dist.note_stopped()
     if not _failing:
@@ -97,12 +135,17 @@ def _stopped_by_launcher(signum, frame) -> None:
         raise dist.blame(0.5, f"then {me}", unknown=me)
 
 
-def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
+def _execute(cfg: Config, out: str | Path | None, force: bool, early=None) -> RunResult:
+    from logitkit._util import collective, dist
+    from logitkit._util.device import resolve_device
+    from logitkit._util.seed import seed_everything
+
     global _failing
     _failing = False
     coll = collective.current()
     resolved = resolved_dict(cfg)
     seed_everything(cfg.run.seed, cfg.run.deterministic)
+    set_intra_op_threads(cfg.run.threads, small_kernels=cfg.model.kind == "hashed")
     device = resolve_device(cfg.run.device)
     timer = Timer()
     out_dir = Path(out if out is not None else cfg.run.out)
@@ -114,15 +157,22 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with timer.stage("loaddata"), dist.peer_failures():
-            loaded, fingerprints = _load(path, cfg, coll)
+            loaded, fingerprints = _load(path, cfg, coll, early)
             watch.check("read and fingerprinted")  # so the fingerprint covers exactly the bytes read
-        rid = run_id(resolved, fingerprints)
-        final = out_dir / rid
+        # None: a CTR run in one process fingerprints its files in the pass that reads them,
+        # so its id comes after its path ran: its directory is built as .pending-<pid>.partial
+        rid = run_id(resolved, fingerprints) if fingerprints is not None else None
         # rank 0 alone writes, holding the run id's lock until its directory is in place
-        with rundir.locked(out_dir, rid, what) if coll.is_main else nullcontext():
-            work = _start(out_dir, rid, force) if coll.is_main else None  # ranks > 0 write nothing
+        with rundir.locked(out_dir, rid, what) if coll.is_main and rid else nullcontext():
+            work = (_start(out_dir, rid or f"pending-{os.getpid()}", force or not rid)
+                    if coll.is_main else None)  # ranks > 0 write nothing
+            if work is not None:
+                (work / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))  # (the report shows it)
             record = {"run_id": rid, "status": "running", "created": now_iso(), "seed": cfg.run.seed,
-                      "environment": environment(device), "data": fingerprints}
+                      "environment": environment(device), "data": fingerprints,
+                      "config_dir": config_dir(cfg)}  # where config.yaml's relative data paths start
+            if rid is None:
+                record["inputs"] = path.stat_inputs(cfg)  # (how a repeated command is recognised before reading)
             try:
                 summary = _run(path, cfg, coll, loaded, device, timer, work, record)
                 watch.check("read")  # (the CTR path streams its files during the run)
@@ -133,13 +183,32 @@ def _execute(cfg: Config, out: str | Path | None, force: bool) -> RunResult:
                     _record_for_rank0(out_dir, rid, what, resolved, record, caught, exc, timer)
                 if work is not None:
                     record.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.seconds)
-                    _finish(work, out_dir / f"{rid}.failed", resolved, record, caught)
+                    _finish(work, out_dir / f"{rid or work.name[1:-8]}.failed", resolved, record, caught)
                 raise exc
             if work is None:
-                return RunResult(final, record, summary)
-            record["status"] = "complete"
+                return RunResult(out_dir / rid, record, summary)
+            if rid is not None:
+                return _complete(path, cfg, work, out_dir / rid, resolved, record, caught, timer, summary)
+        rid = record["run_id"] = run_id(resolved, record["data"])  # (what was read: the CTR run's files)
+        with rundir.locked(out_dir, rid, what):
+            try:
+                _claim(out_dir, rid, force)
+            except UserError:
+                rundir.remove(work)  # (the run there is this same one: nothing of it is lost)
+                raise
+            return _complete(path, cfg, work, out_dir / rid, resolved, record, caught, timer, summary)
+
+
+def _complete(path, cfg: Config, work: Path, final: Path, resolved: dict, record: dict, caught, timer: Timer,
+              summary) -> RunResult:
+    """A CTR run's report (now that its id is known), then the run directory put in place."""
+    if cfg.model.kind == "hashed" and cfg.interpret.report:
+        with timer.stage("report"):
             record["timings"] = timer.seconds
-            _finish(work, final, resolved, record, caught)
+            path.report(work, record)
+    record["status"] = "complete"
+    record["timings"] = timer.seconds
+    _finish(work, final, resolved, record, caught)
     return RunResult(final, record, summary)
 
 
@@ -147,10 +216,18 @@ def _start(out_dir: Path, rid: str, force: bool) -> Path:
     """The empty partial directory of run ``rid``, once ``out_dir/rid`` may be written
     (called holding the run's lock): what a killed ``--force`` left is repaired first;
     an existing run is replaced only with ``force``, and never through a link."""
-    final, work = out_dir / rid, out_dir / f".{rid}.partial"
+    work = out_dir / f".{rid}.partial"
+    rundir.remove(work)  # left by a run that was killed (none is running: we hold the lock)
+    _claim(out_dir, rid, force)
+    (work / "plots").mkdir(parents=True)
+    return work
+
+
+def _claim(out_dir: Path, rid: str, force: bool) -> None:
+    """Whether ``out_dir/rid`` may be written (called holding the run's lock; see ``_start``)."""
+    final = out_dir / rid
     for name in (rid, f"{rid}.failed"):
         rundir.recover(out_dir / name)
-    rundir.remove(work)  # left by a run that was killed (none is running: we hold the lock)
     if os.path.lexists(final):
         if force and final.is_symlink():
             raise OutputPathError(
@@ -166,8 +243,6 @@ def _start(out_dir: Path, rid: str, force: bool) -> Path:
                 f"{final} already exists (a run of this same config and data){state}; pass --force to replace it, "
                 "or --out DIR to write elsewhere"
             )
-    (work / "plots").mkdir(parents=True)
-    return work
 
 
 def _record_for_rank0(out_dir: Path, rid: str, what: str, resolved: dict, record: dict, caught, exc, timer) -> None:
@@ -196,26 +271,24 @@ def _path(cfg: Config):
     return dense
 
 
-def _load(path, cfg: Config, coll: Collective) -> tuple[object, dict]:
-    """(what the run's path loaded, the input fingerprints of the run id)."""
+def _load(path, cfg: Config, coll: Collective, early=None) -> tuple[object, dict | None]:
+    """(what the run's path loaded, the input fingerprints of the run id; None: they come
+    from the passes that read the files). A CTR run's "loaded" are the streams it began
+    reading early (or None)."""
     if cfg.model.kind != "hashed":
         return path.load(cfg, coll)
     path.check(cfg)  # the CTR run: files are streamed, never loaded whole
+    if not coll.is_distributed:
+        return early, None  # fingerprinted by the passes that read them (ctr.run)
     return None, coll.broadcast_call(path.fingerprints, cfg)  # rank 0 hashes the files
 
 
 def _run(path, cfg: Config, coll: Collective, loaded, device, timer: Timer, work: Path | None, record: dict):
     """The run's path after loading; fills ``record`` and, on rank 0, ``work``. Returns
-    the inference summary (None for the CTR run)."""
+    the inference summary (None for the CTR run, whose report comes once its id is known)."""
     if cfg.model.kind != "hashed":
         return path.run(cfg, coll, loaded, device, timer, work, record)
-    path.run(cfg, device, work, record, timer, coll)
-    if work is not None and cfg.interpret.report:
-        from logitkit.pipeline import outputs  # (matplotlib: only for a report)
-
-        with timer.stage("report"):
-            record["timings"] = timer.seconds
-            outputs.report(work, record)
+    path.run(cfg, device, work, record, timer, coll, streams=loaded)
     return None
 
 

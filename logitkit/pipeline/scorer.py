@@ -61,13 +61,16 @@ class Scorer:
     """A loaded run: ``table`` (raw columns in), ``proba`` (probabilities out), ``labels``."""
 
     def __init__(self, run_dir: Path, run_id: str, kind: str, model, inputs: list[Input], *, prep=None,
-                 embed=None, hasher=None, dense: list[str] | None = None, batch_rows: int = 65536) -> None:
+                 embed=None, hasher=None, dense: list[str] | None = None, batch_rows: int = 65536,
+                 label_names: list[str] | None = None) -> None:
         self.run_dir, self.run_id, self.kind, self.model = run_dir, run_id, kind, model
         self.inputs = inputs
         self.prep, self.embed, self.hasher = prep, embed, hasher
         self.dense = list(dense or [])
         self.batch_rows = int(batch_rows)
-        self.classes = np.asarray(model.classes_)
+        # the classes as the label's values (a label coded 0/1 by data.positive_class: its text)
+        codes = np.asarray(model.classes_)
+        self.classes = np.asarray(label_names, dtype=object) if label_names is not None else codes
         self._by_name = {i.name: i for i in inputs}
 
     # -- loading ------------------------------------------------------------------------
@@ -86,12 +89,14 @@ class Scorer:
 
     @classmethod
     def _load_dense(cls, files, run_id: str) -> "Scorer":
-        from logitkit.pipeline.modelio import load_model
+        from logitkit.pipeline.modelio import label_names, load_model
         from logitkit.prepdata import Preprocessor
 
         run_dir = files.run_dir
         files.read("config.yaml")
-        model, prep_state, embed_state = load_model(run_dir / "model", read=lambda name: files.read(f"model/{name}"))
+        read = lambda name: files.read(f"model/{name}")  # noqa: E731
+        model, prep_state, embed_state = load_model(run_dir / "model", read=read)
+        names = label_names(run_dir / "model", read=read)
         if "device" in model.get_params():  # scored on the CPU, where row_stable applies
             model.set_params(device="cpu")
         if prep_state is None:
@@ -103,7 +108,7 @@ class Scorer:
                 prep = FormulaDesign.from_json(prep_state)
                 inputs = [Input(c, _DATATYPE_OF_KIND["text" if cat else "number"], "text" if cat else "number")
                           for c, cat in prep.input_columns()]
-                return cls(run_dir, run_id, "dense", model, inputs, prep=prep)
+                return cls(run_dir, run_id, "dense", model, inputs, prep=prep, label_names=names)
             prep = Preprocessor.from_json(prep_state)
         embed = None
         if embed_state is not None:
@@ -113,7 +118,7 @@ class Scorer:
                 embed = basis_from_json(embed_state)
         inputs = [Input(c, _DATATYPE_OF_KIND["text" if r == "one_hot" else "number"], "text" if r == "one_hot" else "number")
                   for c, r in prep.roles_.items()]
-        return cls(run_dir, run_id, "dense", model, inputs, prep=prep, embed=embed)
+        return cls(run_dir, run_id, "dense", model, inputs, prep=prep, embed=embed, label_names=names)
 
     @classmethod
     def _load_hashed(cls, files, run_id: str, record: dict) -> "Scorer":
@@ -308,20 +313,25 @@ def score_criteo_file(scorer: Scorer, path: Path, output: Path, progress=None) -
     (when the file has it), ``p_0``, ``p_1``, ``prediction``, one line per input line.
 
     Memory is one batch of the run's ``data.batch_rows`` rows, the batches the run's own
-    test scoring used. ``progress(rows_done)`` is called after each batch. The CSV is
-    written under a temporary name and renamed when complete."""
+    test scoring used. ``progress(rows_done)`` is called after each batch, and the
+    progress reporter (``_util.progress``) is told the rows, the share of the file read
+    and the rows/s. The CSV is written under a temporary name and renamed when complete."""
     import os
 
     import pyarrow.csv as pacsv
 
-    from logitkit.loaddata import stream_criteo
+    from logitkit._util import progress as report
+    from logitkit.loaddata.criteo import stream_criteo
+    from logitkit.loaddata.readmeter import ReadMeter
 
     has_label = criteo_has_label(path)
     tmp = output.with_name(f".{output.name}.partial")
     output.parent.mkdir(parents=True, exist_ok=True)
     done, writer = 0, None
+    meter = ReadMeter(path)
+    task = report.current().task("predict", total_bytes=meter.size, source=path.name)
     try:
-        for batch in stream_criteo(path, scorer.batch_rows, chunk_bytes=2 << 20, has_label=has_label):
+        for batch in stream_criteo(path, scorer.batch_rows, chunk_bytes=2 << 20, has_label=has_label, meter=meter):
             proba = scorer.proba(batch, name=str(path))
             cols = {"label": batch.column("label")} if has_label else {}
             for j, c in enumerate(scorer.classes):
@@ -332,12 +342,14 @@ def score_criteo_file(scorer: Scorer, path: Path, output: Path, progress=None) -
                 writer = pacsv.CSVWriter(str(tmp), out.schema)
             writer.write_batch(out)
             done += batch.num_rows
+            task.update(rows=done, bytes=meter.bytes_read)
             if progress is not None:
                 progress(done)
         writer.close()
         writer = None
         os.replace(tmp, output)
     finally:
+        task.close()
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)

@@ -29,9 +29,11 @@ from logitkit.evaluate.selection import LogisticRegressionCV, cross_validate
 from logitkit.loaddata import Table, guess_format, load_input
 from logitkit.pipeline import toolkit
 from logitkit.pipeline.config import Config
+from logitkit.pipeline.config_check import check_loaded
 from logitkit.pipeline.modelio import save_model
 from logitkit.predict import LogisticRegression
 from logitkit.predict.distributed import DistributedLogisticRegression
+from logitkit.predict.firth import FirthLogisticRegression
 from logitkit.predict.mlp import MLPClassifier
 from logitkit.prepdata import Preprocessor, input_rows, split_table
 
@@ -56,7 +58,11 @@ def load(cfg: Config, coll: Collective):
                 "Criteo-layout TSV). Read it from Python with logitkit.loaddata.load_vw / stream_vw and hash it "
                 "with FeatureHasher.transform_vw, or convert it to CSV or Criteo TSV"
             )
-    return load_input(cfg.data, Path.cwd(), coll)
+    ev = cfg.evaluate
+    carry = [ev.cluster_column if ev.cov_type == "cluster" else None, ev.cv.group_column if ev.cv.folds else None]
+    loaded = load_input(cfg.data, Path.cwd(), coll, carry)
+    check_loaded(cfg, loaded[0])  # what needs the rows, before the run directory exists
+    return loaded
 
 
 def split(cfg: Config, table, test_table, coll: Collective):
@@ -72,7 +78,8 @@ def prepare(cfg: Config, train, coll: Collective):
     the formula's design instead (``toolkit.formula_prep``)."""
     if cfg.model.formula is not None:
         return toolkit.formula_prep(cfg, train, coll)
-    prep = Preprocessor(cfg.prep).fit(train, coll=coll)
+    intercept = cfg.model.fit_intercept or cfg.model.kind != "logistic"  # (an MLP's layers have biases)
+    prep = Preprocessor(cfg.prep, intercept=intercept).fit(train, coll=coll)
     return prep, prep.transform(train), train.labels(), list(prep.feature_names_)
 
 
@@ -92,7 +99,7 @@ def embed(cfg: Config, X_train, X_test, names, rows, coll: Collective):
 # ---------------------------------------------------------------- predict
 #: (model.kind, fitted over several ranks) -> estimator; several ranks fit all-reduced
 _ESTIMATORS = {("logistic", False): LogisticRegression, ("logistic", True): DistributedLogisticRegression,
-               ("mlp", False): MLPClassifier}
+               ("mlp", False): MLPClassifier, ("firth", False): FirthLogisticRegression}
 
 
 def _with_options(cls, kwargs: dict, options: dict, kind: str):
@@ -118,6 +125,10 @@ def build_model(cfg: Config, device, coll: Collective):
                   random_state=cfg.run.seed)
     if m.kind == "mlp":
         return _with_options(cls, dict(hidden_layer_sizes=tuple(m.hidden_layer_sizes), **common), m.options, m.kind)
+    if m.kind == "firth":  # its own max_iter and tol unless the config sets them
+        own = {k: getattr(m, k) for k in ("max_iter", "tol") if k in m.model_fields_set}
+        return _with_options(cls, dict(fit_intercept=m.fit_intercept, ci_level=cfg.evaluate.level, device=str(device),
+                                       **own), m.options, m.kind)
     return _with_options(cls, dict(penalty=m.penalty, l1_ratio=m.l1_ratio, multiclass=m.multiclass, solver=m.solver,
                                    fit_intercept=m.fit_intercept, class_weight=m.class_weight,
                                    batch_size=m.batch_size, learning_rate=m.learning_rate, **common),
@@ -171,9 +182,11 @@ def share_tuning(model, tuning: dict | None, coll: Collective) -> dict | None:
     return tuning
 
 
-def save(work: Path, model, prep, embedder) -> None:
-    """``model/``: the estimator, the prep transforms and the embedding (``modelio``)."""
-    save_model(work / "model", model, prep.to_json(), basis_to_json(embedder) if embedder is not None else None)
+def save(work: Path, model, prep, embedder, label_names=None) -> None:
+    """``model/``: the estimator, the prep transforms and the embedding (``modelio``);
+    ``label_names``: the label's text by class code, for a label coded 0/1."""
+    save_model(work / "model", model, prep.to_json(), basis_to_json(embedder) if embedder is not None else None,
+               label_names=label_names)
 
 
 # ---------------------------------------------------------------- evaluate
@@ -183,14 +196,25 @@ def _inference_applies(model) -> bool:
 
 def inference(cfg: Config, model, X, y, train):
     """The coefficient table (``Summary``; its sums run over every rank for a model fitted
-    over ranks) or, where inference does not apply, the coefficients alone."""
+    over ranks) or, where inference does not apply, the coefficients alone; the stats
+    say which covariance the standard errors are (``cov_type``), or why there are none."""
     if not hasattr(model, "coef_"):
         return None
     ev = cfg.evaluate
+    if ev.inference and isinstance(model, FirthLogisticRegression):
+        return toolkit.firth_summary(model, ev.level)
     if ev.inference and _inference_applies(model):
         groups = train.column(ev.cluster_column) if ev.cov_type == "cluster" and ev.cluster_column else None
-        return summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,
-                       hl_groups=ev.hosmer_lemeshow_groups)
+        s = summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,
+                    hl_groups=ev.hosmer_lemeshow_groups)
+        if groups is not None:
+            s.stats.update(cluster_column=ev.cluster_column, n_clusters=int(len(np.unique(groups))))
+        return s
+    if ev.inference and (ev.cov_type != "nonrobust" or ev.marginal_effects):  # asked for, not defined
+        why = "an MLP" if not isinstance(model, LogisticRegression) else "an L1/elastic-net fit"
+        raise ConfigError(f"evaluate.cov_type {ev.cov_type!r}{' and evaluate.marginal_effects' if ev.marginal_effects else ''}"
+                          f": standard errors are not defined for {why}; refit with model.penalty none (or l2) "
+                          "for inference, or set evaluate.inference: false")
     names = list(getattr(model, "feature_names_in_", [f"x{j}" for j in range(model.n_features_in_)]))
     rows = []
     multi = model.coef_.shape[0] > 1
@@ -199,7 +223,9 @@ def inference(cfg: Config, model, X, y, train):
         for term, c in zip(names + ["intercept"], list(model.coef_[k]) + [model.intercept_[k]]):
             rows.append({"term": prefix + term, "coef": float(c), "odds_ratio": float(np.exp(c))})
     rows = [{k: r.get(k) for k in COLUMNS} for r in rows]
-    return Summary(rows, {}, "none", ev.level)
+    why = ("evaluate.inference is false" if not ev.inference else "not defined for an MLP"
+           if not isinstance(model, LogisticRegression) else "not defined for an L1/elastic-net fit")
+    return Summary(rows, {"cov_type": "none", "std_errors": f"none: {why}"}, "none", ev.level)
 
 
 def add_hosmer_lemeshow(cfg: Config, model, y, p1, summary) -> None:
@@ -207,7 +233,7 @@ def add_hosmer_lemeshow(cfg: Config, model, y, p1, summary) -> None:
     the rows, so a summary summed over ranks leaves it out; rank 0 computes it from the
     gathered labels ``y`` and probabilities ``p1`` of the positive class."""
     groups = cfg.evaluate.hosmer_lemeshow_groups
-    if summary is None or not summary.stats or "hl_stat" in summary.stats or len(model.classes_) != 2 \
+    if summary is None or summary.cov_type == "none" or "hl_stat" in summary.stats or len(model.classes_) != 2 \
             or len(y) < groups:
         return
     y1 = (np.asarray(y) == model.classes_[1]).astype(float)

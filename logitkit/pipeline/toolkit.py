@@ -57,7 +57,7 @@ def marginal_effects(cfg: Config, summary, work: Path, record: dict) -> None:
         for r in rows:
             w.writerow({k: (repr(float(v)) if isinstance(v, (float, np.floating)) else v) for k, v in r.items()})
     record["marginal_effects"] = {"method": me.method, "at": me.at, "dummies": me.dummies, "cov_type": summary.cov_type,
-                                  "level": me.level, "effects": rows}
+                                  "level": me.level, "effects": rows, "aliased": me.aliased}
 
 
 def with_intervals(summary, feature: str, rows: list[dict]) -> list[dict]:
@@ -70,3 +70,21 @@ def with_intervals(summary, feature: str, rows: list[dict]) -> list[dict]:
     pr = summary.predict(pa.table({feature: pa.array(np.asarray([r[feature] for r in rows], dtype=float))}))
     return [{**r, "std_err": float(s), "ci_low": float(lo), "ci_high": float(hi)}
             for r, s, lo, hi in zip(rows, pr.std_err, pr.ci_low, pr.ci_high)]
+
+
+def firth_summary(model, level: float):
+    """The coefficient table of a ``FirthLogisticRegression`` (``model.kind: firth``): its
+    standard errors (√diag I(θ̂)⁻¹), its profile penalised-likelihood intervals and
+    penalised likelihood-ratio p-values (as R's logistf; Wald ones with
+    ``model.options.profile_ci: false``)."""
+    from logitkit.evaluate.inference import COLUMNS, Summary
+
+    rows = []
+    for term, coef, se, (lo, hi), p in zip(model.terms_, model.theta_, model.bse_, model.conf_int_, model.pvalues_):
+        rows.append(dict(zip(COLUMNS, [term, float(coef), float(se), float(coef / se), float(p), float(lo), float(hi),
+                                       float(np.exp(coef)), float(np.exp(lo)), float(np.exp(hi))])))
+    stats = {"cov_type": "nonrobust", "link": "binary", "method": "Firth (Jeffreys-prior penalised likelihood)",
+             "intervals": "profile penalised likelihood" if model.profile_ci else "Wald",
+             "llf": float(model.loglik_), "penalised_llf": float(model.penalised_loglik_),
+             "n_params": len(rows), "converged": bool(model.converged_)}
+    return Summary(rows, stats, "nonrobust", level)

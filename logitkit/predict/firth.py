@@ -36,6 +36,8 @@ from logitkit._util.params import BOOL, DEVICE, POSITIVE, Interval, Param, check
 from logitkit.predict.design import Design
 from logitkit.predict.inputs import as_labels, as_matrix, feature_names_of
 from logitkit.predict.objective import LogisticObjective
+from logitkit.predict.persist import Persistent, classes_from_json, classes_to_json
+from logitkit.predict.rank import aliased_columns
 
 log = logging.getLogger("logitkit.predict")
 _F64 = torch.float64
@@ -132,7 +134,7 @@ PARAMS = {
 }
 
 
-class FirthLogisticRegression(ClassifierMixin, BaseEstimator):
+class FirthLogisticRegression(Persistent, ClassifierMixin, BaseEstimator):
     __doc__ = f"""Binary logistic regression with Firth's penalty (see the module docstring).
 
 {params_doc(PARAMS)}
@@ -185,7 +187,13 @@ class FirthLogisticRegression(ClassifierMixin, BaseEstimator):
             raise DataError(f"X has {M.shape[1]} features but only {M.shape[0]} rows; Firth's fit needs at least as many rows as parameters")
         theta0 = torch.zeros(p, dtype=_F64, device=prob.Xa.device)
         if _cholesky(prob.n * prob.obj.hessian(theta0[None, :])) is None:
-            raise DataError("the columns of X are linearly dependent (X'X is singular); drop duplicated or constant columns")
+            al = aliased_columns(prob.obj.X, self.fit_intercept)
+            feat = [str(f) for f in names] if names is not None else [f"x{j}" for j in range(M.shape[1])]
+            bad = [feat[j] for j in np.flatnonzero(al)] or ["(none found at tolerance 1e-7)"]
+            raise DataError(f"the columns of X are linearly dependent (X'X is singular): {bad[:10]} "
+                            f"{'are combinations' if len(bad) > 1 else 'is a combination'} of the intercept and "
+                            "earlier columns; drop duplicated or constant columns, or code categoricals against "
+                            "a reference level")
         everything = torch.ones(p, dtype=torch.bool, device=theta0.device)
         theta, value, n_iter, ok = prob.maximise(theta0, everything, self.max_iter, self.tol, self.max_step)
         if not ok:
@@ -257,6 +265,34 @@ class FirthLogisticRegression(ClassifierMixin, BaseEstimator):
                 return optimize.brentq(drop, min(inner, outer), max(inner, outer), xtol=1e-10, rtol=1e-12)
             inner, outer, step = outer, outer + 2 * step, 2 * step
         return math.copysign(math.inf, step)
+
+    # ------------------------------------------------------------ state (predict.persist)
+    _ARRAYS = ("theta_", "coef_", "intercept_", "cov_", "bse_", "conf_int_", "pvalues_")
+
+    def to_state(self) -> tuple[dict, dict]:
+        """(tensors, JSON metadata) of the fitted model; ``from_state`` rebuilds it."""
+        check_is_fitted(self)
+        tensors = {k.rstrip("_"): torch.as_tensor(np.asarray(getattr(self, k), dtype=np.float64)) for k in self._ARRAYS}
+        meta = {"estimator": type(self).__name__, "params": self.get_params(),
+                "classes": classes_to_json(self.classes_),
+                "n_features_in": int(self.n_features_in_), "terms": list(self.terms_),
+                "feature_names_in": list(map(str, getattr(self, "feature_names_in_", []))) or None,
+                "n_iter": int(self.n_iter_[0]), "converged": bool(self.converged_),
+                "loglik": float(self.loglik_), "penalised_loglik": float(self.penalised_loglik_)}
+        return tensors, meta
+
+    @classmethod
+    def from_state(cls, tensors: dict, meta: dict) -> "FirthLogisticRegression":
+        model = cls(**meta["params"])
+        for k in cls._ARRAYS:
+            setattr(model, k, tensors[k.rstrip("_")].numpy().astype(np.float64))
+        model.classes_ = classes_from_json(meta["classes"])
+        model.n_features_in_, model.terms_ = meta["n_features_in"], list(meta["terms"])
+        if meta.get("feature_names_in"):
+            model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        model.n_iter_, model.converged_ = np.array([meta["n_iter"]]), meta["converged"]
+        model.loglik_, model.penalised_loglik_ = meta["loglik"], meta["penalised_loglik"]
+        return model
 
     # ------------------------------------------------------------ predict
     def decision_function(self, X) -> np.ndarray:

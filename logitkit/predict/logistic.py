@@ -28,6 +28,8 @@ from logitkit.predict.head import LogitsClassifierMixin
 from logitkit.predict.inputs import as_labels, as_matrix, encode_labels, feature_names_of, sample_weights
 from logitkit.predict.logistic_params import PARAMS, STOCHASTIC
 from logitkit.predict.objective import LogisticObjective
+from logitkit.predict.persist import Persistent, classes_from_json, classes_to_json
+from logitkit.predict.rank import AliasedColumnsWarning, aliased_columns, aliased_message
 from logitkit.predict.solvers import lbfgs, newton, stochastic
 
 
@@ -37,7 +39,7 @@ class SeparationWarning(UserWarning):
 
 
 
-class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegression(Persistent, LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     __doc__ = f"""Logistic regression (binary, softmax or one-vs-rest) fitted in torch.
 
     Minimises, over weights W and intercepts b,
@@ -55,7 +57,13 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     coef_ (1, d) or (K, d); intercept_ (1,) or (K,); classes_; n_features_in_;
-    feature_names_in_ (when fitted on a DataFrame/Table); n_iter_; loss_curve_.
+    feature_names_in_ (when fitted on a DataFrame/Table); n_iter_; loss_curve_;
+    aliased_ (d,) bool: the columns an unpenalised fit left out, linear combinations of
+    the intercept and earlier columns (``predict.rank``), whose coefficients are 0.
+
+    ``save(path)`` writes the fitted model to a folder (safetensors + JSON, no pickle) and
+    ``LogisticRegression.load(path)`` (or ``logitkit.load(path)``) reads it back;
+    ``to_state``/``from_state`` give the same as tensors and a dict.
     """
 
     __init__ = estimator_init(PARAMS)
@@ -164,21 +172,43 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         m = 1 if K == 2 else K
         self.link_ = "binary" if K == 2 else self.multiclass
         obj = self._objective(M, y_idx, sample_weight, dtype)
+        keep = self._identifiable(obj)  # an unpenalised fit leaves aliased columns out (fixed at 0)
+        if keep is not None:
+            obj = self._objective(_columns(M, keep), y_idx, sample_weight, dtype)
         theta0 = obj.zeros()
         if self.warm_start and prev[0] is not None and prev[0].shape == (m, M.shape[1]) and np.array_equal(prev[2], classes):
-            theta0[:, : obj.d] = torch.as_tensor(prev[0], dtype=dtype, device=device)
+            theta0[:, : obj.d] = torch.as_tensor(prev[0][:, keep if keep is not None else slice(None)],
+                                                 dtype=dtype, device=device)
             if self.fit_intercept:
                 theta0[:, -1] = torch.as_tensor(prev[1], dtype=dtype, device=device)
         with threads_for(M.shape[0] * M.shape[1] * m):
             result = self._solve(obj, theta0)
         theta = result.theta.detach().cpu().numpy().astype(np.float64)
-        self.coef_ = theta[:, : obj.d].copy()
+        self.coef_ = np.zeros((m, M.shape[1]))
+        self.coef_[:, keep if keep is not None else slice(None)] = theta[:, : obj.d]
         self.intercept_ = theta[:, -1].copy() if self.fit_intercept else np.zeros(m)
         self.n_iter_ = np.array([result.n_iter])
         self.loss_curve_ = list(result.loss_curve)
         self.solver_ = result.solver_name
         self._check_outcome(obj, result)
         return self
+
+    def _identifiable(self, obj: LogisticObjective) -> np.ndarray | None:
+        """Sets ``aliased_`` (bool (d,)): the columns an unpenalised fit leaves out because
+        they are linear combinations of the intercept and earlier columns
+        (``predict.rank``); their coefficients are 0. Returns the kept columns' indices,
+        or None when every column is kept (a penalised fit keeps them all: the penalty
+        makes its solution unique)."""
+        self.aliased_ = np.zeros(obj.d, dtype=bool)
+        if obj.l2 > 0 or obj.l1 > 0:
+            return None
+        self.aliased_ = aliased_columns(obj.X, self.fit_intercept, obj.collective, rows=(obj.s > 0).cpu().numpy())
+        if not self.aliased_.any():
+            return None
+        names = getattr(self, "feature_names_in_", None)
+        names = [str(names[j]) if names is not None else f"x{j}" for j in np.flatnonzero(self.aliased_)]
+        warnings.warn(aliased_message(names, "the design (X)"), AliasedColumnsWarning, stacklevel=3)
+        return np.flatnonzero(~self.aliased_)
 
     def _solve(self, obj: LogisticObjective, theta0: torch.Tensor):
         solver = self._pick_solver(obj.m, obj.p)
@@ -206,7 +236,8 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
                 "the classes are (quasi-)completely separated by the features: the "
                 "maximum-likelihood estimate does not exist and the coefficients grow "
                 "without bound. Use a penalty (penalty='l2' with alpha > 0) or Firth's "
-                "bias-reduced fit instead of penalty=None.",
+                "bias-reduced fit (logitkit.FirthLogisticRegression; in a run, model.kind: firth) "
+                "instead of penalty=None.",
                 SeparationWarning,
                 stacklevel=3,
             )
@@ -246,34 +277,39 @@ class LogisticRegression(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         W = torch.as_tensor(self.coef_, dtype=dtype, device=device)
         return design.linear(W) + torch.as_tensor(self.intercept_, dtype=dtype, device=device)
 
-    def _state(self) -> tuple[dict, dict]:
-        """(tensors, JSON metadata) that describe the fitted model completely — no pickle."""
+    # ---------------------------------------------------------------- state (predict.persist)
+    def to_state(self) -> tuple[dict, dict]:
+        """(tensors, JSON metadata) that describe the fitted model completely — no pickle;
+        ``from_state`` rebuilds it, ``save``/``load`` write and read them as files."""
         check_is_fitted(self)
         tensors = {"coef": torch.as_tensor(self.coef_), "intercept": torch.as_tensor(self.intercept_)}
         meta = {
             "estimator": type(self).__name__,
             "params": self.get_params(),
-            "classes": _classes_to_json(self.classes_),
+            "classes": classes_to_json(self.classes_),
             "n_features_in": int(self.n_features_in_),
             "feature_names_in": list(map(str, getattr(self, "feature_names_in_", []))) or None,
             "link": self.link_, "solver": self.solver_, "n_iter": int(self.n_iter_[0]),
             "loss_curve": list(map(float, self.loss_curve_)),
+            "aliased": np.flatnonzero(getattr(self, "aliased_", np.zeros(0, bool))).tolist(),
         }
         return tensors, meta
 
-
     @classmethod
-    def _from_state(cls, tensors: dict, meta: dict) -> "LogisticRegression":
+    def from_state(cls, tensors: dict, meta: dict) -> "LogisticRegression":
+        """The model ``to_state`` described."""
         model = cls(**meta["params"])
         model.coef_ = tensors["coef"].numpy().astype(np.float64)
         model.intercept_ = tensors["intercept"].numpy().astype(np.float64)
-        model.classes_ = _classes_from_json(meta["classes"])
+        model.classes_ = classes_from_json(meta["classes"])
         model.n_features_in_ = meta["n_features_in"]
         if meta.get("feature_names_in"):
             model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
         model.link_, model.solver_ = meta["link"], meta["solver"]
         model.n_iter_ = np.array([meta["n_iter"]])
         model.loss_curve_ = meta["loss_curve"]
+        model.aliased_ = np.zeros(model.n_features_in_, dtype=bool)
+        model.aliased_[meta.get("aliased", [])] = True
         return model
 
     def __sklearn_tags__(self):
@@ -304,9 +340,8 @@ def objective_for(model: LogisticRegression, X, y, sample_weight=None,
     return obj, torch.as_tensor(theta, dtype=dtype, device=obj.device)
 
 
-def _classes_to_json(classes: np.ndarray) -> dict:
-    return {"values": classes.tolist(), "dtype": classes.dtype.str if classes.dtype != object else "object"}
-
-
-def _classes_from_json(d: dict) -> np.ndarray:
-    return np.array(d["values"], dtype=None if d["dtype"] == "object" else np.dtype(d["dtype"]))
+def _columns(M, keep: np.ndarray):
+    """Columns ``keep`` of a NumPy array, SciPy sparse matrix or torch tensor."""
+    if isinstance(M, torch.Tensor):
+        return M[:, torch.as_tensor(keep, device=M.device)]
+    return M[:, keep]

@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from logitkit._util import progress
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import DataError
 from logitkit._util.params import (BOOL, DEVICE, DTYPE, POSITIVE, VERBOSE, Interval, Param, check_params,
@@ -30,6 +31,7 @@ from logitkit.embed.encoder import MLPEncoder, check_encoder_params
 from logitkit.predict.head import LogisticHead, LogitsClassifierMixin
 from logitkit.predict.inputs import as_labels, as_matrix, sample_weights
 from logitkit.predict.logistic_params import PARAMS as LOGISTIC_PARAMS
+from logitkit.predict.persist import Persistent, classes_from_json, classes_to_json
 
 log = logging.getLogger("logitkit.predict")
 _SOLVERS = ("lbfgs", "adam", "sgd")
@@ -71,7 +73,7 @@ PARAMS = {
 }
 
 
-class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
+class MLPClassifier(Persistent, LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
     __doc__ = f"""Multilayer perceptron whose output layer is a logistic / softmax regression.
 
     Minimises over all weights W_l, biases b_l (and batch-norm parameters)
@@ -119,15 +121,10 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
         self.classes_, self.n_features_in_ = classes, M.shape[1]
         dtype, device = resolve_dtype(self.dtype), resolve_device(self.device)
         seed = 0 if self.random_state is None else int(self.random_state)
-        with torch.random.fork_rng(devices=[]):  # initialise on the CPU: same seed, same weights on any device
-            torch.manual_seed(seed)
-            encoder = MLPEncoder(M.shape[1], sizes, self.activation, self.dropout, self.batch_norm, dtype).to(device)
-            head = LogisticHead(encoder.out_features, len(classes), multiclass=self.multiclass, dtype=dtype).to(device)
+        encoder, head = self._build(M.shape[1], sizes, len(classes), seed)
         if not sizes:  # plain logistic regression: start where LogisticRegression starts
             nn.init.zeros_(head.linear.weight)
             nn.init.zeros_(head.linear.bias)
-        self.encoder_, self.head_ = encoder, head
-        self.network_ = nn.Sequential(encoder, head)
         rows = np.arange(len(y))
         val = None
         if self.early_stopping:
@@ -143,6 +140,45 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
             fit(train, val, seed)
         self._export()
         return self
+
+    def _build(self, d: int, sizes: tuple[int, ...], K: int, seed: int):
+        """The encoder and head for d inputs and K classes (seeded initial weights)."""
+        dtype, device = resolve_dtype(self.dtype), resolve_device(self.device)
+        with torch.random.fork_rng(devices=[]):  # initialise on the CPU: same seed, same weights on any device
+            torch.manual_seed(seed)
+            encoder = MLPEncoder(d, sizes, self.activation, self.dropout, self.batch_norm, dtype).to(device)
+            head = LogisticHead(encoder.out_features, K, multiclass=self.multiclass, dtype=dtype).to(device)
+        self.encoder_, self.head_ = encoder, head
+        self.network_ = nn.Sequential(encoder, head)
+        return encoder, head
+
+    # ------------------------------------------------------------ state (predict.persist)
+    def to_state(self) -> tuple[dict, dict]:
+        """(tensors: the network's weights and buffers, JSON metadata); ``from_state``
+        rebuilds the network and loads them."""
+        check_is_fitted(self)
+        tensors = {f"network.{k}": v for k, v in self.network_.state_dict().items()}
+        meta = {"estimator": type(self).__name__, "params": {**self.get_params(),
+                                                             "hidden_layer_sizes": list(self.hidden_layer_sizes)},
+                "classes": classes_to_json(self.classes_),
+                "n_features_in": int(self.n_features_in_), "n_iter": int(self.n_iter_),
+                "best_iteration": int(self.best_iteration_), "loss_curve": list(map(float, self.loss_curve_)),
+                "validation_loss_curve": list(map(float, getattr(self, "validation_loss_curve_", []))) or None}
+        return tensors, meta
+
+    @classmethod
+    def from_state(cls, tensors: dict, meta: dict) -> "MLPClassifier":
+        model = cls(**{**meta["params"], "hidden_layer_sizes": tuple(meta["params"]["hidden_layer_sizes"])})
+        model.classes_ = classes_from_json(meta["classes"])
+        model.n_features_in_ = meta["n_features_in"]
+        model._build(model.n_features_in_, model._check_params(), len(model.classes_), 0)
+        model.network_.load_state_dict({k[len("network."):]: v for k, v in tensors.items()})
+        model.network_.eval()
+        model.n_iter_, model.best_iteration_, model.loss_curve_ = meta["n_iter"], meta["best_iteration"], meta["loss_curve"]
+        if meta.get("validation_loss_curve") is not None:
+            model.validation_loss_curve_ = meta["validation_loss_curve"]
+        model._export()
+        return model
 
     @staticmethod
     def _sample_weight(sample_weight, n: int) -> np.ndarray:
@@ -193,6 +229,7 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
             loss = float(closure().detach())
             gmax = max(float(p.grad.abs().max()) for p in params if p.grad is not None)
             self.loss_curve_.append(loss)
+            progress.current().step(f"mlp lbfgs iteration {it}, objective {loss:.6g}")
             if self.verbose:
                 log.info("mlp lbfgs iter %d  objective %.10g  |grad|inf %.3g", it, loss, gmax)
             if gmax <= self.tol:
@@ -234,6 +271,7 @@ class MLPClassifier(LogitsClassifierMixin, ClassifierMixin, BaseEstimator):
                 opt.step()
                 total += float(loss.detach()) * idx.numel()
             self.loss_curve_.append(total / n)
+            progress.current().step(f"mlp {self.solver} epoch {epoch}, loss {total / n:.6g}")
             if self.verbose:
                 log.info("mlp %s epoch %d  loss %.10g", self.solver, epoch, self.loss_curve_[-1])
             if stopper.update(epoch):

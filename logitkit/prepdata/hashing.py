@@ -28,7 +28,7 @@ from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit.loaddata.tokens import (
     INT_HI, N_CODES, SMALL_MIN, code_of_id, int_code_table, log_bucket_code, log_bucket_ids, log_bucket_ids_int,
 )
-from logitkit.prepdata.hash64 import HASH_NAME, cross_hash, field_key, hash_strings, hash_text, valid_mask
+from logitkit.prepdata.hash64 import HASH_NAME, cross_hash, field_key, hash_strings, hash_text, string_array, valid_mask
 
 
 def _is_numeric(t: pa.DataType) -> bool:
@@ -168,7 +168,7 @@ class FeatureHasher:
             seen[ids] = True
             new = np.nonzero(seen & ~known)[0]
             if len(new):
-                toks = pa.array([code_of_id(int(i)) for i in new], pa.string())
+                toks = string_array([code_of_id(int(i)) for i in new])
                 lut[new] = hash_strings(toks, self._key(field))
                 known[new] = True
         return lut

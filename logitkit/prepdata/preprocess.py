@@ -8,6 +8,13 @@ Column roles, decided in ``fit`` from the training table and saved:
   values are mostly not numbers;
 - ``prep.log_bucket`` / ``prep.quantile_bucket`` columns: one-hot of their buckets.
 
+Indicator blocks (one-hot, buckets) are treatment coded (``prepdata.encoding``): with
+an intercept each leaves out its reference level — ``prep.reference``: "first" (the
+default: the first level in sorted order), ``{column: level}`` for some columns, or
+"none" (every level: for a penalised model that should shrink every level alike). A
+model without intercept (``Preprocessor(prep, intercept=False)``) keeps every level of
+its first indicator block, as R does; the later blocks still leave out a reference.
+
 Output of ``transform``: float64 ``(n, d)``, columns in the order numeric (scaled),
 missing indicators, one-hot blocks and bucket blocks; ``feature_names_`` names them.
 With ``prep.hashing`` set use ``transform_indices`` (int64 bucket indices) instead.
@@ -48,6 +55,7 @@ _PREP_DEFAULTS = dict(
     quantile_bucket=[],
     n_quantiles=10,
     hashing=None,
+    reference="first",
 )
 _ENCODERS = {"OneHotEncoder": OneHotEncoder, "LogBucketer": LogBucketer, "QuantileBucketer": QuantileBucketer}
 
@@ -75,9 +83,10 @@ def _settings(prep) -> dict:
 class Preprocessor:
     """Fit the ``prep`` transforms on training rows, apply them anywhere, save them as JSON."""
 
-    def __init__(self, prep=None) -> None:
+    def __init__(self, prep=None, intercept: bool = True) -> None:
         self.prep = prep
         self._s = _settings(prep)
+        self.intercept = intercept
         self.fitted_ = False
 
     # -- fit ----------------------------------------------------------------------------------
@@ -149,20 +158,42 @@ class Preprocessor:
         elif s["minmax"]:
             self.scaler_ = MinMaxScaler().fit(X, coll)
         self.encoders_: dict[str, object] = {}
+        refs = self._references()
         for c, r in self.roles_.items():
             if r == "one_hot":
-                self.encoders_[c] = OneHotEncoder(s["unknown"]).fit(self._text(table, c), coll)
+                self.encoders_[c] = OneHotEncoder(s["unknown"], refs[c]).fit(self._text(table, c), coll, c)
             elif r == "log_bucket":
-                self.encoders_[c] = LogBucketer(s["unknown"]).fit(numeric_values(table, c), coll)
+                self.encoders_[c] = LogBucketer(s["unknown"], refs[c]).fit(numeric_values(table, c), coll, c)
             elif r == "quantile_bucket":
                 v = numeric_values(table, c)
                 if s["impute"] is None:
                     check_no_nan(v[:, None], [c], table)
-                self.encoders_[c] = QuantileBucketer(s["n_quantiles"], s["impute"], s["impute_value"]).fit(v, coll)
+                self.encoders_[c] = QuantileBucketer(s["n_quantiles"], s["impute"], s["impute_value"],
+                                                     refs[c]).fit(v, coll, c)
         self.feature_names_ = self._names()
         self.fitted_ = True
         log.info("prep: %d columns -> %d features", len(self.columns_), len(self.feature_names_))
         return self
+
+    def _references(self) -> dict[str, str | None]:
+        """Each indicator column's reference (``prep.reference``; see the module docstring)."""
+        ref = self._s["reference"]
+        blocks = [c for c, r in self.roles_.items() if r in ("one_hot", "log_bucket", "quantile_bucket")]
+        named = ref if isinstance(ref, dict) else {}
+        for c in named:
+            if c not in blocks:
+                raise ConfigError(f"prep.reference names {c!r}, which is not a one-hot or bucket column; those are "
+                                  f"{blocks}." + did_you_mean(c, blocks))
+        if ref not in ("first", "none") and not isinstance(ref, dict):
+            raise ConfigError(f"prep.reference {ref!r} must be 'first', 'none' or a mapping {{column: level}}")
+        out = {c: named.get(c, None if ref == "none" else "first") for c in blocks}
+        if not self.intercept and blocks and blocks[0] not in named:
+            out[blocks[0]] = None  # no intercept: the first block keeps every level (as R)
+        return out
+
+    def references(self) -> dict[str, str | None]:
+        """The fitted reference level of each indicator column (None: every level kept)."""
+        return {c: e.reference_ for c, e in self.encoders_.items()}
 
     # -- transform ----------------------------------------------------------------------------
     def _numeric_block(self, table: Table) -> np.ndarray:

@@ -161,7 +161,8 @@ def split_table(table: Table, split, seed: int, coll: Collective = LOCAL) -> tup
     mine = is_test[rows]
     train, test = table.take(np.nonzero(~mine)[0]), table.take(np.nonzero(mine)[0])
     drop = [c for c in (getattr(split, "time_column", None), getattr(split, "group_column", None)) if c]
-    drop = [c for c in drop if c in table.data.column_names and c != table.label and method in ("time", "group")]
+    drop = [c for c in drop if c in table.data.column_names and c != table.label and method in ("time", "group")
+            and c not in table.extra]  # a carried column (not a feature) stays: inference may need it
     if drop:
         train = train.with_data(train.data.drop_columns(drop))
         test = test.with_data(test.data.drop_columns(drop))

@@ -144,7 +144,8 @@ def same_state(a, b, rel: float = 1e-9) -> None:
 
 def coefficients(run_dir: Path) -> dict:
     with open(run_dir / "coefficients.csv", newline="") as f:
-        return {r["term"]: (float(r["coef"]), float(r["std_err"])) for r in csv.DictReader(f)}
+        # an empty cell: no standard error (an all-zero svmlight column is aliased), NaN on both sides
+        return {r["term"]: tuple(float(r[k] or "nan") for k in ("coef", "std_err")) for r in csv.DictReader(f)}
 
 
 def record(run_dir: Path) -> dict:

@@ -97,25 +97,33 @@ window.addEventListener("load", function () {
     undecoded: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).map(function (i) { return i.alt; }),
     resources: performance.getEntriesByType("resource").map(function (e) { return e.name; }),
     violations: lkViolations,
-    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth});
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    sections: Array.from(document.querySelectorAll("main > section")).map(function (s) {
+      return [s.id, s.querySelector("h2").textContent, s.querySelectorAll("table tr").length]; }),
+    figures: Array.from(document.querySelectorAll("figcaption")).map(function (f) { return f.textContent; })});
   document.body.appendChild(out);
 });
 </script>"""
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless check needs /usr/bin/chromium (Debian package 'chromium')")
-@pytest.mark.parametrize("window", ["390,844", "1280,900"])  # phone, laptop
-def test_report_in_headless_chromium(run_dir, tmp_path, window):
-    html = write_report(run_dir).read_text()
-    # the probe runs before the report's Content-Security-Policy and records what the page loads
-    probe = run_dir / "probe.html"
+def _in_chromium(html: str, folder: Path, tmp_path: Path, window: str) -> dict:
+    """What the page loads and shows in headless Chromium (the probe runs before the
+    report's Content-Security-Policy)."""
+    probe = folder / "probe.html"
     probe.write_text(html.replace("<head>", "<head>" + _PROBE, 1))
     cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
            f"--window-size={window}", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()]
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     start = dom.index('<pre id="lk-probe">') + len('<pre id="lk-probe">')
-    result = json.loads(dom[start:dom.index("</pre>", start)].replace("&quot;", '"').replace("&amp;", "&"))
+    return json.loads(dom[start:dom.index("</pre>", start)].replace("&quot;", '"').replace("&amp;", "&")
+                      .replace("&lt;", "<").replace("&gt;", ">"))
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless check needs /usr/bin/chromium (Debian package 'chromium')")
+@pytest.mark.parametrize("window", ["390,844", "1280,900"])  # phone, laptop
+def test_report_in_headless_chromium(run_dir, tmp_path, window):
+    result = _in_chromium(write_report(run_dir).read_text(), run_dir, tmp_path, window)
     assert result["images"] == 3
     assert result["undecoded"] == []
     assert result["resources"] == [] and result["violations"] == []  # nothing fetched
@@ -132,3 +140,34 @@ def test_plots_follow_the_story_of_a_run(run_dir):
     names = re.findall(r"<figcaption>[^<]*\(([^)]*)\)</figcaption>", html)
     assert names == ["dot_plot.png", "logit.png", "roc.png", "confusion_matrix.png", "zzz_extra.png"]
     assert "ROC curve (roc.png)" in html
+
+
+@pytest.fixture(scope="module")
+def ctr_run(ctr_files):
+    from logitkit.pipeline.cli import main
+
+    folder = ctr_files(8_000, 2_000, seed=6).folder
+    (folder / "ctr.yaml").write_text(
+        "data: {path: train.tsv, test_path: test.tsv, format: criteo, batch_rows: 1024, split: {method: none}}\n"
+        "prep: {hashing: {n_bits: 16}}\nmodel: {kind: hashed, batch_size: 256, options: {n_passes: 2}}\n"
+        "evaluate: {metrics: [log_loss, roc_auc], inference: false}\n")
+    assert main(["run", str(folder / "ctr.yaml"), "--out", str(folder / "runs"), "-q"]) == 0
+    return next((folder / "runs").iterdir())
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless check needs /usr/bin/chromium (Debian package 'chromium')")
+@pytest.mark.parametrize("window", ["390,844", "1280,900"])  # phone, laptop
+def test_ctr_report_in_headless_chromium(ctr_run, tmp_path, window):
+    """A CTR run's report: its click-model section, the four CTR plots drawn (SVG), the config."""
+    result = _in_chromium((ctr_run / "report.html").read_text(), tmp_path, tmp_path, window)
+    assert result["images"] == 4 and result["undecoded"] == []
+    assert result["resources"] == [] and result["violations"] == [] and result["overflow"] <= 0
+    sections = {sid: (title, rows) for sid, title, rows in result["sections"]}
+    assert list(sections)[:2] == ["metrics", "ctr"] and {"plots", "data", "config", "record"} <= set(sections)
+    assert sections["ctr"][0] == "Click model (hashed)" and sections["ctr"][1] > 20 + 3  # top weights, passes, ...
+    assert sections["config"][0] == "Configuration"
+    assert sorted(f.split(" (")[0] for f in result["figures"]) == [
+        "Log loss per pass", "Progressive log loss by rows seen", "ROC curve", "Reliability"]
+    html = (ctr_run / "report.html").read_text()
+    assert "kind: hashed" in html and "config.yaml not found" not in html
+

@@ -73,6 +73,7 @@ def test_time_split_column_rides_along_until_split(tmp_path):
     (tmp_path / "d.csv").write_text("x,day,y\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(30)))
     cfg = DataSection(path="d.csv", features=["x"], split={"method": "time", "time_column": "day", "test_size": 0.3})
     t, _ = load_from_config(cfg, tmp_path)
-    assert t.feature_names == ["x", "day"]
+    assert t.feature_names == ["x"] and t.extra == ("day",)  # carried along, not a feature
     train, test = split_table(t, cfg.split, seed=0)
     assert train.feature_names == ["x"] and test.feature_names == ["x"]
+    assert train.column("day").max() < test.column("day").min() or test.column("day").min() == train.column("day").max()

@@ -91,8 +91,9 @@ def test_predict_goes_through_the_formula(folder, capsys):
     ("model.formula='cd ~ x'", "model.formula's outcome 'cd' is not data.label 'y'; write 'y ~ ...' or '~ ...'"),
     ("prep.standardize=true", "prep.standardize and model.formula both build the design"),
     ("model.fit_intercept=false", "model.formula keeps the intercept but model.fit_intercept is False"),
-    ("model.formula='y ~ x + np.log(w)'", "needs column 'w', which the data does not have"),
-    ("model.penalty=l1", "evaluate.marginal_effects needs standard errors: set evaluate.inference: true"),
+    ("model.formula='y ~ x + np.log(w)'", "model.formula needs column 'w', which"),
+    ("model.penalty=l1", "evaluate.cov_type 'HC0' asks for standard errors, but standard errors are not defined "
+                         "for an L1/elastic-net fit"),
 ])
 def test_config_mistakes_are_one_line_errors(folder, override, message, capsys):
     tmp, d, run = folder

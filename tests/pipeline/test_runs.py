@@ -59,6 +59,9 @@ def test_demo_run_directory_layout(demo_dir):
     assert record["data"]["train"]["dataset"] == "cd_age"
     assert set(record["timings"]) >= {"loaddata", "prepdata", "predict", "evaluate", "interpret"}
     assert not list(demo_dir.parent.glob(".*partial"))
+    report = (demo_dir / "report.html").read_text()
+    assert "config.yaml not found" not in report and "dataset: cd_age" in report  # the config section shows
+    assert "No data description recorded" not in report and "cd_age" in report.split('id="data"')[1]
 
 
 def test_demo_prints_tables_and_ends_with_path(tmp_path, capsys):
@@ -125,6 +128,7 @@ def test_existing_run_is_not_overwritten(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("data: {dataset: iris}\ninterpret: {plots: false, graph: false, report: false}\n")
     assert main(["run", str(cfg), "--out", str(tmp_path)]) == 0
+    capsys.readouterr()  # (the run's warnings, also on stderr)
     assert main(["run", str(cfg), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("logitkit: error: ") and "already exists" in err and "--force" in err

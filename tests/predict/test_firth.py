@@ -153,7 +153,8 @@ def test_errors_are_pinned():
         FirthLogisticRegression().fit(X, np.ones(30, dtype=int))
     with pytest.raises(ConfigError, match="ci_level=95 is invalid; expected a number in"):
         FirthLogisticRegression(ci_level=95).fit(X, y)
-    with pytest.raises(DataError, match="the columns of X are linearly dependent"):
+    with pytest.raises(DataError, match=r"the columns of X are linearly dependent \(X'X is singular\): \['x2'\] is a "
+                                        r"combination of the intercept and earlier columns"):
         FirthLogisticRegression().fit(np.column_stack([X, X[:, :1]]), y)
     with pytest.raises(DataError, match="X has 3 features, but FirthLogisticRegression is expecting 2"):
         FirthLogisticRegression(profile_ci=False).fit(X, y).predict(np.ones((2, 3)))

@@ -9,6 +9,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 
 import logitkit
+from logitkit.predict.rank import AliasedColumnsWarning
 from logitkit.predict.design import Design
 from logitkit.predict.objective import LogisticObjective
 
@@ -149,6 +150,10 @@ def test_newton_with_collinear_columns_reaches_the_same_optimum(K, multiclass):
     Xc = np.column_stack([X, X[:, 0] + X[:, 1]])
     kw = dict(penalty=None, solver="newton", multiclass=multiclass, tol=1e-9, max_iter=200)
     base = logitkit.LogisticRegression(**kw).fit(X, y)
-    coll = logitkit.LogisticRegression(**kw).fit(Xc, y)
+    with pytest.warns(AliasedColumnsWarning, match=r"1 column \('x4'\) is a linear combination of the intercept"):
+        coll = logitkit.LogisticRegression(**kw).fit(Xc, y)
     assert np.isfinite(coll.coef_).all()
     np.testing.assert_allclose(coll.predict_proba(Xc), base.predict_proba(X), atol=1e-6)
+    # the aliased column is left out of the fit (R's NA): the others are the reduced model's
+    assert coll.aliased_.tolist() == [False] * 4 + [True] and (coll.coef_[:, 4] == 0).all()
+    np.testing.assert_allclose(coll.coef_[:, :4], base.coef_, atol=1e-6)

@@ -65,13 +65,19 @@ def _cat_table(colours, y=None):
 def test_one_hot_matches_sklearn_and_unknown_policy():
     train = _cat_table(["red", "blue", "red", None, "green", "blue"])
     test = _cat_table(["blue", "purple", "green"])
-    p = Preprocessor(PrepSection()).fit(train)
+    p = Preprocessor(PrepSection(reference="none")).fit(train)
     enc = OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(
         np.array(train.data.column("colour").fill_null("").to_pylist(), dtype=object)[:, None]
     )
     got = p.transform(test)
-    np.testing.assert_array_equal(got[:, 1:], enc.transform(np.array(["blue", "purple", "green"], dtype=object)[:, None]))
-    assert p.feature_names_ == ["size", "colour=", "colour=blue", "colour=green", "colour=red"]
+    full = enc.transform(np.array(["blue", "purple", "green"], dtype=object)[:, None])
+    np.testing.assert_array_equal(got[:, 1:], full)
+    assert p.feature_names_ == ["size", "colour[]", "colour[blue]", "colour[green]", "colour[red]"]
+    # treatment coding (the default): the first named level, 'blue', is the reference
+    coded = Preprocessor(PrepSection()).fit(train)
+    np.testing.assert_array_equal(coded.transform(test)[:, 1:], np.delete(full, 1, axis=1))
+    assert coded.feature_names_ == ["size", "colour[T.]", "colour[T.green]", "colour[T.red]"]
+    assert coded.references() == {"colour": "blue"}
     strict = Preprocessor(PrepSection(unknown="error")).fit(train)
     with pytest.raises(DataError, match=r"column 'colour': category 'purple' at row 2 was not seen in training"):
         strict.transform(test)
@@ -83,7 +89,8 @@ def test_quantile_buckets_match_sklearn():
     t = Table(pa.table({"x": x, "y": (x > 0).astype(int)}), "y", "q")
     p = Preprocessor(PrepSection(quantile_bucket=["x"], n_quantiles=5)).fit(t)
     kb = KBinsDiscretizer(n_bins=5, strategy="quantile", encode="onehot-dense", quantile_method="linear").fit(x[:, None])
-    np.testing.assert_array_equal(p.transform(t), kb.transform(x[:, None]))
+    np.testing.assert_array_equal(p.transform(t), kb.transform(x[:, None])[:, 1:])  # bucket q0: the reference
+    assert p.feature_names_ == [f"x[T.q{j}]" for j in range(1, 5)]
 
 
 @pytest.mark.parametrize("impute", ["median", "mean", "constant"])
@@ -94,7 +101,8 @@ def test_quantile_bucket_missing_values_take_the_training_fill(impute):
     x = rng.exponential(2.0, 300)
     x[::7] = np.nan
     t = Table(pa.table({"x": x, "y": (rng.random(300) < 0.5).astype(int)}), "y", "q")
-    p = Preprocessor(PrepSection(quantile_bucket=["x"], n_quantiles=4, impute=impute, impute_value=9.0)).fit(t)
+    p = Preprocessor(PrepSection(quantile_bucket=["x"], n_quantiles=4, impute=impute, impute_value=9.0,
+                                 reference="none")).fit(t)
     imp = SimpleImputer(strategy=impute, fill_value=9.0).fit(x[:, None])
     filled = imp.transform(np.array([[np.nan]]))[0, 0]
     edges = p.encoders_["x"].edges_
@@ -112,7 +120,7 @@ def test_log_buckets_follow_formula():
     codes = ["" if np.isnan(a) else (str(int(math.floor(a))) if a <= 2 else f"L{math.floor(math.log(a) ** 2)}") for a in v]
     names = lb.names("n")
     X = lb.transform(v)
-    assert [names[int(np.argmax(r))] for r in X] == [f"n={c}" for c in codes]
+    assert [names[int(np.argmax(r))] for r in X] == [f"n[{c}]" for c in codes]
     assert (X.sum(axis=1) == 1).all()
 
 

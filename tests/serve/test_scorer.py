@@ -84,6 +84,7 @@ def _run_test_scoring(run_dir):
     """The p of the run's own test scoring: its test stream, scored as the run scores it
     (``evaluate_stream``, row-stable)."""
     import json
+    from pathlib import Path
 
     import yaml
     from logitkit.evaluate import evaluate_stream
@@ -94,7 +95,8 @@ def _run_test_scoring(run_dir):
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     hasher = FeatureHasher.from_json(json.loads((run_dir / "record.json").read_text())["ctr"]["hasher"])
     model = load_hashed(str(run_dir / "model"))
-    stream = CTRStream(cfg["data"]["test_path"], hasher, batch_rows=cfg["data"]["batch_rows"], sketch_every=0,
+    test_path = Path(json.loads((run_dir / "record.json").read_text())["config_dir"]) / cfg["data"]["test_path"]
+    stream = CTRStream(str(test_path), hasher, batch_rows=cfg["data"]["batch_rows"], sketch_every=0,
                        prefetch=False, dense=cfg["model"]["options"].get("dense"))
     got = []
 

@@ -190,6 +190,10 @@ class HashedInteractionModel(HashedLogisticRegression):
     def _checkpoint_meta(self) -> dict:
         return {"n_tokens_in": self.n_tokens_in_}
 
+    def _restore(self, tensors: dict, meta: dict) -> "HashedInteractionModel":
+        self._tokens_for_init = int(meta.get("n_tokens_in", 0))  # (the MLP's width: before _init_state)
+        return super()._restore(tensors, meta)
+
     def load_checkpoint(self, directory: str) -> "HashedInteractionModel":
         """Restore the state written by ``save_checkpoint``; this model's parameters must match."""
         meta = _meta(directory)
@@ -200,7 +204,6 @@ class HashedInteractionModel(HashedLogisticRegression):
                     raise ConfigError(
                         f"{directory}: checkpoint has {key}={saved.get(key)!r} but this model has {key}={mine.get(key)!r}; "
                         "resume with the parameters of the run that wrote it")
-            self._tokens_for_init = int(meta.get("n_tokens_in", 0))
         return super().load_checkpoint(directory)
 
     def interaction_stats(self) -> dict:

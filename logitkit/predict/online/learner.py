@@ -26,23 +26,25 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from logitkit._util.device import resolve_device, resolve_dtype
 from logitkit._util.errors import ConfigError, DataError, InputFileError
 from logitkit.loaddata.batch_cache import BatchExtras
-from logitkit.predict.online.checkpoint import load_checkpoint, read_meta, restoring, save_checkpoint
+from logitkit.predict.online.checkpoint import MANIFEST, load_checkpoint, read_meta, restoring, save_checkpoint
+from logitkit.predict.online.curve import LossCurve
+from logitkit.predict.online.estimator import OnlineClassifier, check_fitted
 from logitkit.predict.online.optimizers import OPTIMIZERS, make_optimizer
 from logitkit.predict.online.plan import PLAN_DTYPES, PlanSink, RowPlanner, RowPlans, plan_key, plans_of
 from logitkit.predict.online.schedule import PlanSchedule
 from logitkit.predict.online.sketch import TokenSketch
 from logitkit.predict.online.table import HashedTable, row_penalties
+from logitkit.predict.persist import Persistent, read
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 _RESUME_PARAMS = ("n_bits", "optimizer", "learning_rate", "beta", "l1", "l2", "batch_size", "shuffle", "random_state")
 
 
-class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
+class HashedLogisticRegression(Persistent, OnlineClassifier):
     """Logistic regression on hashed tokens + dense features, trained online.
 
     Parameters
@@ -83,27 +85,11 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     device, dtype, random_state, verbose : as in ``LogisticRegression``.
     """
 
-    def __init__(
-        self,
-        n_bits: int = 22,
-        optimizer: str = "ftrl",
-        learning_rate: float | None = None,
-        beta: float = 1.0,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        batch_size: int = 1024,
-        n_passes: int = 1,
-        shuffle: bool = False,
-        patience: int = 1,
-        tol: float = 1e-4,
-        checkpoint_dir: str | None = None,
-        checkpoint_every: int = 0,
-        sketch_size: int = 100_000,
-        device: str = "cpu",
-        dtype: str = "float32",
-        random_state: int = 0,
-        verbose: int = 0,
-    ) -> None:
+    def __init__(self, n_bits: int = 22, optimizer: str = "ftrl", learning_rate: float | None = None,
+                 beta: float = 1.0, l1: float = 0.0, l2: float = 0.0, batch_size: int = 1024, n_passes: int = 1,
+                 shuffle: bool = False, patience: int = 1, tol: float = 1e-4, checkpoint_dir: str | None = None,
+                 checkpoint_every: int = 0, sketch_size: int = 100_000, device: str = "cpu", dtype: str = "float32",
+                 random_state: int = 0, verbose: int = 0) -> None:
         self.n_bits = n_bits
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -155,6 +141,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self._pass_loss = torch.zeros((), device=dev, dtype=torch.float64)
         self._pass_rows = 0
         self.pass_losses_: list[float] = []
+        self.loss_curve_ = LossCurve(int(self.batch_size))  # pass 1's progressive loss by rows seen
         self.holdout_losses_: list[float] = []
         self.pass_seconds_: list[float] = []
         self.pass_ = 0
@@ -256,6 +243,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
                 sink.add(*plan)
             self._next_plan = plan
             self._learn(idx_mb, y_t[sel], None if dense_t is None else dense_t[sel])
+            self.loss_curve_.observe(self.pass_, self.n_rows_seen_, self._pass_loss)
         self._pass_rows += n
         return self
 
@@ -311,6 +299,7 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         """Close a pass: record its progressive loss, score the holdout; True = stop early."""
         loss = float(self._pass_loss) / max(self._pass_rows, 1)
         self.pass_losses_.append(loss)
+        self.loss_curve_.close(self.pass_, self._pass_rows, loss)
         self.pass_seconds_.append(seconds)
         self._pass_loss.zero_()
         self._pass_rows = 0
@@ -332,44 +321,37 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     @property
     def progressive_loss_(self) -> float:
         """Mean log loss of the first pass, each row scored before it was learned (VW's average loss)."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         return self.pass_losses_[0] if self.pass_losses_ else float(self._pass_loss) / max(self._pass_rows, 1)
+
+    @property
+    def running_loss_(self) -> float:
+        """Mean progressive log loss of the pass under way, over its rows so far."""
+        check_fitted(self, "w_")
+        return float(self._pass_loss) / max(self._pass_rows, 1)
 
     def logits(self, idx, dense=None) -> torch.Tensor:
         """Logits, shape (n,): a tensor on the model's device in its dtype (no gradient)."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         idx_t, _, dense_t = self._table.check_batch(idx, None, dense, int(self.n_bits), self.n_dense_in_)
         with torch.no_grad():
             return self._table.logits(idx_t, dense_t)
 
-    def decision_function(self, idx, dense=None) -> np.ndarray:
-        """Logits, shape (n,), float64 NumPy."""
-        return self.logits(idx, dense).cpu().double().numpy()
-
-    def predict_proba(self, idx, dense=None) -> np.ndarray:
-        """(n, 2): P(y=0), P(y=1)."""
-        z = torch.from_numpy(self.decision_function(idx, dense))
-        p1 = torch.sigmoid(z)
-        return torch.stack([torch.sigmoid(-z), p1], 1).numpy()
-
-    def predict(self, idx, dense=None) -> np.ndarray:
-        return (self.decision_function(idx, dense) > 0).astype(np.int64)
-
     @property
     def coef_(self) -> np.ndarray:
         """(1, 2^b + d): the table weights followed by the dense weights."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         return torch.cat([self.w_, self.dense_w_]).cpu().numpy()[None, :]
 
     @property
     def intercept_(self) -> np.ndarray:
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         return self._table.w[-1:].cpu().numpy()
 
     @property
     def touched_(self) -> torch.Tensor:
         """(2^b,) bool: the buckets that some training row fell in (e.g. for collision statistics)."""
-        check_is_fitted(self, "w_")
+        check_fitted(self, "w_")
         return self._planner.touched()
 
     # ------------------------------------------------------------------ persistence
@@ -379,31 +361,33 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
     def _load_tensors(self, t: dict[str, torch.Tensor]) -> None:
         self._set_table(HashedTable.from_tensors(t, self._opt.slots, self._device, self._dtype))
 
-    def save_checkpoint(self, directory: str) -> None:
-        """Write the full training state (resumable) to ``directory``."""
-        check_is_fitted(self, "w_")
+    def to_state(self) -> tuple[dict, dict]:
+        """(tensors, JSON metadata): the full training state (resumable); ``from_state``
+        rebuilds the model, ``save_checkpoint``/``save`` write it to a folder."""
+        check_fitted(self, "w_")
         tensors = dict(self._tensors())
         tensors["rng"] = self._gen.get_state()
         tensors["touched"] = self._planner.touched().to(torch.uint8)
         tensors["pass_loss"] = self._pass_loss.reshape(1)
         if self._best is not None:
             tensors.update({f"best.{k}": v for k, v in self._best.items()})
-        meta = {
-            "format": self._format,
-            "params": self.get_params(),
-            "n_dense_in": self.n_dense_in_,
-            "counters": {
-                "n_rows_seen": self.n_rows_seen_, "n_updates": self.n_updates_, "norm_sum": self._norm_sum,
-                "pass_rows": self._pass_rows, "pass": self.pass_, "batches_in_pass": self.batches_in_pass_,
-                "best_pass": self.best_pass_,
-            },
-            "pass_losses": self.pass_losses_,
-            "holdout_losses": self.holdout_losses_,
-            "pass_seconds": self.pass_seconds_,
-            "sketch": self.sketch_.to_json(),
-            **self._checkpoint_meta(),
-        }
-        save_checkpoint(directory, tensors, meta)
+        c = {"n_rows_seen": self.n_rows_seen_, "n_updates": self.n_updates_, "norm_sum": self._norm_sum,
+             "pass_rows": self._pass_rows, "pass": self.pass_, "batches_in_pass": self.batches_in_pass_,
+             "best_pass": self.best_pass_}
+        meta = {"format": self._format, "estimator": type(self).__name__,
+                "params": self.get_params(), "n_dense_in": self.n_dense_in_, "counters": c,
+                "pass_losses": self.pass_losses_, "holdout_losses": self.holdout_losses_,
+                "pass_seconds": self.pass_seconds_, "sketch": self.sketch_.to_json(),
+                "loss_curve": self.loss_curve_.to_json(), **self._checkpoint_meta()}
+        return tensors, meta
+
+    @classmethod
+    def from_state(cls, tensors: dict, meta: dict) -> "HashedLogisticRegression":
+        return cls(**meta["params"])._restore(tensors, meta)
+
+    def save_checkpoint(self, directory: str) -> None:
+        """Write the full training state (resumable) to ``directory``."""
+        save_checkpoint(directory, *self.to_state())
 
     _format = "logitkit.HashedLogisticRegression/1"  # "format" in state.json; a subclass's adds _checkpoint_meta()
     _checkpoint_meta = dict  # () -> what a subclass's checkpoint adds to its JSON (nothing here)
@@ -420,6 +404,9 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
                     f"{directory}: checkpoint has {key}={saved.get(key)!r} but this model has {key}={mine.get(key)!r}; "
                     "resume with the parameters of the run that wrote it"
                 )
+        return self._restore(tensors, meta)
+
+    def _restore(self, tensors: dict, meta: dict) -> "HashedLogisticRegression":
         self._init_state(meta["n_dense_in"])
         self._load_tensors(tensors)
         self._gen.set_state(tensors["rng"])
@@ -434,15 +421,19 @@ class HashedLogisticRegression(ClassifierMixin, BaseEstimator):
         self.pass_losses_, self.holdout_losses_ = meta["pass_losses"], meta["holdout_losses"]
         self.pass_seconds_ = meta["pass_seconds"]
         self.sketch_ = TokenSketch.from_json(meta["sketch"])
+        self.loss_curve_ = LossCurve.from_json(meta.get("loss_curve"), int(self.batch_size))
         return self
 
     @classmethod
     @restoring
     def load(cls, directory: str, device: str = "cpu") -> "HashedLogisticRegression":
-        """A model from a checkpoint directory (its saved parameters), ready to predict or resume."""
+        """A model from a checkpoint folder or a ``save`` folder (its saved parameters), ready
+        to predict or resume."""
+        if (Path(directory) / "model.json").is_file() and not (Path(directory) / MANIFEST).is_file():  # model.save's
+            tensors, meta = read(directory)
+            return cls(**{**meta["params"], "device": device})._restore(tensors, meta)
         meta = read_meta(directory)
         if meta.get("format", cls._format) != cls._format:
             raise InputFileError(f"{directory}: a {meta['format']} checkpoint, not {cls._format}; load it with "
                                  "logitkit.predict.online.load_hashed(directory)")
-        model = cls(**{**meta["params"], "device": device})
-        return model.load_checkpoint(directory)
+        return cls(**{**meta["params"], "device": device}).load_checkpoint(directory)

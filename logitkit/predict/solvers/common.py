@@ -55,6 +55,10 @@ def soft_threshold(u: torch.Tensor, thresh: torch.Tensor) -> torch.Tensor:
 
 
 def log_progress(verbose: int, solver: str, it: int, value: float, gnorm: float) -> None:
+    """An iteration of a solver: logged with ``verbose``, and told to the progress reporter."""
+    from logitkit._util import progress
+
+    progress.current().step(f"{solver} iteration {it}, objective {value:.6g}")
     if verbose:
         import logging
 
