@@ -95,14 +95,14 @@ def test_interaction_mistakes_are_one_line(files, tmp_path, capsys):
 
 def test_under_torchrun_interactions_are_a_config_error(files, monkeypatch):
     from logitkit._util.errors import ConfigError
-    from logitkit.pipeline import ctr
+    from logitkit.pipeline import ctr_files
     from logitkit.pipeline.config_load import load_config
 
     class Ranks:
         is_distributed = True
 
-    monkeypatch.setattr(ctr, "current", lambda: Ranks())
+    monkeypatch.setattr(ctr_files, "current", lambda: Ranks())
     folder, cfg = files
     with pytest.raises(ConfigError, match=r"^model.options.interactions 'fm' is not distributed: run it in one "
                                           r"process \(without torchrun\), or use interactions: none under torchrun$"):
-        ctr.check(load_config(cfg))
+        ctr_files.check(load_config(cfg))

@@ -245,6 +245,21 @@ def test_save_load_predict_and_the_linear_loader_names_the_right_one(tmp_path):
     assert type(load_hashed(str(tmp_path / "lin"))) is HashedLogisticRegression
 
 
+@pytest.mark.parametrize("kind", ["fm", "deep"])
+def test_logitkit_load_gives_the_interaction_model_from_save_and_from_a_checkpoint(tmp_path, kind):
+    import logitkit
+
+    idx, y = make_data(600)
+    model = HashedInteractionModel(kind, n_bits=6, embedding_dim=2, hidden=(8,), sketch_size=5)
+    model.partial_fit(idx[:500], y[:500])
+    model.save(str(tmp_path / "saved"))
+    model.save_checkpoint(str(tmp_path / "ckpt"))
+    for folder in ("saved", "ckpt"):
+        loaded = logitkit.load(str(tmp_path / folder))
+        assert type(loaded) is HashedInteractionModel
+        np.testing.assert_array_equal(loaded.predict_proba(idx[500:]), model.predict_proba(idx[500:]))
+
+
 @pytest.mark.parametrize("kind", ["fm", "ffm", "deep"])
 def test_a_rows_score_does_not_depend_on_the_rows_scored_with_it(kind):
     torch.set_num_threads(2)
