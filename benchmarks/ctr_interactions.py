@@ -4,16 +4,18 @@
     .venv/bin/python benchmarks/ctr_interactions.py                   # 1,000,000 + 250,000 rows
     .venv/bin/python benchmarks/ctr_interactions.py --rows 100000 --test-rows 25000
     .venv/bin/python benchmarks/ctr_interactions.py --systems linear,fm,vw-lrq
+    .venv/bin/python benchmarks/ctr_interactions.py --systems linear,fm,deep --repeat 3   # speed: median of 3
 
 The data: ``make_ctr`` rows (Criteo layout) whose truth has, besides one weight per
 token, the pairwise interactions of ``--groups`` (each group a factorisation machine of
 rank ``--rank`` over its fields, see ``make_ctr``); the truth's own test log loss is the
 floor. Systems, each in its own process (its peak memory is its own):
 
-* ``linear``: logitkit's ``HashedLogisticRegression`` (FTRL), the existing learner;
-* ``fm``, ``ffm`` (on the fields of the groups), ``deep`` (DeepFM), ``none`` (the same
-  prototype without interactions): the interaction models of ``logitkit.embed`` in the
-  prototype trainer ``benchmarks/_interaction_proto.py`` (phase 1; not yet in the learner);
+* ``linear``, ``fm``, ``ffm`` (on the fields of the groups), ``deep`` (DeepFM): logitkit
+  as a user runs it: a config (written to the work folder, ``model.options.interactions``
+  none, fm, ffm or deep; FTRL on the linear part, Adagrad on the vectors, Adam on deep's
+  MLP) run by ``logitkit run`` (one pass, no cache, no token sketch, no report), then
+  its test file scored by ``logitkit predict``'s code (``pipeline.scorer``);
 * ``vw-q``: VW with ``-q`` on every pair of fields inside a group (the pairs one would
   guess, here known); ``vw-lrq``: VW with ``--lrq`` of rank ``--dim`` on all 741 field
   pairs. VW reads its text format, one namespace per field (written once, not timed);
@@ -24,16 +26,20 @@ floor. Systems, each in its own process (its peak memory is its own):
   its checkpoint. It reads CSV with a header: a copy of the TSV with one (not timed).
 
 Timed, per system, end to end from its raw file: one training pass (parse + hash or
-vocabulary + learn), then scoring the test file. Printed: one JSON line per system (test
-log loss and AUC by scikit-learn from the labels and predictions, training rows/s,
-peak RSS of the process and of its process tree, sampled), then a table with the
-ratios to ``linear``. FuxiCTR comes with the dev extra (``make install``); where it cannot be imported its
-rows say so and the rest runs. The machine may be shared
-with other jobs: compare the ratios of one run, not absolute figures across runs.
+vocabulary + learn; logitkit's: the run's ``predict`` stage, its record's timing), then
+scoring the test file. Printed: one JSON line per system (test log loss and AUC by
+scikit-learn from the labels and predictions, training rows/s, peak RSS of the process
+and of its process tree, sampled), then a table with the ratios to ``linear`` (with
+``--repeat N``: every system N times, alternating; the median speed, and the median of
+each round's ratio to the linear run of that round). FuxiCTR comes with the dev extra
+(``make install``); where it cannot be imported its rows say so and the rest runs. The
+machine may be shared with other jobs: compare the ratios of one run, not absolute
+figures across runs.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -155,52 +161,62 @@ def prepare(args) -> dict:
 
 
 # ---------------------------------------------------------------------------- systems
-def _ctr_stream():
-    try:  # (the stream moves to loaddata with issue 18)
-        from logitkit.loaddata.ctr_stream import CTRStream
-    except ImportError:
-        from logitkit.predict.online.stream import CTRStream
-    return CTRStream
+def logitkit_config(args, files: dict, system: str) -> dict:
+    """The config of a logitkit system: the same hashing, FTRL and one pass for every one."""
+    options = {"optimizer": "ftrl", "l1": args.l1, "l2": args.l2, "n_passes": 1, "cache": False, "sketch_every": 0,
+               "sketch_size": 0}
+    batch = args.linear_batch_size
+    if system != "linear":
+        batch = args.batch_size
+        options.update(interactions=system, embedding_dim=args.ffm_dim if system == "ffm" else args.dim,
+                       embedding_learning_rate=args.emb_lr, embedding_l2=args.emb_l2, init_scale=args.init_scale)
+        if system == "ffm":  # the grouped fields, in the hasher's order
+            grouped = {f for g in args.groups for f in g}
+            options["ffm_fields"] = [f for f in _criteo_fields() if f in grouped]
+        if system == "deep":
+            options.update(hidden=args.hidden, dense_learning_rate=args.dense_lr)
+    return {"run": {"seed": args.seed, "device": "cpu"},
+            "data": {"path": files["train"], "test_path": files["test"], "format": "criteo", "label": "label",
+                     "batch_rows": args.stream_rows, "split": {"method": "none"}},
+            "prep": {"hashing": {"n_bits": args.bits}},
+            "model": {"kind": "hashed", "learning_rate": args.alpha, "batch_size": batch, "options": options},
+            "evaluate": {"metrics": ["log_loss", "roc_auc"]},
+            "interpret": {"plots": False, "report": False, "graph": False}}
 
 
 def run_logitkit(args, files) -> dict:
+    """``logitkit run CONFIG`` then ``logitkit predict RUN_DIR test.tsv``, in this process."""
+    import shutil
+
+    import pyarrow.csv as pacsv
     import torch
+    import yaml
+
+    from logitkit.pipeline.cli import main as cli
+    from logitkit.pipeline.scorer import Scorer, score_criteo_file
 
     torch.set_num_threads(args.threads)
-    from _interaction_proto import InteractionLearner
-    from logitkit.prepdata.hashing import FeatureHasher
-
-    CTRStream = _ctr_stream()
-    hasher = FeatureHasher(n_bits=args.bits)
-    train = CTRStream(files["train"], hasher, batch_rows=args.stream_rows, sketch_every=0)
-    if args.system == "linear":
-        from logitkit.predict.hashed import HashedLogisticRegression
-
-        model = HashedLogisticRegression(n_bits=args.bits, optimizer="ftrl", learning_rate=args.alpha, l1=args.l1,
-                                         l2=args.l2, batch_size=args.linear_batch_size, sketch_size=0)
-    else:
-        fields = None
-        if args.system == "ffm":  # the token columns of the grouped fields (the hasher's order)
-            fields = sorted({_criteo_fields().index(f) for g in args.groups for f in g})
-        model = InteractionLearner(
-            args.system, n_bits=args.bits, n_tokens=39, dim=args.ffm_dim if args.system == "ffm" else args.dim,
-            fields=fields, hidden=args.hidden, lin_lr=args.alpha, l1=args.l1, l2=args.l2, emb_lr=args.emb_lr,
-            emb_l2=args.emb_l2, init_scale=args.init_scale, dense_lr=args.dense_lr, batch_size=args.batch_size,
-            seed=args.seed)
+    work = Path(args.workdir) / "logitkit" / args.system
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    (work / "config.yaml").write_text(yaml.safe_dump(logitkit_config(args, files, args.system), sort_keys=False))
     t0 = time.perf_counter()
-    model.fit(train)
-    train_s = time.perf_counter() - t0
-    n = model.n_rows_seen_ if args.system == "linear" else model.rows_seen
+    with contextlib.redirect_stdout(sys.stderr):  # (the command's summary; stdout carries this system's JSON)
+        if cli(["run", str(work / "config.yaml"), "--out", str(work / "runs")]) != 0:
+            raise RuntimeError(f"logitkit run {work / 'config.yaml'} failed")
+    run_s = time.perf_counter() - t0
+    run_dir = next(p for p in (work / "runs").iterdir() if not p.name.startswith("."))
+    record = json.loads((run_dir / "record.json").read_text())
     t0 = time.perf_counter()
-    preds = []
-    for batch in CTRStream(files["test"], hasher, batch_rows=args.stream_rows, sketch_every=0):
-        if args.system == "linear":
-            preds.append(model.predict_proba(batch[0])[:, 1])
-        else:
-            preds.append(model.predict_proba1(batch[0]))
+    score_criteo_file(Scorer.load(run_dir), Path(files["test"]), work / "scores.csv")
     test_s = time.perf_counter() - t0
-    np.save(Path(args.workdir) / f"pred_{args.system}.npy", np.concatenate(preds))
-    return {"train_rows": n, "train_seconds": train_s, "test_seconds": test_s}
+    np.save(Path(args.workdir) / f"pred_{args.system}.npy",
+            pacsv.read_csv(work / "scores.csv").column("p_1").to_numpy())
+    n = args.rows
+    return {"train_rows": n, "train_seconds": record["timings"]["predict"], "test_seconds": test_s,
+            "run_seconds": run_s, "run_dir": str(run_dir), "record_test_log_loss": record["metrics"]["test"]["log_loss"],
+            "model_stats": record.get("model_stats")}
 
 
 def _criteo_fields() -> list[str]:
@@ -354,7 +370,7 @@ def main() -> None:
     ap.add_argument("--groups", type=json.loads, default=DEFAULT_GROUPS, help="interacting field groups (JSON)")
     ap.add_argument("--rank", type=int, default=4, help="rank of the truth's interactions")
     ap.add_argument("--scale", type=float, default=1.5, help="std of each group's interaction term")
-    ap.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, of {SYSTEMS + ['none']}")
+    ap.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, of {SYSTEMS}")
     ap.add_argument("--bits", type=int, default=20)
     ap.add_argument("--dim", type=int, default=8, help="k of fm/deep, VW's lrq rank, FuxiCTR's embedding_dim")
     ap.add_argument("--ffm-dim", type=int, default=4)
@@ -375,6 +391,7 @@ def main() -> None:
     ap.add_argument("--fuxictr-batch", type=int, default=1024)
     ap.add_argument("--fuxictr-epochs", type=int, default=3, help="epochs, early-stopped on the validation file")
     ap.add_argument("--fuxictr-emb-reg", type=float, default=0.0)
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of every system, alternating (median speed)")
     ap.add_argument("--workdir", default=os.environ.get("TMPDIR", "/tmp") + "/logitkit_ctr_interactions")
     ap.add_argument("--system", help=argparse.SUPPRESS)
     ap.add_argument("--files", help=argparse.SUPPRESS)
@@ -382,9 +399,9 @@ def main() -> None:
     if args.system:
         print(json.dumps(run_system(args)))
         return
-    unknown = [x for x in args.systems.split(",") if x and x not in SYSTEMS + ["none"]]
+    unknown = [x for x in args.systems.split(",") if x and x not in SYSTEMS]
     if unknown:
-        ap.error(f"--systems: {', '.join(unknown)} not known; choose from {','.join(SYSTEMS + ['none'])}")
+        ap.error(f"--systems: {', '.join(unknown)} not known; choose from {','.join(SYSTEMS)}")
     from sklearn.metrics import log_loss, roc_auc_score
 
     from logitkit.loaddata.criteo import stream_criteo
@@ -400,23 +417,33 @@ def main() -> None:
             skip = a == "--systems"
             continue
         passthrough.append(a)
-    results = {}
-    for system in [s for s in args.systems.split(",") if s]:
-        cmd = [sys.executable, __file__, *passthrough, "--system", system, "--files", json.dumps(files)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        if proc.returncode:
-            err = proc.stderr.strip().splitlines()
-            results[system] = {"system": system, "error": err[-1] if err else f"exit {proc.returncode}"}
-            print(json.dumps(results[system]))
-            continue
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
-        p = np.clip(np.load(Path(args.workdir) / f"pred_{system}.npy"), 1e-15, 1 - 1e-15)
-        yy = np.load(Path(args.workdir) / f"y_{system}.npy") if system.startswith("fuxictr-") else y
-        r["test_log_loss"] = log_loss(yy, p, labels=[0, 1])
-        r["test_auc"] = roc_auc_score(yy, p)
-        results[system] = r
-        print(json.dumps(r))
-    base = results.get("linear", {}).get("train_rows_per_s")
+    results, rounds = {}, []
+    for round_ in range(args.repeat):  # alternating: every system once per round
+        rounds.append({})
+        for system in [s for s in args.systems.split(",") if s]:
+            cmd = [sys.executable, __file__, *passthrough, "--system", system, "--files", json.dumps(files)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            if proc.returncode:
+                err = proc.stderr.strip().splitlines()
+                results[system] = {"system": system, "error": err[-1] if err else f"exit {proc.returncode}"}
+                print(json.dumps(results[system]))
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            p = np.clip(np.load(Path(args.workdir) / f"pred_{system}.npy"), 1e-15, 1 - 1e-15)
+            yy = np.load(Path(args.workdir) / f"y_{system}.npy") if system.startswith("fuxictr-") else y
+            r["test_log_loss"] = log_loss(yy, p, labels=[0, 1])
+            r["test_auc"] = roc_auc_score(yy, p)
+            r["round"] = round_
+            rounds[-1][system] = r["train_rows_per_s"]
+            print(json.dumps(r))
+            if system not in results or "error" in results[system]:
+                results[system] = r
+            else:  # the median speed of the rounds (the model is the same bits every round)
+                results[system]["train_rows_per_s"] = float(np.median([x[system] for x in rounds if system in x]))
+    ratios = {s: [x[s] / x["linear"] for x in rounds if s in x and "linear" in x] for s in results}
+    if args.repeat > 1:
+        for s, rs in ratios.items():
+            print(f"# {s}: rows/s ÷ linear's of the same round: {', '.join(f'{v:.3f}' for v in rs)}")
     print(f"# truth's test log loss {data['truth_test_log_loss']:.4f}; load average {os.getloadavg()[0]:.1f} "
           "(a shared machine: compare ratios)")
     print(f"# {'system':16s} {'log loss':>9s} {'AUC':>7s} {'rows/s':>10s} {'x linear':>9s} {'learn rows/s':>13s} "
@@ -425,7 +452,7 @@ def main() -> None:
         if "error" in r:
             print(f"# {system:16s} failed: {r['error']}")
             continue
-        ratio = r["train_rows_per_s"] / base if base else float("nan")
+        ratio = float(np.median(ratios[system])) if ratios.get(system) else float("nan")
         learn = r.get("learn_rows_per_s", r["train_rows_per_s"])
         print(f"# {system:16s} {r['test_log_loss']:9.4f} {r['test_auc']:7.4f} {r['train_rows_per_s']:10,.0f} "
               f"{ratio:9.3f} {learn:13,.0f} {r['peak_rss_mb']:8.0f} {r['peak_tree_rss_mb']:8.0f}")

@@ -8,7 +8,7 @@ from logitkit._util.errors import UserError
 __version__ = "0.1.0"
 
 _ESTIMATORS = ("LogisticRegression", "LogisticHead", "FirthLogisticRegression", "MLPClassifier",
-               "HashedLogisticRegression")
+               "HashedLogisticRegression", "HashedInteractionModel")
 __all__ = [*_ESTIMATORS, "UserError", "load", "__version__"]
 
 

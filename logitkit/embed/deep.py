@@ -15,7 +15,8 @@ head and loss follow. Backward from r = ∂loss/∂o per row:
 
 ∂x going back to the embedding rows with the FM's gradient. The dense parameters are
 learned by Adam (``torch.optim.Adam``, default) or Adagrad on these summed gradients,
-one step per mini-batch. Initialisation: W_l and w Kaiming-normal for ReLU,
+one step per mini-batch; ``tensors`` / ``load_tensors`` carry parameters and optimiser
+state for checkpoints. Initialisation: W_l and w Kaiming-normal for ReLU,
 N(0, 2/fan_in), drawn from a ``torch.Generator`` seeded with ``seed`` in layer order
 (on the CPU, the same bits on every device); biases 0.
 """
@@ -87,12 +88,28 @@ class DeepTower:
         """One optimiser step on the stored gradients."""
         self.opt.step()
 
-    def state_dict(self) -> dict:
-        """Parameters and optimiser state (for checkpoints and resume)."""
-        return {"params": [p.detach().clone() for p in self.params], "optimizer": self.opt.state_dict()}
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Parameters and optimiser state as named tensors (for checkpoints, safetensors):
+        ``W<l>``, ``b<l>`` (layer l = 0, 1, …, the output layer last) and ``opt.<i>.<name>``
+        (the optimiser's state of parameter i in the order W_0, b_0, W_1, …: Adam's
+        ``step``, ``exp_avg``, ``exp_avg_sq``; Adagrad's ``step``, ``sum``). Live tensors,
+        not copies."""
+        out = {}
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            out[f"W{l}"], out[f"b{l}"] = w, b
+        for i, state in self.opt.state_dict()["state"].items():
+            out.update({f"opt.{i}.{name}": v for name, v in state.items()})
+        return out
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore what ``tensors`` gave (copied in: nothing is shared with ``tensors``)."""
         with torch.no_grad():
-            for p, q in zip(self.params, state["params"]):
-                p.copy_(q)
-        self.opt.load_state_dict(state["optimizer"])
+            for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+                w.copy_(tensors[f"W{l}"])
+                b.copy_(tensors[f"b{l}"])
+        state: dict[int, dict] = {}
+        for key, v in tensors.items():
+            if key.startswith("opt."):
+                _, i, name = key.split(".", 2)
+                state.setdefault(int(i), {})[name] = v.detach().clone()
+        self.opt.load_state_dict({"state": state, "param_groups": self.opt.state_dict()["param_groups"]})

@@ -18,10 +18,16 @@ rows × T tokens with row plan (rows, inv):
     inter.step_dense()                                 # the MLP's optimiser step (deep only)
 
 and then updates the block's linear column and interaction columns with its
-per-coordinate optimisers (``token_table.lin_view`` / ``emb_view``). Scoring without
-learning is ``inter.forward(weights)[0]``. No autograd: every gradient is hand-written.
-``state_dict`` / ``load_state_dict`` carry the dense parameters (the MLP and its
-optimiser state) for checkpoints; the table carries the rest.
+per-coordinate optimisers (``RowLayout.linear`` / ``vectors``). No autograd: every
+gradient is hand-written. ``tensors`` / ``load_tensors`` carry the dense parameters
+(the MLP and its optimiser state) for checkpoints; the table carries the rest.
+
+Scoring without learning is ``inter.score(x)`` with x = (n, 1 + width, T), the
+weights row by row (contiguous): the same value as ``forward``'s, but every reduction
+runs along the last, contiguous axis of a row's own numbers, so that a row's score has
+the same bits whatever rows are scored with it (row-stable; with
+``_util.rowstable.row_stable`` for the MLP's products). ``forward``'s column-major
+layout is the faster one for training, where that does not matter.
 """
 from __future__ import annotations
 
@@ -49,13 +55,18 @@ class Interaction:
     def backward(self, weights: torch.Tensor, ctx, r: torch.Tensor) -> torch.Tensor:
         return r.view(1, -1, 1).expand(weights.shape).contiguous()
 
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, 1 + width, T) weights row by row, contiguous -> the tokens' part of the logits (n,)."""
+        return x[:, 0, :].sum(1)
+
     def step_dense(self) -> None:
         """The dense parameters' optimiser step (none here)."""
 
-    def state_dict(self) -> dict:
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The dense parameters and their optimiser state by name (none here)."""
         return {}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         pass
 
 
@@ -71,6 +82,11 @@ class FM(Interaction):
     def backward(self, weights, ctx, r):
         return fm_backward(weights, ctx, r)
 
+    def score(self, x):
+        sums = x.sum(2)  # (n, 1 + k): Σ_t w_t, S
+        squares = x[:, 1:].square().sum(2).sum(1)
+        return sums[:, 0] + 0.5 * (sums[:, 1:].square().sum(1) - squares)
+
 
 class FFM(Interaction):
     kind = "ffm"
@@ -81,12 +97,21 @@ class FFM(Interaction):
         self.width = len(self.fields) * self.dim
         everything = self.fields == list(range(int(n_tokens)))
         self._index = None if everything else torch.tensor(self.fields, dtype=torch.long, device=device)
+        f = len(self.fields)
+        self._pairs = torch.tensor([a * f + b for a in range(f) for b in range(a + 1, f)], device=device)
 
     def forward(self, weights):
         return ffm_forward(weights, self._index, self.dim)
 
     def backward(self, weights, ctx, r):
         return ffm_backward(weights, ctx, self._index, r)
+
+    def score(self, x):
+        n, f, k = x.shape[0], len(self.fields), self.dim
+        cols = x[:, 1:] if self._index is None else x[:, 1:].index_select(2, self._index)
+        e = cols.reshape(n, f, k, f).permute(0, 3, 1, 2).contiguous()  # [i, a, b, c]: coordinate c of e_{a,b}
+        pair = (e * e.transpose(1, 2)).contiguous().sum(3)  # [i, a, b] = ⟨e_{a,b}, e_{b,a}⟩
+        return x[:, 0].sum(1) + pair.reshape(n, f * f).index_select(1, self._pairs).sum(1)
 
 
 class DeepFM(FM):
@@ -111,14 +136,18 @@ class DeepFM(FM):
         grad[1:] += dx.view(n, t, k).permute(2, 0, 1)
         return grad
 
+    def score(self, x):
+        n, k, t = x.shape[0], self.dim, x.shape[2]
+        return super().score(x) + self.tower.forward(x[:, 1:].transpose(1, 2).reshape(n, t * k))[0]
+
     def step_dense(self):
         self.tower.step()
 
-    def state_dict(self):
-        return {"tower": self.tower.state_dict()}
+    def tensors(self):
+        return {f"tower.{name}": v for name, v in self.tower.tensors().items()}
 
-    def load_state_dict(self, state):
-        self.tower.load_state_dict(state["tower"])
+    def load_tensors(self, tensors):
+        self.tower.load_tensors({name[6:]: v for name, v in tensors.items() if name.startswith("tower.")})
 
 
 def make_interaction(kind: str, n_tokens: int, dim: int = 8, fields: Sequence[int] | None = None,

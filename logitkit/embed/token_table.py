@@ -88,6 +88,17 @@ class RowLayout:
         return self.weights(table.index_select(0, idx.reshape(-1).long())).view(-1, n, t)
 
 
+    def gather_rows(self, table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """The weights of (n, T) bucket indices row by row, for ``Interaction.score``:
+        (n, 1 + D, T), contiguous; only the w and v columns of the table are read."""
+        n, t = idx.shape
+        flat = idx.reshape(-1).long()
+        out = torch.empty(n, t, 1 + self.width, device=table.device, dtype=table.dtype)
+        out[:, :, 0] = table[:, 0].index_select(0, flat).view(n, t)
+        out[:, :, 1:] = table[:, self.v0 : self.v0 + self.width].index_select(0, flat).view(n, t, self.width)
+        return out.transpose(1, 2).contiguous()
+
+
 def sum_by_row(grad_pos: torch.Tensor, inv: torch.Tensor, u: int) -> torch.Tensor:
     """Σ of the per-position gradients (1 + D, n, T) over the positions of each of the
     ``u`` slots of a row plan: the gradient of every touched row, (u, 1 + D) (a

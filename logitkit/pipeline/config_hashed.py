@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from logitkit._util.errors import ConfigError, did_you_mean
 
@@ -27,6 +27,11 @@ _ELSEWHERE = {
 #: the options that are the learner's parameters (the rest configure the streams and the run)
 _LEARNER = ("optimizer", "beta", "l1", "l2", "n_passes", "shuffle", "patience", "tol", "checkpoint_every",
             "sketch_size", "verbose")
+#: the interaction model's parameters (``predict.online.HashedInteractionModel``) and the kinds that use each
+_INTERACTION = {"embedding_dim": ("fm", "ffm", "deep"), "embedding_optimizer": ("fm", "ffm", "deep"),
+                "embedding_learning_rate": ("fm", "ffm", "deep"), "embedding_l2": ("fm", "ffm", "deep"),
+                "init_scale": ("fm", "ffm", "deep"), "ffm_fields": ("ffm",), "hidden": ("deep",),
+                "dense_optimizer": ("deep",), "dense_learning_rate": ("deep",)}
 
 
 class HashedOptions(BaseModel):
@@ -58,18 +63,55 @@ class HashedOptions(BaseModel):
         "disk) or false (inline).")
     holdout_path: str | None = Field(None, description="A Criteo file scored after each pass (early stopping).")
     sync_every: int = Field(64, ge=1, description="Under torchrun: mini-batches between the ranks' synchronisations.")
+    # the interaction part (HashedInteractionModel's parameters; see docs/ctr.md)
+    interactions: Literal["none", "fm", "ffm", "deep"] = Field(
+        "none", description="Pairs of tokens through k-vectors: none (the linear model), fm (factorisation machine), "
+        "ffm (field-aware FM over ffm_fields), deep (DeepFM: fm + an MLP over the vectors).")
+    embedding_dim: int = Field(8, ge=1, description="k, the length of a token's vector (fm, ffm, deep).")
+    embedding_optimizer: Literal["adagrad", "ftrl"] = Field(
+        "adagrad", description="Per-coordinate rule of the vectors, on the touched rows only.")
+    embedding_learning_rate: float = Field(0.05, gt=0, description="The vectors' rate (FTRL: alpha).")
+    embedding_l2: float = Field(0.0, ge=0, description="L2 penalty on the vectors (summed-loss units).")
+    init_scale: float = Field(0.01, gt=0, description="Std of the initial vectors, drawn from run.seed.")
+    ffm_fields: list[str] | None = Field(
+        None, description="ffm: the token columns (fields, or crosses as 'C1^C2') with a vector per other field; "
+        "null: all (few fields only: a row holds one k-vector per field).")
+    hidden: list[PositiveInt] = Field([64, 32], description="deep: the MLP's hidden layer sizes (ReLU).")
+    dense_optimizer: Literal["adam", "adagrad"] = Field("adam", description="deep: the MLP's optimiser.")
+    dense_learning_rate: float = Field(1e-3, gt=0, description="deep: the MLP's rate.")
 
     def learner_params(self) -> dict:
         """The options that are ``HashedLogisticRegression`` parameters."""
         return {k: getattr(self, k) for k in _LEARNER}
 
+    def interaction_params(self, token_names: list[str]) -> dict:
+        """The options that are ``HashedInteractionModel`` parameters, ``ffm_fields`` as the
+        token columns of ``token_names`` (the hasher's order); a ``ConfigError`` for a name
+        that is not one of them."""
+        out = {"interactions": self.interactions, **{k: getattr(self, k) for k in _INTERACTION}}
+        if self.ffm_fields is not None:
+            for name in self.ffm_fields:
+                if name not in token_names:
+                    raise ConfigError(f"model.options.ffm_fields: {name!r} is not a token column of the hasher."
+                                      + did_you_mean(name, token_names) + f" Its columns: {', '.join(token_names)}")
+            out["ffm_fields"] = [token_names.index(name) for name in self.ffm_fields]
+        return out
+
+    def ignored(self) -> list[str]:
+        """Interaction options set in the config that ``interactions`` does not use."""
+        return [k for k, kinds in _INTERACTION.items() if k in self.model_fields_set and self.interactions not in kinds]
+
 
 def hashed_options(options: dict, source: str = "config") -> HashedOptions:
     """``model.options`` as ``HashedOptions``; a ``ConfigError`` naming the key otherwise."""
     try:
-        return HashedOptions.model_validate(options)
+        opts = HashedOptions.model_validate(options)
     except ValidationError as exc:
         raise ConfigError(f"{source}: " + "; ".join(_explain(e) for e in exc.errors())) from None
+    if opts.interactions != "none" and opts.optimizer == "sgd":
+        raise ConfigError(f"{source}: model.options.optimizer 'sgd' (VW's normalised update) is the linear model's; "
+                          f"with interactions: {opts.interactions} use ftrl or adagrad")
+    return opts
 
 
 def _explain(err: dict) -> str:
@@ -86,4 +128,19 @@ def _explain(err: dict) -> str:
 def check_model_options(cfg, source: str = "config") -> None:
     """Validate ``cfg.model.options`` for the kinds whose options are typed here (hashed)."""
     if cfg.model.kind == "hashed":
-        hashed_options(cfg.model.options, source)
+        opts = hashed_options(cfg.model.options, source)
+        if opts.ffm_fields is not None and cfg.prep.hashing is not None:
+            try:
+                opts.interaction_params(token_names(cfg))
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+
+
+def token_names(cfg) -> list[str]:
+    """The token columns of a hashed run's hasher (``prepdata.FeatureHasher.token_names``):
+    ``prep.hashing.fields`` (by default the Criteo columns but the label), then the crosses as 'a^b'."""
+    from logitkit.loaddata.criteo import CRITEO_COLUMNS  # (pyarrow: only for a config that names FFM fields)
+
+    h, label = cfg.prep.hashing, cfg.data.label or "label"
+    fields = list(h.fields) if h.fields is not None else [c for c in CRITEO_COLUMNS if c != label]
+    return fields + [f"{a}^{b}" for a, b in h.crosses]

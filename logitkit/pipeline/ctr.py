@@ -32,6 +32,7 @@ import shutil
 import socket
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from logitkit._util import progress
@@ -180,7 +181,8 @@ def _run(cfg: Config, device, work: Path | None, record: dict, timer, coll, stre
               checkpoint_dir=str(work / "model") if work is not None else None, **opts.learner_params())
     # (one process saves a plain HashedLogisticRegression, whose checkpoint HashedLogisticRegression.load reads)
     model = (DistributedHashedLogisticRegression(**kw, sync_every=opts.sync_every) if coll.is_distributed
-             else HashedLogisticRegression(**kw))
+             else HashedLogisticRegression(**kw) if opts.interactions == "none"
+             else _interaction_model(kw, opts, streams.hasher.token_names()))
     hasher, part, test_part = streams.hasher, streams.train_part, streams.test_part
     train = _Watched(streams.train, "train", opts.n_passes, lambda: model.running_loss_)
     holdout = _Watched(streams.holdout, "holdout", opts.n_passes) if streams.holdout else None
@@ -206,6 +208,8 @@ def _run(cfg: Config, device, work: Path | None, record: dict, timer, coll, stre
     if work is None:
         return model
     record["metrics"] = metrics
+    if opts.interactions != "none":  # (the report shows model_stats)
+        record["model_stats"] = {**(record.get("model_stats") or {}), **model.interaction_stats()}
     record["ctr"] = {
         "progressive_log_loss": float(model.progressive_loss_),
         "loss_curve": [list(p) for p in model.loss_curve_.points],
@@ -223,6 +227,17 @@ def _run(cfg: Config, device, work: Path | None, record: dict, timer, coll, stre
     if cfg.interpret.plots:
         _plots(model, acc if test is not None else None, metrics.get("test"), work / "plots")
     return model
+
+
+def _interaction_model(kw: dict, opts, token_names: list[str]):
+    """``HashedInteractionModel`` of the options (``interactions`` fm, ffm or deep); a
+    warning names the interaction options this kind does not use."""
+    from logitkit.predict.online.interaction_learner import HashedInteractionModel
+
+    if opts.ignored():
+        warnings.warn(f"model.options {', '.join(opts.ignored())} not used by interactions: {opts.interactions}; "
+                      "ignored", UserWarning, stacklevel=2)
+    return HashedInteractionModel(**kw, **opts.interaction_params(token_names))
 
 
 def report(work: Path, record: dict) -> None:

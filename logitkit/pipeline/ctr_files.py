@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from logitkit._util.collective import current
 from logitkit._util.errors import ConfigError, InputFileError
 from logitkit.pipeline.config import Config
 from logitkit.pipeline.config_hashed import hashed_options
@@ -47,6 +48,10 @@ def check(cfg: Config) -> None:
                 f"data.{key} {path!r}: model.kind 'hashed' streams Criteo-layout TSV files (label, I1..I13, "
                 "C1..C26; data.format: criteo); convert the file, or use the dense model for other formats"
             )
+    interactions = hashed_options(cfg.model.options).interactions
+    if interactions != "none" and current().is_distributed:
+        raise ConfigError(f"model.options.interactions '{interactions}' is not distributed: run it in one process "
+                          "(without torchrun), or use interactions: none under torchrun")
     unknown = [m for m in cfg.evaluate.metrics if m not in STREAMED_METRICS]
     if unknown:
         raise ConfigError(f"evaluate.metrics: {unknown} are not available for the streamed hashed model; "

@@ -125,7 +125,7 @@ class Scorer:
         import yaml
 
         from logitkit.loaddata import CRITEO_COLUMNS
-        from logitkit.predict import HashedLogisticRegression
+        from logitkit.predict.online import load_hashed
         from logitkit.prepdata.hashing import FeatureHasher
 
         run_dir = files.run_dir
@@ -153,7 +153,7 @@ class Scorer:
         names += [f for f in dense if f not in names]
         inputs = [Input(c, "INT64", "count") if c in counts else Input(c, "BYTES", "text") for c in names]
         files.read("model/checkpoint.json")  # the manifest as the record lists it; it names its parts' sha256
-        model = HashedLogisticRegression.load(str(run_dir / "model"), device="cpu")
+        model = load_hashed(str(run_dir / "model"), device="cpu")  # linear or with interactions
         return cls(run_dir, run_id, "hashed", model, inputs, hasher=hasher, dense=dense,
                    batch_rows=int(data.get("batch_rows") or 65536))
 

@@ -10,6 +10,7 @@ _WHERE = {
     "FirthLogisticRegression": "firth", "LogisticHead": "head", "logits_to_proba": "head",
     "LogisticRegression": "logistic", "SeparationWarning": "logistic", "objective_for": "logistic",
     "MLPClassifier": "mlp", "LogisticObjective": "objective", "HashedLogisticRegression": "online.learner",
+    "HashedInteractionModel": "online.interaction_learner",
 }
 __all__ = list(_WHERE)
 

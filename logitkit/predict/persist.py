@@ -29,13 +29,15 @@ from logitkit._util.errors import InputFileError
 
 TENSORS, META = "model.safetensors", "model.json"
 #: an estimator fitted over several ranks -> the one-process estimator it is saved as
-SAVED_AS = {"DistributedLogisticRegression": "LogisticRegression"}
+SAVED_AS = {"DistributedLogisticRegression": "LogisticRegression",
+            "DistributedHashedLogisticRegression": "HashedLogisticRegression"}
 
 
 #: the classes a model file may name, and their modules (imported when a file names them)
 WHERE = {"LogisticRegression": "logitkit.predict.logistic", "FormulaLogisticRegression": "logitkit.formula.model",
          "FirthLogisticRegression": "logitkit.predict.firth", "MLPClassifier": "logitkit.predict.mlp",
-         "HashedLogisticRegression": "logitkit.predict.online.learner"}
+         "HashedLogisticRegression": "logitkit.predict.online.learner",
+         "HashedInteractionModel": "logitkit.predict.online.interaction_learner"}
 
 
 def estimator_class(name: str) -> type:
@@ -105,7 +107,13 @@ def load_any(path: str | Path):
     if (p / "model").is_dir() and not (p / META).is_file():
         p = p / "model"
     if (p / "checkpoint.json").is_file() and not (p / META).is_file():  # (predict.online.checkpoint's manifest)
-        return estimator_class("HashedLogisticRegression").load(str(p))
+        from logitkit.predict.online.checkpoint import read_meta
+
+        name = read_meta(str(p)).get("estimator", "HashedLogisticRegression")  # (the class that wrote it)
+        name = SAVED_AS.get(name, name)
+        if name not in WHERE:
+            raise InputFileError(f"{p}: the checkpoint's 'estimator' is {name!r}; this logitkit knows {sorted(WHERE)}")
+        return estimator_class(name).load(str(p))
     return load(p)
 
 

@@ -121,12 +121,28 @@ def test_deep_tower_without_hidden_layers_and_its_step():
     o, saved = tower.forward(x)
     torch.testing.assert_close(o, x @ tower.weights[0][0] + tower.biases[0][0])
     torch.testing.assert_close(tower.backward(saved, r), r[:, None] * tower.weights[0])
-    state = tower.state_dict()
     before = tower.weights[0].clone()
     tower.step()
     assert not torch.equal(before, tower.weights[0])
-    tower.load_state_dict(state)
-    torch.testing.assert_close(tower.weights[0], before)
+    saved = {k: v.clone() for k, v in tower.tensors().items()}  # parameters and Adam's state after one step
+    assert set(saved) == {"W0", "b0", "opt.0.step", "opt.0.exp_avg", "opt.0.exp_avg_sq", "opt.1.step",
+                          "opt.1.exp_avg", "opt.1.exp_avg_sq"}
+    tower.step()
+    once_more = [p.clone() for p in tower.params]
+    tower.load_tensors(saved)
+    torch.testing.assert_close(tower.weights[0], saved["W0"])
+    tower.step()  # from the restored moments: the same bits as before
+    assert all(torch.equal(a, b) for a, b in zip(tower.params, once_more))
+    saved["opt.0.exp_avg"].zero_()
+    assert not torch.equal(tower.opt.state[tower.weights[0]]["exp_avg"], saved["opt.0.exp_avg"])  # copied in
+
+
+@pytest.mark.parametrize("kind", ["none", "fm", "ffm", "deep"])
+def test_row_by_row_score_is_the_training_forward(kind):
+    n, t, k = 7, 5, 3
+    inter = make_interaction(kind, t, dim=k, fields=[0, 1, 4] if kind == "ffm" else None, hidden=(4,), dtype=D64)
+    w = torch.randn(n, t, 1 + inter.width, dtype=D64)
+    torch.testing.assert_close(inter.score(w.transpose(1, 2).contiguous()), inter.forward(_cols(w))[0])
 
 
 def test_table_layout_init_and_optimiser_views():

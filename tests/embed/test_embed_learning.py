@@ -1,28 +1,18 @@
 """The interaction models learn what a linear model over single tokens cannot: on
 ``make_ctr`` data whose truth has a low-rank pairwise group, fm, ffm and deep (in the
-prototype trainer of benchmarks/_interaction_proto.py, the row-plan loop of the hashed
-learner) beat the linear model by far, and the FM's learned pair interactions match the
-truth's."""
-import importlib.util
-from pathlib import Path
-
+streamed learner, ``predict.HashedInteractionModel``) beat the linear model
+(``predict.HashedLogisticRegression``, the same FTRL settings) by far, and the FM's
+learned pair interactions match the truth's."""
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import log_loss
 
 from logitkit.loaddata.synthetic import log_loss_of, make_ctr
+from logitkit.predict import HashedInteractionModel, HashedLogisticRegression
 from logitkit.prepdata.hashing import FeatureHasher
 
-ROOT = Path(__file__).resolve().parents[2]
 GROUP = ("C5", "C8", "C11", "I4")
-
-
-def _proto():
-    spec = importlib.util.spec_from_file_location("_interaction_proto", ROOT / "benchmarks" / "_interaction_proto.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +27,16 @@ def data():
             "floor": log_loss_of(y[n_train:], truth.prob[n_train:])}
 
 
-def _fit(data, kind, **kw):
+def _fit(data, kind):
     torch.set_num_threads(1)
     fields = sorted(data["fields"].index(f) for f in GROUP)
-    model = _proto().InteractionLearner(kind, n_bits=16, n_tokens=39, dim=4, fields=fields, hidden=(16,),
-                                        batch_size=64, l1=0.1, l2=1.0, emb_lr=0.05, seed=1, **kw)
+    common = dict(n_bits=16, batch_size=64, l1=0.1, l2=1.0, random_state=1, sketch_size=0)
+    model = (HashedLogisticRegression(**common) if kind == "none" else
+             HashedInteractionModel(kind, embedding_dim=4, ffm_fields=fields, hidden=(16,), **common))
     n = data["n"]
     for _ in range(3):
         model.partial_fit(data["idx"][:n], data["y"][:n])
-    loss = log_loss(data["y"][n:], model.predict_proba1(data["idx"][n:]))
+    loss = log_loss(data["y"][n:], model.predict_proba(data["idx"][n:])[:, 1])
     return model, loss
 
 
@@ -60,11 +51,11 @@ def test_fm_recovers_what_the_linear_model_cannot(data, linear):
     assert linear - floor > 0.08  # the pairs carry signal a linear model misses
     assert fm < linear - 0.05
     assert (linear - fm) / (linear - floor) > 0.5  # more than half of the gap closed
-    assert 0 < model.progressive_loss < 1  # every mini-batch scored before it was learned
+    assert 0 < model.progressive_loss_ < 1  # every mini-batch scored before it was learned
     # the learned ⟨v_a, v_b⟩ of the most frequent values of two grouped fields against the
     # truth's ⟨U_a, U_b⟩, both double-centred (row and column effects belong to the linear part)
     table, truth, idx = data["table"], data["truth"], data["idx"]
-    v = model.layout.vectors(model.table)[:, 0].numpy()
+    v = model.v_.numpy()
 
     def frequent_buckets(f):
         pos = {x: i for i, x in enumerate(truth.vocab[f])}

@@ -1,11 +1,13 @@
 """The hashed kind's typed model.options: checked when the config is loaded, one line per mistake."""
+import json
+
 import pytest
 
 from logitkit._util.errors import ConfigError
 from logitkit.pipeline.cli import main
 from logitkit.pipeline.config_load import load_config
 from logitkit.pipeline.config_hashed import HashedOptions, hashed_options
-from logitkit.predict import HashedLogisticRegression
+from logitkit.predict import HashedInteractionModel, HashedLogisticRegression
 
 BASE = {"data": {"path": "does-not-exist.tsv", "format": "criteo", "split": {"method": "none"}},
         "prep": {"hashing": {"n_bits": 16}}, "model": {"kind": "hashed"}}
@@ -52,8 +54,32 @@ def test_the_options_defaults_are_the_learners():
     opts = hashed_options({})
     params = HashedLogisticRegression().get_params()
     assert all(params[k] == v for k, v in opts.learner_params().items())
-    assert set(opts.learner_params()) | {"cache", "cache_plans", "sketch_every", "dense", "prefetch", "holdout_path",
-                                         "sync_every"} == set(HashedOptions.model_fields)
+    inter = opts.interaction_params([])
+    fm = HashedInteractionModel().get_params()
+    assert all(json.dumps(fm[k]) == json.dumps(v) for k, v in inter.items() if k != "interactions")
+    assert set(opts.learner_params()) | set(inter) | {"cache", "cache_plans", "sketch_every", "dense", "prefetch",
+                                                      "holdout_path", "sync_every"} == set(HashedOptions.model_fields)
+
+
+def test_interaction_options_are_checked_at_load_time():
+    with pytest.raises(ConfigError, match=r"unknown key 'model.options.embeding_dim' for model.kind 'hashed'. "
+                                          r"Did you mean 'embedding_dim'\?"):
+        load_config(raw=raw(interactions="fm", embeding_dim=4))
+    with pytest.raises(ConfigError, match=r"'model.options.interactions': Input should be 'none', 'fm', 'ffm' or "
+                                          r"'deep' \(got 'fnn'\)"):
+        load_config(raw=raw(interactions="fnn"))
+    with pytest.raises(ConfigError, match=r"'model.options.hidden.1': Input should be greater than 0 \(got 0\)"):
+        load_config(raw=raw(interactions="deep", hidden=[8, 0]))
+    with pytest.raises(ConfigError, match=r"^config: model.options.optimizer 'sgd' \(VW's normalised update\) is the "
+                                          r"linear model's; with interactions: fm use ftrl or adagrad$"):
+        load_config(raw=raw(interactions="fm", optimizer="sgd"))
+    with pytest.raises(ConfigError, match=r"^config: model.options.ffm_fields: 'C27' is not a token column of the "
+                                          r"hasher. Did you mean 'C7'\? Its columns: I1, I2, .*, C26, C1\^C2$"):
+        load_config(raw={**raw(interactions="ffm", ffm_fields=["C1", "C27"]),
+                         "prep": {"hashing": {"n_bits": 16, "crosses": [["C1", "C2"]]}}})
+    opts = hashed_options({"interactions": "ffm", "ffm_fields": ["C3", "C1^C2", "I1"], "hidden": [8]})
+    assert opts.interaction_params(["I1", "C1", "C3", "C1^C2"])["ffm_fields"] == [2, 3, 0]
+    assert opts.ignored() == ["hidden"] and hashed_options({"embedding_dim": 4}).ignored() == ["embedding_dim"]
 
 
 def test_the_command_line_prints_one_line_and_exits_2(tmp_path, capsys):

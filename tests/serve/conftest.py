@@ -1,5 +1,6 @@
 """Runs and a real server for the serve tests: two dense runs (a categorical column, a
-missing value imputed), two small hashed runs, and ``logitkit serve`` on a free loopback port."""
+missing value imputed), four small hashed runs (linear, with dense features, fm, deep),
+and ``logitkit serve`` on a free loopback port."""
 import os
 import signal
 import subprocess
@@ -52,7 +53,9 @@ def runs(tmp_path_factory):
     table, _ = make_ctr(5_000, seed=3)
     write_criteo(table.data.slice(0, 4_000), d / "ctr_train.tsv")
     write_criteo(table.data.slice(4_000), d / "ctr_test.tsv")
-    for key, extra in (("hashed", ""), ("hashed_dense", ", dense: [I1, I2]")):
+    for key, extra in (("hashed", ""), ("hashed_dense", ", dense: [I1, I2]"),
+                       ("hashed_fm", ", interactions: fm, embedding_dim: 4"),
+                       ("hashed_deep", ", interactions: deep, embedding_dim: 4, hidden: [8], dense: [I1]")):
         cross = ", crosses: [[C1, C2]]" if extra else ""
         cfg = d / f"{key}.yaml"
         cfg.write_text("data: {path: ctr_train.tsv, test_path: ctr_test.tsv, format: criteo, label: label, batch_rows: 300,"
@@ -110,6 +113,7 @@ class Server:
 def server(runs):
     s = Server(runs["dense"], runs["hashed"], "--name", f"demo={runs['dense']}", "--name", f"ctr={runs['hashed']}",
                "--name", f"swap={runs['dense']}", "--name", f"ctrd={runs['hashed_dense']}",
+               "--name", f"ctrfm={runs['hashed_fm']}", "--name", f"ctrdeep={runs['hashed_deep']}",
                "--repository", runs["dense_b"].parent, "--max-request-mb", "1")
     yield s
     code, err = s.stop()

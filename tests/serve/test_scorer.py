@@ -89,12 +89,12 @@ def _run_test_scoring(run_dir):
     import yaml
     from logitkit.evaluate import evaluate_stream
     from logitkit.loaddata import CTRStream
-    from logitkit.predict import HashedLogisticRegression
+    from logitkit.predict.online import load_hashed
     from logitkit.prepdata.hashing import FeatureHasher
 
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     hasher = FeatureHasher.from_json(json.loads((run_dir / "record.json").read_text())["ctr"]["hasher"])
-    model = HashedLogisticRegression.load(str(run_dir / "model"))
+    model = load_hashed(str(run_dir / "model"))
     test_path = Path(json.loads((run_dir / "record.json").read_text())["config_dir"]) / cfg["data"]["test_path"]
     stream = CTRStream(str(test_path), hasher, batch_rows=cfg["data"]["batch_rows"], sketch_every=0,
                        prefetch=False, dense=cfg["model"]["options"].get("dense"))
@@ -108,7 +108,7 @@ def _run_test_scoring(run_dir):
     return np.concatenate(got)
 
 
-@pytest.mark.parametrize("key", ["hashed", "hashed_dense"])
+@pytest.mark.parametrize("key", ["hashed", "hashed_dense", "hashed_fm", "hashed_deep"])
 def test_hashed_predict_gives_the_runs_test_scores_streamed(runs, key, tmp_path, capsys):
     test = runs["folder"] / "ctr_test.tsv"
     out = tmp_path / "scores.csv"

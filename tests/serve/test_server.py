@@ -122,7 +122,8 @@ def hashed_inputs(names):
     return make
 
 
-@pytest.mark.parametrize("model,key", [("ctr", "hashed"), ("ctrd", "hashed_dense")])
+@pytest.mark.parametrize("model,key", [("ctr", "hashed"), ("ctrd", "hashed_dense"), ("ctrfm", "hashed_fm"),
+                                       ("ctrdeep", "hashed_deep")])
 def test_hashed_served_probabilities_equal_predict_bit_for_bit(server, runs, tmp_path, model, key):
     src = runs["folder"] / "ctr_test.tsv"
     assert main(["predict", str(runs[key]), str(src), "-o", str(tmp_path / "p.csv")]) == 0

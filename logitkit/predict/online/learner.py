@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from logitkit._util.device import resolve_device, resolve_dtype
-from logitkit._util.errors import ConfigError, DataError
+from logitkit._util.errors import ConfigError, DataError, InputFileError
 from logitkit.loaddata.batch_cache import BatchExtras
 from logitkit.predict.online.checkpoint import MANIFEST, load_checkpoint, read_meta, restoring, save_checkpoint
 from logitkit.predict.online.curve import LossCurve
@@ -85,27 +85,11 @@ class HashedLogisticRegression(Persistent, OnlineClassifier):
     device, dtype, random_state, verbose : as in ``LogisticRegression``.
     """
 
-    def __init__(
-        self,
-        n_bits: int = 22,
-        optimizer: str = "ftrl",
-        learning_rate: float | None = None,
-        beta: float = 1.0,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        batch_size: int = 1024,
-        n_passes: int = 1,
-        shuffle: bool = False,
-        patience: int = 1,
-        tol: float = 1e-4,
-        checkpoint_dir: str | None = None,
-        checkpoint_every: int = 0,
-        sketch_size: int = 100_000,
-        device: str = "cpu",
-        dtype: str = "float32",
-        random_state: int = 0,
-        verbose: int = 0,
-    ) -> None:
+    def __init__(self, n_bits: int = 22, optimizer: str = "ftrl", learning_rate: float | None = None,
+                 beta: float = 1.0, l1: float = 0.0, l2: float = 0.0, batch_size: int = 1024, n_passes: int = 1,
+                 shuffle: bool = False, patience: int = 1, tol: float = 1e-4, checkpoint_dir: str | None = None,
+                 checkpoint_every: int = 0, sketch_size: int = 100_000, device: str = "cpu", dtype: str = "float32",
+                 random_state: int = 0, verbose: int = 0) -> None:
         self.n_bits = n_bits
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -146,7 +130,7 @@ class HashedLogisticRegression(Persistent, OnlineClassifier):
         self._dtype = resolve_dtype(self.dtype)
         self._opt = make_optimizer(self.optimizer, self.learning_rate, self.beta)
         dev = self._device
-        self._set_table(HashedTable.zeros(1 << int(self.n_bits), n_dense, self._opt.slots, dev, self._dtype))
+        self._set_table(self._new_table(n_dense))
         self.n_dense_in_ = int(n_dense)
         self._gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))
         self.sketch_ = TokenSketch(self.sketch_size)
@@ -169,6 +153,9 @@ class HashedLogisticRegression(Persistent, OnlineClassifier):
         self._planner = RowPlanner(1 << int(self.n_bits), dev)
         self._schedule = PlanSchedule(self._planner)
         self._next_plan = None  # the plan of the next _learn, set by partial_fit
+
+    def _new_table(self, n_dense: int) -> HashedTable:  # the initial state: zero weights and slots
+        return HashedTable.zeros(1 << int(self.n_bits), n_dense, self._opt.slots, self._device, self._dtype)
 
     def _set_table(self, table: HashedTable) -> None:
         """The state (``table.HashedTable``); ``w_``, ``slots_`` (the 2^b token rows),
@@ -387,11 +374,11 @@ class HashedLogisticRegression(Persistent, OnlineClassifier):
         c = {"n_rows_seen": self.n_rows_seen_, "n_updates": self.n_updates_, "norm_sum": self._norm_sum,
              "pass_rows": self._pass_rows, "pass": self.pass_, "batches_in_pass": self.batches_in_pass_,
              "best_pass": self.best_pass_}
-        meta = {"format": "logitkit.HashedLogisticRegression/1", "estimator": type(self).__name__,
+        meta = {"format": self._format, "estimator": type(self).__name__,
                 "params": self.get_params(), "n_dense_in": self.n_dense_in_, "counters": c,
                 "pass_losses": self.pass_losses_, "holdout_losses": self.holdout_losses_,
                 "pass_seconds": self.pass_seconds_, "sketch": self.sketch_.to_json(),
-                "loss_curve": self.loss_curve_.to_json()}
+                "loss_curve": self.loss_curve_.to_json(), **self._checkpoint_meta()}
         return tensors, meta
 
     @classmethod
@@ -401,6 +388,9 @@ class HashedLogisticRegression(Persistent, OnlineClassifier):
     def save_checkpoint(self, directory: str) -> None:
         """Write the full training state (resumable) to ``directory``."""
         save_checkpoint(directory, *self.to_state())
+
+    _format = "logitkit.HashedLogisticRegression/1"  # "format" in state.json; a subclass's adds _checkpoint_meta()
+    _checkpoint_meta = dict  # () -> what a subclass's checkpoint adds to its JSON (nothing here)
 
     @restoring
     def load_checkpoint(self, directory: str) -> "HashedLogisticRegression":
@@ -443,4 +433,7 @@ class HashedLogisticRegression(Persistent, OnlineClassifier):
             tensors, meta = read(directory)
             return cls(**{**meta["params"], "device": device})._restore(tensors, meta)
         meta = read_meta(directory)
+        if meta.get("format", cls._format) != cls._format:
+            raise InputFileError(f"{directory}: a {meta['format']} checkpoint, not {cls._format}; load it with "
+                                 "logitkit.predict.online.load_hashed(directory)")
         return cls(**{**meta["params"], "device": device}).load_checkpoint(directory)
