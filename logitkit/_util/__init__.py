@@ -4,7 +4,7 @@
 on first use, so that importing ``logitkit._util.errors`` (every stage does) does not
 load torch: a command that needs none (``--help``, reading a config) starts without it.
 """
-from importlib import import_module
+from logitkit._util.lazy import lazy_names
 
 from logitkit._util.errors import (
     ConfigError,
@@ -28,7 +28,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(import_module(f"logitkit._util.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'logitkit._util' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -1,10 +1,8 @@
 """evaluate: inference statistics, metrics (whole-array and streaming), cross-validation and tuning.
 
-The names below are imported on first use (``from logitkit.evaluate import ...`` works as
-usual), so that importing one module of this stage loads only what that module needs
-(a CTR run starts without the readers, SciPy, scikit-learn or matplotlib it does not use).
+The names below are imported on first use (``_util.lazy``).
 """
-from importlib import import_module
+from logitkit._util.lazy import lazy_names
 
 _WHERE = {
     "Summary": "inference", "covariance": "inference", "hosmer_lemeshow": "inference", "lr_test": "inference",
@@ -28,11 +26,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(import_module(f"logitkit.evaluate.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'logitkit.evaluate' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

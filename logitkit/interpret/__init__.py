@@ -1,11 +1,9 @@
 """interpret: things a person looks at — tables, plots, parameter counts, the
 computational graph and the HTML report; see README.md.
 
-The names below are imported on first use (``from logitkit.interpret import ...`` works as
-usual), so that importing one module of this stage loads only what that module needs
-(a CTR run starts without the readers, SciPy, scikit-learn or matplotlib it does not use).
+The names below are imported on first use (``_util.lazy``).
 """
-from importlib import import_module
+from logitkit._util.lazy import lazy_names
 
 _WHERE = {
     "graph": "autograd_graph", "render_graph": "autograd_graph", "classifier_plots": "figures",
@@ -19,11 +17,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(import_module(f"logitkit.interpret.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'logitkit.interpret' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

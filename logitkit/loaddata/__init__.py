@@ -1,10 +1,8 @@
 """loaddata: readers, built-in data sets and synthetic generators; hands on a ``Table``.
 
-The names below are imported on first use (``from logitkit.loaddata import ...`` works as
-usual), so that importing one module of this stage loads only what that module needs
-(a CTR run starts without the readers, SciPy, scikit-learn or matplotlib it does not use).
+The names below are imported on first use (``_util.lazy``).
 """
-from importlib import import_module
+from logitkit._util.lazy import lazy_names
 
 _WHERE = {
     "BatchExtras": "batch_cache", "CRITEO_COLUMNS": "criteo", "load_criteo": "criteo",
@@ -29,11 +27,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(import_module(f"logitkit.loaddata.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'logitkit.loaddata' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -4,7 +4,7 @@ The names below are imported on first use (``from logitkit.predict import
 LogisticRegression`` works as usual), so that importing one module of this stage (the
 streamed CTR learner, the parameter table a config reads) does not load every estimator.
 """
-from importlib import import_module
+from logitkit._util.lazy import lazy_names
 
 _WHERE = {
     "FirthLogisticRegression": "firth", "LogisticHead": "head", "logits_to_proba": "head",
@@ -15,10 +15,7 @@ _WHERE = {
 __all__ = list(_WHERE)
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(import_module(f"logitkit.predict.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'logitkit.predict' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
 
 
 def __dir__():

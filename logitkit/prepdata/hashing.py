@@ -28,6 +28,7 @@ from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit.loaddata.tokens import (
     INT_HI, N_CODES, SMALL_MIN, code_of_id, int_code_table, log_bucket_code, log_bucket_ids, log_bucket_ids_int,
 )
+from logitkit.prepdata.few_rows import FEW_ROWS, bucket_fields
 from logitkit.prepdata.hash64 import HASH_NAME, cross_hash, field_key, hash_strings, hash_text, string_array, valid_mask
 
 
@@ -304,7 +305,11 @@ class FeatureHasher:
         mask = self._mask
         need64 = {f for ab in self.crosses for f in ab}
         full: dict[str, np.ndarray] = {}
-        for j, f in enumerate(self.fields):
+        fields = list(enumerate(self.fields))
+        if n <= FEW_ROWS:  # the plain fields of a few rows together: one pass each kind
+            fields = bucket_fields(self, batch, [(j, f) for j, f in fields if f not in need64], out) + [
+                (j, f) for j, f in fields if f in need64]
+        for j, f in fields:
             if f in need64:
                 full[f] = self._row_hashes(batch, f)
                 np.bitwise_and(full[f], mask, out=out[j], casting="unsafe")

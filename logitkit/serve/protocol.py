@@ -238,7 +238,7 @@ def _from_json(data, dt: str, n: int, name: str):
 def decode_bytes(raw: memoryview, n: int, name: str) -> pa.Array:
     """A BYTES tensor's binary form (n elements, each a little-endian uint32 length then
     the bytes) as a pyarrow string array, without a Python loop over the elements: the
-    elements' start offsets are found by pointer doubling over the buffer."""
+    elements' start offsets are found by jumps over the buffer (``_walk``)."""
     buf = np.frombuffer(raw, dtype=np.uint8)
     size = len(buf)
     if n == 0:
@@ -272,21 +272,35 @@ def decode_bytes(raw: memoryview, n: int, name: str) -> pa.Array:
     return arr
 
 
-def _walk(buf: np.ndarray, n: int, bad: ProtocolError):
-    """(starts, lengths) of ``n`` length-prefixed elements filling ``buf`` exactly."""
+def _walk(buf: np.ndarray, n: int, bad: ProtocolError, hop: int = 8):
+    """(starts, lengths) of ``n`` length-prefixed elements filling ``buf`` exactly.
+
+    ``nxt[p]``: where an element starting at byte p would end; the starts are the orbit
+    of 0 under ``nxt``. ``nxt`` composed with itself gives the jump of ``hop`` elements
+    from every byte (log2(hop) passes over the buffer); a scalar walk by those jumps
+    finds every ``hop``-th start (n / hop steps), and ``hop - 1`` vectorised steps of
+    ``nxt`` the starts between them."""
     size = len(buf)
-    lens_at = np.zeros(size + 1, dtype=np.int64)
+    lens_at = np.zeros(size + 2, dtype=np.int64)
     if size >= 4:
         lens_at[: size - 3] = np.ndarray((size - 3,), dtype="<u4", buffer=buf, strides=(1,))
-    nxt = np.arange(size + 1, dtype=np.int64) + 4 + lens_at
-    nxt = np.minimum(nxt, size + 1)
-    nxt = np.append(nxt, size + 1)  # sentinel: past the end stays there
-    pos = np.zeros(1, dtype=np.int64)
-    jump = nxt
-    while len(pos) < n:
-        pos = np.concatenate([pos, jump[pos]])
-        jump = jump[jump]
-    pos = pos[:n]
+    nxt = np.arange(size + 2, dtype=np.int64)
+    nxt += 4
+    nxt += lens_at
+    np.minimum(nxt, size + 1, out=nxt)  # (size + 1: past the end, which stays there)
+    step, far = 1, nxt
+    while step * 2 <= min(hop, n):
+        far, step = far[far], step * 2
+    rows = (n + step - 1) // step
+    anchors, p = [], 0
+    for _ in range(rows):
+        anchors.append(p)
+        p = int(far[p])
+    grid = np.empty((rows, step), dtype=np.int64)
+    grid[:, 0] = anchors
+    for r in range(1, step):
+        grid[:, r] = nxt[grid[:, r - 1]]
+    pos = grid.reshape(-1)[:n]
     if (pos > size - 4).any():
         raise bad
     lens = lens_at[pos]

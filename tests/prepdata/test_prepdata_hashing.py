@@ -200,3 +200,35 @@ def test_int32_output_needs_31_bits():
         FeatureHasher(n_bits=40, label=None).transform(b, dtype=np.int32)
     with pytest.raises(ConfigError, match="dtype=float32 must be np.int64 or np.int32"):
         FeatureHasher(label=None).transform(b, dtype=np.float32)
+
+
+def test_a_few_rows_hash_to_the_same_buckets_as_the_field_by_field_path(monkeypatch):
+    """``prepdata.few_rows`` (strings joined, counts stacked) against the per-field path:
+    nulls, empty strings, counts beyond the tables, a dictionary and a float column."""
+    import numpy as np
+    import pyarrow as pa
+
+    import logitkit.prepdata.hashing as hashing
+    from logitkit.prepdata.hashing import FeatureHasher
+
+    rng = np.random.default_rng(3)
+    n = 300
+    cols = {}
+    for k in range(4):
+        cols[f"s{k}"] = pa.array([None if rng.random() < 0.1 else "" if rng.random() < 0.1 else f"v{int(rng.integers(50))}"
+                                  for _ in range(n)], pa.string())
+    for k in range(3):
+        v = rng.integers(-2000, 70_000, n).astype(np.int64)
+        v[::37] = 10**12  # beyond the bucket tables
+        cols[f"i{k}"] = pa.array(v, pa.int64(), mask=rng.random(n) < 0.1)
+    cols["d"] = pa.array([f"k{int(i)}" for i in rng.integers(5, size=n)]).dictionary_encode()
+    cols["f"] = pa.array(rng.normal(size=n))
+    table = pa.table(cols)
+    for crosses in ([], [("s0", "i1")]):
+        hasher = FeatureHasher(n_bits=20, seed=4, fields=list(cols), crosses=crosses)
+        for rows in (1, 2, 50, n):
+            part = table.slice(7, rows)
+            few = hasher.transform(part)
+            monkeypatch.setattr(hashing, "FEW_ROWS", 0)
+            assert np.array_equal(few, hasher.transform(part))
+            monkeypatch.undo()

@@ -1,0 +1,76 @@
+"""A small batch's buckets field by field costs more in calls than in rows.
+
+``FeatureHasher.transform`` hashes a batch one field at a time: for a served request
+of one row and 39 fields, that is 39 rounds of a few dozen NumPy calls for 39 values,
+about 1.4 ms of fixed cost. For batches of at most ``FEW_ROWS`` rows, ``bucket_fields``
+does the plain string fields in one ``hash_strings`` pass (their columns joined, each
+value with its field's key) and the count fields' clipping in one stacked array. The buckets are the same bits as the field-by-field path's; for
+larger batches the joining would only copy, and that path is used.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from logitkit.loaddata.tokens import INT_HI, SMALL_MIN
+from logitkit.prepdata.hash64 import hash_strings, valid_mask
+
+#: at most this many rows: the fields hashed together (measured: 4x less time for 1 to
+#: 100 rows of the 39 Criteo fields, 1.4x for 400, even near 1,000, slower above)
+FEW_ROWS = 512
+
+
+def _array(column) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def bucket_fields(hasher, batch, fields: list[tuple[int, str]], out: np.ndarray) -> list[tuple[int, str]]:
+    """Write the buckets of ``fields`` ((row of ``out``, name)) that are plain strings or
+    counts into ``out`` (n_tokens, n); returns the fields left for the per-field path."""
+    n, mask = batch.num_rows, hasher._mask
+    strings, counts, rest = [], [], []
+    for j, f in fields:
+        t = batch.column(f).type
+        if pa.types.is_string(t):
+            strings.append((j, f))
+        elif pa.types.is_integer(t) and hasher.numeric == "log_bucket":
+            counts.append((j, f))
+        else:
+            rest.append((j, f))
+    if len(strings) > 1:
+        joined = pa.concat_arrays([_array(batch.column(f)) for _, f in strings])
+        keys = np.repeat(np.array([hasher._key(f) for _, f in strings], dtype=np.uint64), n)
+        h = hash_strings(joined, keys)
+        h &= mask
+        out[[j for j, _ in strings]] = h.reshape(len(strings), n)
+    else:
+        rest += strings
+    if len(counts) > 1:
+        rest += _count_buckets(hasher, batch, counts, out)
+    else:
+        rest += counts
+    return rest
+
+
+def _count_buckets(hasher, batch, counts: list[tuple[int, str]], out: np.ndarray) -> list[tuple[int, str]]:
+    """The count fields' buckets (one clip of their stacked values, one lookup each); a field
+    holding a count beyond the tables (above ``INT_HI``) is left to the per-field path."""
+    values, valid, done = [], [], []
+    for j, f in counts:
+        arr = _array(batch.column(f))
+        if arr.type != pa.int64():
+            arr = arr.cast(pa.int64())
+        v = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr)]
+        ok = valid_mask(arr)
+        if (v[ok] > INT_HI).any():
+            continue
+        values.append(v)
+        valid.append(ok)
+        done.append((j, f))
+    if done:
+        pos = np.clip(np.stack(values), SMALL_MIN, INT_HI)
+        pos -= SMALL_MIN
+        pos[~np.stack(valid)] = -1  # (the bucket of a missing value: each table's last)
+        for k, (j, f) in enumerate(done):
+            out[j] = hasher._int_buckets(f)[pos[k]]
+    return [c for c in counts if c not in done]
