@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test fuzz bench clean
 
 install: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The long fuzz run (docs/reliability.md): 1,200 generated cases, about 13 CPU minutes (2 cores).
+fuzz: install
+	$(BIN)/python tests/fuzz/fuzz.py --seed 1 --cases 1200
 
 bench: install
 	for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

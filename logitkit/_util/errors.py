@@ -7,6 +7,7 @@ stderr and exits with status 2. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from typing import Iterable
 
 
@@ -42,3 +43,29 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' Did you mean 'x'?' or '' — to append to an error message."""
     best = closest(word, choices)
     return f" Did you mean '{best}'?" if best else ""
+
+
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for a value quoted in a one-line message
+    (a NumPy scalar as the Python value it holds)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 12]}...' ({len(str(value)):,} chars)"
+
+
+def shown_list(values, limit: int = 10) -> str:
+    """A list quoted in a one-line message: its first ``limit`` items, each ``shown``."""
+    values = list(values)
+    items = ", ".join(shown(v) for v in values[:limit])
+    return f"[{items}]" if len(values) <= limit else f"[{items}, ... ({len(values):,} in all)]"
+
+
+@contextmanager
+def prefixed(where: str):
+    """A ``DataError`` raised inside gets ``where: `` in front: the file (and rows) a
+    statistic was computed on, which the statistics themselves do not know."""
+    try:
+        yield
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None

@@ -192,7 +192,11 @@ def identified_covariance(model, X, y, sample_weight=None, cov_type: str = "nonr
         idx = torch.nonzero(f).reshape(-1)
         Hk, Sk = Hk[idx][:, idx], None if Sk is None else Sk[:, idx]
         Bk = None if Bk is None else Bk[idx][:, idx]
-        Hinv = torch.linalg.inv(Hk)
+        try:
+            Hinv = torch.linalg.inv(Hk)
+        except torch.linalg.LinAlgError:
+            raise DataError("the information matrix is singular (a constant or collinear feature), so standard "
+                            "errors are not defined; drop that feature, or set evaluate.inference: false") from None
         if cov_type == "nonrobust":
             V = Hinv
         else:

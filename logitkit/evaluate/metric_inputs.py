@@ -50,7 +50,7 @@ def encode_in(y: np.ndarray, classes: np.ndarray, name: str = "y_true") -> np.nd
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{name} has label {y[i].item()!r} at row {i} that is not among the classes "
+            f"{name} has label {getattr(y[i], 'tolist', lambda: y[i])()!r} at row {i} that is not among the classes "
             f"{classes.tolist()}; pass classes= listing every label"
         )
     return order[idx]

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.metrics import auc, average_precision_score, confusion_matrix, precision_recall_curve, roc_curve
 
 from logitkit._util.errors import DataError
-from logitkit.interpret._figure import plt, save
+from logitkit.interpret._figure import plt, save, skippable
 
 
 def as_class_values(y_true, classes):
@@ -31,6 +31,17 @@ def as_class_values(y_true, classes):
                     "labels the model was fitted on, or class indices 0..K-1")
 
 
+#: most curves named in a legend, and most classes labelled in a confusion matrix
+MAX_LEGEND = 20
+MAX_CELLS_TEXT, MAX_TICKS = 25, 60
+
+
+def _legend(ax, loc: str) -> None:
+    """A legend when it stays readable (``MAX_LEGEND`` entries or fewer)."""
+    if len(ax.get_legend_handles_labels()[0]) <= MAX_LEGEND:
+        ax.legend(loc=loc, fontsize=8)
+
+
 def _curves(y_true, score, classes=None):
     """(label, y_binary, score_column) per curve."""
     y = as_class_values(y_true, classes)
@@ -47,6 +58,7 @@ def _curves(y_true, score, classes=None):
     return [(str(c), (y == c).astype(int), s[:, k]) for k, c in enumerate(labels)]
 
 
+@skippable
 def roc_plot(y_true, score, path, *, classes=None, title: str | None = None) -> Path:
     """ROC curve(s): true-positive rate against false-positive rate, AUC in the legend."""
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
@@ -57,12 +69,13 @@ def roc_plot(y_true, score, path, *, classes=None, title: str | None = None) -> 
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("true-positive rate")
     ax.set_title(title or "ROC curve")
-    ax.legend(loc="lower right", fontsize=8)
+    _legend(ax, "lower right")
     ax.grid(alpha=0.3)
     ax.set_aspect("equal")
     return save(fig, path)
 
 
+@skippable
 def pr_plot(y_true, score, path, *, classes=None, title: str | None = None) -> Path:
     """Precision-recall curve(s), average precision in the legend; the dotted line is the
     positive rate (a classifier without skill)."""
@@ -75,7 +88,7 @@ def pr_plot(y_true, score, path, *, classes=None, title: str | None = None) -> P
     ax.set_ylabel("precision")
     ax.set_ylim(0, 1.02)
     ax.set_title(title or "Precision-recall curve")
-    ax.legend(loc="lower left", fontsize=8)
+    _legend(ax, "lower left")
     ax.grid(alpha=0.3)
     return save(fig, path)
 
@@ -96,6 +109,7 @@ def calibration_bins(y_true, proba, n_bins: int = 10) -> list[dict]:
     return rows
 
 
+@skippable
 def calibration_plot(y_true, proba, path, *, n_bins: int = 10, title: str | None = None) -> Path:
     """Reliability diagram for a binary model: observed share of positives against the mean
     predicted probability per bin (on the diagonal = calibrated), with a histogram of the
@@ -123,6 +137,7 @@ def calibration_plot(y_true, proba, path, *, n_bins: int = 10, title: str | None
     return save(fig, path)
 
 
+@skippable
 def confusion_matrix_plot(y_true, y_pred, path, *, labels=None, normalize: str | None = None,
                           title: str | None = None) -> Path:
     """Confusion matrix as a heat map with the counts (or shares with ``normalize`` =
@@ -133,16 +148,18 @@ def confusion_matrix_plot(y_true, y_pred, path, *, labels=None, normalize: str |
     y_true, y_pred = as_class_values(y_true, labels), as_class_values(y_pred, labels)
     cm = confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
     k = len(labels)
-    fig, ax = plt.subplots(figsize=(1.2 * k + 2.4, 1.1 * k + 1.8))
+    side = min(1.2 * k + 2.4, 14.0)  # (many classes: a bounded figure, cells without numbers)
+    fig, ax = plt.subplots(figsize=(side, min(1.1 * k + 1.8, 13.4)))
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     top = cm.max() if cm.size else 1
-    for i in range(k):
+    for i in range(k if k <= MAX_CELLS_TEXT else 0):
         for j in range(k):
             text = f"{cm[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
             ax.text(j, i, text, ha="center", va="center", color="white" if cm[i, j] > top / 2 else "black")
-    ax.set_xticks(range(k), [str(v) for v in labels])
-    ax.set_yticks(range(k), [str(v) for v in labels])
+    if k <= MAX_TICKS:
+        ax.set_xticks(range(k), [str(v) for v in labels])
+        ax.set_yticks(range(k), [str(v) for v in labels])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title or "Confusion matrix")

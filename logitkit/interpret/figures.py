@@ -12,7 +12,8 @@ under ``runs/<run-id>/plots/`` and what ``classifier_plots`` writes for a Python
 ``prediction_plots`` draws them from labels and predicted probabilities alone (a run
 gathers those from every rank; it holds no model inputs there); ``classifier_plots``
 predicts them from a model and (X, y). Each plot is also callable on its own from
-``logitkit.interpret.plots``.
+``logitkit.interpret.plots``. A plot that cannot be drawn from the values given warns
+``PlotSkippedWarning`` and is left out of the returned paths.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def prediction_plots(y, proba, classes, out_dir, *, loss_curve: Sequence[float] 
     rows = list(coefficients) if coefficients is not None else []
     if any(r.get("odds_ratio_ci_low") is not None for r in rows):
         paths.append(odds_ratio_plot(rows, out / f"{prefix}odds_ratios.png"))
-    return paths
+    return [p for p in paths if p is not None]  # (a plot that could not be drawn warned and returned None)
 
 
 def classifier_plots(model, X, y, out_dir, *, coefficients=None, feature_names=None, split: str | None = None,
@@ -84,7 +85,7 @@ def classifier_plots(model, X, y, out_dir, *, coefficients=None, feature_names=N
         names = tuple(feature_names) if feature_names is not None else ("x1", "x2")
         paths.append(decision_boundary_plot(model, np.asarray(X, dtype=float), np.asarray(y),
                                             Path(out_dir) / f"{prefix}decision_boundary.png", feature_names=names))
-    return paths
+    return [p for p in paths if p is not None]
 
 
 __all__ = ["prediction_plots", "classifier_plots"]

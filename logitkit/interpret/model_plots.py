@@ -9,8 +9,10 @@ from typing import Sequence
 import numpy as np
 
 from logitkit._util.errors import DataError
-from logitkit.interpret._figure import plt, save
+from logitkit.interpret._figure import plt, save, skippable
 
+#: most terms drawn in the odds-ratio plot (more: those with the largest |log odds ratio|)
+MAX_TERMS = 40
 INTERCEPT_TERMS = {"intercept", "const", "(intercept)", "_intercept", "bias"}
 _OR_KEYS = ("term", "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high")
 
@@ -24,6 +26,7 @@ def _records(rows) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+@skippable
 def odds_ratio_plot(rows, path, *, include_intercept: bool = False, title: str | None = None) -> Path:
     """Forest plot: each term's odds ratio exp(w_j) with its confidence interval on a log
     axis; the dotted line at 1 is "no effect". ``rows``: records with ``term``,
@@ -36,22 +39,31 @@ def odds_ratio_plot(rows, path, *, include_intercept: bool = False, title: str |
     if not include_intercept:
         recs = [r for r in recs if str(r["term"]).lower() not in INTERCEPT_TERMS]
     recs = [r for r in recs if r["odds_ratio_ci_low"] is not None]  # an aliased term has no interval
+    n_terms = len(recs)
+    if n_terms > MAX_TERMS:  # the terms that matter most, in their order: a readable figure of bounded size
+        size = np.abs(np.log(np.array([float(r["odds_ratio"]) for r in recs])))
+        keep = np.sort(np.argsort(-np.nan_to_num(size, nan=-1.0), kind="stable")[:MAX_TERMS])
+        recs = [recs[i] for i in keep]
     recs = recs[::-1]  # first term on top
     est = np.array([float(r["odds_ratio"]) for r in recs])
     lo = np.array([float(r["odds_ratio_ci_low"]) for r in recs])
     hi = np.array([float(r["odds_ratio_ci_high"]) for r in recs])
     ypos = np.arange(len(recs))
     fig, ax = plt.subplots(figsize=(6, 0.38 * len(recs) + 1.4))
-    ax.errorbar(est, ypos, xerr=[est - lo, hi - est], fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3)
+    # (an interval that is missing, or does not hold its estimate, is drawn as none)
+    xerr = [np.nan_to_num(np.maximum(est - lo, 0), nan=0.0), np.nan_to_num(np.maximum(hi - est, 0), nan=0.0)]
+    ax.errorbar(est, ypos, xerr=xerr, fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3)
     ax.axvline(1.0, color="grey", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_yticks(ypos, [str(r["term"]) for r in recs])
     ax.set_xlabel("odds ratio (log scale) with confidence interval")
-    ax.set_title(title or "Odds ratios")
+    note = f" ({MAX_TERMS} of {n_terms} terms: the largest |log odds ratio|)" if n_terms > MAX_TERMS else ""
+    ax.set_title((title or "Odds ratios") + note, fontsize=10 if note else None)
     ax.grid(alpha=0.3, axis="x")
     return save(fig, path)
 
 
+@skippable
 def loss_plot(train_loss: Sequence[float], path, validation_loss: Sequence[float] | None = None, *,
               best_iteration: int | None = None, xlabel: str = "iteration / epoch",
               title: str | None = None) -> Path:
@@ -73,6 +85,7 @@ def loss_plot(train_loss: Sequence[float], path, validation_loss: Sequence[float
     return save(fig, path)
 
 
+@skippable
 def regularisation_path_plot(alphas, coefs, path, *, feature_names: Sequence[str] | None = None,
                              title: str | None = None) -> Path:
     """Each coefficient against the penalty strength alpha (log axis): ``coefs`` has shape
@@ -88,12 +101,13 @@ def regularisation_path_plot(alphas, coefs, path, *, feature_names: Sequence[str
     ax.set_xlabel("alpha (penalty strength, log scale)")
     ax.set_ylabel("coefficient")
     ax.set_title(title or "Regularisation path")
-    if C.shape[1] <= 12:
+    if C.shape[1] <= 12:  # (a legend of more lines would hide the plot)
         ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     return save(fig, path)
 
 
+@skippable
 def cv_curve_plot(alphas, mean_score, path, *, std_score=None, best_alpha: float | None = None,
                   score_name: str = "score", title: str | None = None) -> Path:
     """Cross-validated score against alpha (log axis), a band of ±1 standard deviation across
@@ -116,6 +130,7 @@ def cv_curve_plot(alphas, mean_score, path, *, std_score=None, best_alpha: float
     return save(fig, path)
 
 
+@skippable
 def decision_boundary_plot(model, X, y, path, *, feature_names: Sequence[str] = ("x1", "x2"),
                            resolution: int = 200, title: str | None = None) -> Path:
     """Decision regions of a fitted classifier on two features: background colour = predicted

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from logitkit.interpret._figure import plt, save
+from logitkit.interpret._figure import plt, save, skippable
 from logitkit.interpret.diagnostics import calibration_plot, confusion_matrix_plot, pr_plot, roc_plot
 from logitkit.interpret.model_plots import (
     cv_curve_plot,
@@ -30,6 +30,7 @@ from logitkit.interpret.tables import grouped_prevalence
 _save = save  # kept for callers of the first version
 
 
+@skippable
 def dot_plot(x, y, path, *, xlabel: str = "x", ylabel: str = "y", title: str | None = None) -> Path:
     """Each observation as a dot: feature on the x-axis, 0/1 label on the y-axis (the lecture's
     dot plot of Table 1). Coincident points are drawn darker."""
@@ -43,6 +44,7 @@ def dot_plot(x, y, path, *, xlabel: str = "x", ylabel: str = "y", title: str | N
     return save(fig, path)
 
 
+@skippable
 def prevalence_plot(x, y, edges, proba: Callable[[np.ndarray], np.ndarray], path, *,
                     xlabel: str = "x", ylabel: str = "P(y = 1)", title: str | None = None) -> Path:
     """Share of positives per group (at the group midpoints, Table 2) with the fitted sigmoid
@@ -64,6 +66,7 @@ def prevalence_plot(x, y, edges, proba: Callable[[np.ndarray], np.ndarray], path
     return save(fig, path)
 
 
+@skippable
 def logit_plot(path, z=None, *, title: str | None = None) -> Path:
     """Two panels: the logistic function pi = 1 / (1 + e^-z) over ``z`` (default -6..6),
     and its inverse, the logit z = log(pi / (1 - pi)), over (0, 1)."""

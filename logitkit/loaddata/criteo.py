@@ -1,6 +1,8 @@
 """Criteo display-ads TSV: ``label``, 13 counts ``I1..I13``, 26 categoricals ``C1..C26``.
 
-No header; tab-separated; an empty field is a missing value. Counts are nullable int64;
+No header; tab-separated; an empty field is a missing value. The label is 0 or 1 (a
+click); counts are nullable int64 of at most 2^53 in size (exact as float64, as the log
+buckets and the VW writer use them);
 categoricals are strings (``dictionary=True`` asks the parser for dictionary-encoded
 strings instead, which saves memory but parses more slowly). The hasher
 dictionary-encodes each batch itself and hashes only the distinct values.
@@ -11,13 +13,35 @@ from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from logitkit._util.errors import InputFileError
 from logitkit.loaddata.delimited import file_sha256, read_delimited, stream_delimited, write_csv
 from logitkit.loaddata.table import Table
 
 NUMERIC_COLUMNS = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL_COLUMNS = [f"C{i}" for i in range(1, 27)]
 CRITEO_COLUMNS = ["label"] + NUMERIC_COLUMNS + CATEGORICAL_COLUMNS
+_EXACT = 2**53  # largest count a float64 holds exactly
+
+
+def check_values(t, path: Path, first_line: int = 1):
+    """A label other than 0 or 1 (missing ones are left to the consumer), or a count beyond
+    2^53 in size, is an error naming the column and line; ``t`` is returned."""
+    if "label" in t.schema.names:
+        lab = t.column("label")
+        bad = pc.and_(pc.is_valid(lab), pc.invert(pc.is_in(lab, pa.array([0, 1], lab.type))))  # (missing: left)
+        if pc.any(bad).as_py():
+            i = int(pc.index(bad, True).as_py())
+            raise InputFileError(f"{path}: line {first_line + i}: the label is {lab[i].as_py()}; Criteo labels are 0 "
+                                 "(no click) or 1 (click): map other labels (e.g. VW's -1/+1) to 0/1 first")
+    for c in NUMERIC_COLUMNS:
+        mm = pc.min_max(t.column(c)).as_py()
+        if mm["max"] is not None and (mm["max"] > _EXACT or mm["min"] < -_EXACT):
+            i = int(pc.index(pc.greater(pc.abs(t.column(c)), _EXACT), True).as_py())
+            raise InputFileError(f"{path}: column '{c}' at line {first_line + i}: count {t.column(c)[i].as_py()} is "
+                                 "beyond 2^53 in size, which no count reaches (and a float64 cannot hold exactly)")
+    return t
 
 
 def _columns(has_label: bool) -> list[str]:
@@ -48,7 +72,7 @@ def load_criteo(path: str | Path, dictionary: bool = False, has_label: bool = Tr
     ``has_label=False`` reads files without the label column (39 fields, e.g. a test set).
     """
     p = Path(path)
-    t = read_delimited(p, **_options(dictionary, has_label))
+    t = check_values(read_delimited(p, **_options(dictionary, has_label)), p)
     return Table(t, "label" if has_label else None, p.name, {"path": str(p), "sha256": file_sha256(p), "format": "criteo"}, first_line=1)
 
 
@@ -66,8 +90,11 @@ def stream_criteo(
     memory stays near a few chunks plus a batch whatever the file size. ``meter`` (a
     ``readmeter.ReadMeter``) counts the bytes read and fingerprints them in the same pass.
     """
-    yield from stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, meter=meter,
-                                **_options(dictionary, has_label))
+    first = 1
+    for b in stream_delimited(Path(path), batch_rows, chunk_bytes=chunk_bytes, meter=meter,
+                              **_options(dictionary, has_label)):
+        yield check_values(b, Path(path), first)
+        first += b.num_rows
 
 
 def write_criteo(table: Table | pa.Table, path: str | Path) -> Path:

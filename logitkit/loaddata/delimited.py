@@ -7,19 +7,24 @@ an empty file, a header-only file, a row with the wrong number of fields.
 from __future__ import annotations
 
 import hashlib
-import queue
-import re
-import threading
+import os
+import stat
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Mapping
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from logitkit._util.errors import InputFileError
+from logitkit._util.threads import run_ahead
+from logitkit.loaddata.diagnose import check_names, check_text_columns, translate_error, utf8_error
 from logitkit.loaddata.table import Table
+
+__all__ = ["load_csv", "stream_csv", "write_csv", "read_delimited", "stream_delimited", "check_file", "csv_options",
+           "file_sha256", "rebatch", "translate_error"]
 
 BLOCK_SIZE = 8 << 20
 
@@ -32,18 +37,44 @@ def file_sha256(path: str | Path) -> str:
     for f in files:
         if p.is_dir():
             h.update(str(f.relative_to(p)).encode() + b"\0")
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        try:
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError as exc:
+            raise InputFileError(f"{f}: cannot be read ({exc.strerror or exc}); check the file's permissions") from None
     return h.hexdigest()
 
 
-def check_file(path: str | Path) -> Path:
+_EFFECTIVE = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+
+
+def check_file(path: str | Path, directory: bool = True) -> Path:
+    """``path`` when it names a readable, non-empty regular file (or, with ``directory``, a
+    folder); else an ``InputFileError`` saying what it is instead."""
     p = Path(path)
-    if not p.exists():
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        if p.is_symlink():
+            raise InputFileError(f"{p}: a symbolic link to {os.readlink(p)!r}, which does not exist; point "
+                                 "data.path at the file itself") from None
         raise InputFileError(f"{p}: no such file; check data.path (a relative path starts at the config "
-                             "file's folder, or at the current folder when given with --set)")
-    if p.is_file() and p.stat().st_size == 0:
+                             "file's folder, or at the current folder when given with --set)") from None
+    except OSError as exc:  # a loop of symbolic links, a folder on the way that cannot be entered, ...
+        raise InputFileError(f"{p}: cannot be opened ({exc.strerror or exc}); check the path and its permissions") from None
+    if stat.S_ISDIR(st.st_mode):
+        if not directory:
+            raise InputFileError(f"{p}: is a directory; data.path must name a file (only Parquet data may be a "
+                                 "directory of files)")
+        if not os.access(p, os.R_OK | os.X_OK, **_EFFECTIVE):
+            raise InputFileError(f"{p}: the directory cannot be read (permission denied); check its permissions")
+        return p
+    if not stat.S_ISREG(st.st_mode):
+        raise InputFileError(f"{p}: is not a regular file (a device, pipe or socket); copy the data into a file")
+    if not os.access(p, os.R_OK, **_EFFECTIVE):
+        raise InputFileError(f"{p}: cannot be read (permission denied); check the file's permissions")
+    if st.st_size == 0:
         raise InputFileError(f"{p}: the file is empty; give a file with at least one row")
     return p
 
@@ -86,81 +117,62 @@ def csv_options(
     return read, parse, convert
 
 
-def _first_ragged_row(source, read, parse, convert):
-    """The first row with the wrong field count, by a serial pass (error path only)."""
-    found: list = []
-
-    def handler(row):
-        found.append(row)
-        return "skip"
-
-    serial = pacsv.ReadOptions(
-        column_names=read.column_names, autogenerate_column_names=read.autogenerate_column_names,
-        skip_rows=read.skip_rows, block_size=read.block_size, use_threads=False,
-    )
-    p2 = pacsv.ParseOptions(
-        delimiter=parse.delimiter, quote_char=parse.quote_char, ignore_empty_lines=parse.ignore_empty_lines,
-        invalid_row_handler=handler,
-    )
-    try:
-        for _ in pacsv.open_csv(source, read_options=serial, parse_options=p2, convert_options=convert):
-            if found:
-                break
-    except pa.ArrowInvalid:
-        pass
-    return found[0] if found and found[0].number is not None else None
-
-
-def translate_error(exc: pa.ArrowInvalid, path: Path, read, parse, convert,
-                    chunk: bytes | None = None, first_line: int = 1) -> InputFileError:
-    """A pyarrow parse/convert error as an ``InputFileError`` naming file, line and column.
-
-    ``chunk``: the text that failed when a file is parsed in chunks, its first line being
-    line ``first_line`` of the file; without it the whole file is the source."""
-    msg = str(exc)
-    if chunk is None and "Empty CSV file" in msg:
-        return InputFileError(f"{path}: the file is empty; give a file with at least one row")
-    if "Expected" in msg and "columns" in msg:
-        source = pa.BufferReader(chunk) if chunk is not None else str(path)
-        row = _first_ragged_row(source, read, parse, convert)
-        where = f"line {first_line + row.number - 1}" if row is not None else "a line"
-        what = f"expected {row.expected_columns} fields, got {row.actual_columns}" if row is not None else msg
-        return InputFileError(
-            f"{path}: {where} has the wrong number of fields ({what}); every row must have "
-            f"as many fields as the first line (delimiter {parse.delimiter!r})"
-        )
-    m = re.search(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): (.*)", msg)
-    if m:
-        col_i = int(m.group(1))
-        names = read.column_names or []
-        col = names[col_i] if col_i < len(names) else f"#{col_i}"
-        if m.group(2):
-            where = f" at line {first_line + int(m.group(2)) - 1}"
-        else:
-            where = f" in lines from {first_line}" if chunk is not None else ""
-        return InputFileError(
-            f"{path}: column {col!r}{where}: value is not {m.group(3)} ({m.group(4)}); fix the value or "
-            "declare the column's type"
-        )
-    near = f" near line {first_line}" if chunk is not None else ""
-    return InputFileError(f"{path}: could not be read as delimited text{near}: {msg}")
-
-
-def _check_rows(t: pa.Table, path: Path) -> pa.Table:
+def _check_rows(t: pa.Table, path: Path, header: bool = True) -> pa.Table:
     if t.num_rows == 0:
-        raise InputFileError(f"{path}: the file has a header but no rows; give at least one row")
+        raise InputFileError(f"{path}: the file has " + ("a header but no rows" if header else "no rows")
+                             + "; give at least one row")
     return t
 
 
 def read_delimited(path: str | Path, **options) -> pa.Table:
     """The whole file as a ``pyarrow.Table`` (options: see ``csv_options``)."""
-    p = check_file(path)
+    p = check_file(path, directory=False)
     read, parse, convert = csv_options(**options)
     try:
         t = pacsv.read_csv(p, read_options=read, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise translate_error(exc, p, read, parse, convert) from None
-    return _check_rows(t, p)
+    except OSError as exc:  # a compressed file that is damaged
+        raise InputFileError(f"{p}: could not be read ({' '.join(str(exc).split())[:200]}); check the file") from None
+    _check_read(t, p, options.get("header", True) and options.get("column_names") is None,
+                unchecked=not convert.check_utf8)
+    return _check_rows(t, p, options.get("header", True))
+
+
+def _check_read(t: pa.Table | pa.RecordBatch, p: Path, named_by_file: bool, source=None, first_line: int = 1,
+                unchecked: bool = False) -> None:
+    """Column names from the file's header must be UTF-8, distinct and non-empty; text must
+    be UTF-8 (``unchecked``: pyarrow was told not to check, as for Criteo: text columns with
+    a byte above 0x7F are validated here, which costs one pass of ``max`` on ASCII text)."""
+    if named_by_file:
+        try:
+            names = t.column_names
+        except UnicodeDecodeError:
+            names = None
+        if names is None or any("\ufffd" in c for c in names):
+            err = utf8_error(p, source, first_line)
+            if err is not None:
+                raise err
+        check_names(names, p)
+    check_text_columns(t, p, source, first_line)
+    if unchecked:
+        for col in t.columns:
+            if (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and not _ascii(col):
+                try:
+                    col.validate(full=True)
+                except pa.ArrowInvalid:
+                    raise (utf8_error(p, source, first_line) or InputFileError(
+                        f"{p}: text that is not UTF-8 near line {first_line}; save the file as UTF-8")) from None
+
+
+def _ascii(col) -> bool:
+    """No byte of the column's text buffers is 0x80 or above (then it is UTF-8: one pass of max)."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    for c in chunks:
+        data = c.buffers()[2]
+        if data is not None and data.size and np.frombuffer(data, np.uint8).max() >= 0x80:
+            return False
+    return True
 
 
 def rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -184,13 +196,15 @@ def _text_chunks(path: Path, chunk_bytes: int, meter=None) -> Iterator[tuple[mem
     """(chunk of whole lines, line number of its first line): the file cut at newlines.
 
     Each chunk is read straight into its own buffer after the previous chunk's partial
-    last line, and handed on as a view (no copy of the text). ``meter`` (a
+    last line, and handed on as a view (no copy of the text). A line longer than a chunk
+    doubles the next read, so a file without newlines is read in O(size). ``meter`` (a
     ``readmeter.ReadMeter``) is handed every block read, and told the end."""
     with pa.input_stream(str(path), compression="detect") as f:
         rest = b""
         line = 1
+        want = chunk_bytes
         while True:
-            buf = bytearray(len(rest) + chunk_bytes)
+            buf = bytearray(len(rest) + want)
             buf[: len(rest)] = rest
             got = f.readinto(memoryview(buf)[len(rest) :])
             end = len(rest) + got
@@ -202,55 +216,33 @@ def _text_chunks(path: Path, chunk_bytes: int, meter=None) -> Iterator[tuple[mem
                 if rest:
                     yield memoryview(buf)[:end], line
                 return
-            cut = buf.rfind(b"\n", 0, end) + 1
+            cut = buf.rfind(b"\n", len(rest), end) + 1  # (rest holds no newline)
             if cut == 0:
                 rest = bytes(buf[:end])
+                want = max(want, len(rest))
                 continue
             yield memoryview(buf)[:cut], line
             line += buf.count(b"\n", 0, cut)
             rest = bytes(buf[cut:end])
-
-
-def prefetch(it: Iterator, depth: int = 2) -> Iterator:
-    """Run an iterator in a background thread, ``depth`` items ahead (pyarrow parses without the GIL)."""
-    q: queue.Queue = queue.Queue(depth)
-    done = object()
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        pass
-                if stop.is_set():
-                    return
-            q.put((done, None))
-        except BaseException as exc:  # handed to the consumer
-            q.put((done, exc))
-
-    t = threading.Thread(target=work, daemon=True)
-    t.start()
-    try:
-        while True:
-            item, exc = q.get()
-            if item is done:
-                if exc is not None:
-                    raise exc
-                return
-            yield item
-    finally:
-        stop.set()
+            want = chunk_bytes
 
 
 def _parse_chunk(buf: bytes, line: int, path: Path, ro, parse, convert) -> pa.Table:
     try:
-        return pacsv.read_csv(pa.py_buffer(buf), read_options=ro, parse_options=parse, convert_options=convert)
+        try:
+            t = pacsv.read_csv(pa.py_buffer(buf), read_options=ro, parse_options=parse, convert_options=convert)
+        except pa.ArrowInvalid as exc:
+            if "straddling" not in str(exc):
+                raise
+            # a row longer than a parse block: this chunk as one block
+            ro = pacsv.ReadOptions(column_names=ro.column_names, autogenerate_column_names=ro.autogenerate_column_names,
+                                   skip_rows=ro.skip_rows, block_size=len(buf) + 1, use_threads=False)
+            t = pacsv.read_csv(pa.py_buffer(buf), read_options=ro, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise translate_error(exc, path, ro, parse, convert, chunk=buf, first_line=line) from None
+    _check_read(t, path, line == 1 and ro.column_names == [] and not ro.autogenerate_column_names, buf, line,
+                unchecked=not convert.check_utf8)
+    return t
 
 
 def _parse_chunks(path: Path, read, parse, convert, header: bool, chunk_bytes: int,
@@ -298,7 +290,7 @@ def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> It
     pyarrow's streaming reader. ``meter`` (a ``readmeter.ReadMeter``, quote-free formats)
     sees every block read: the bytes read so far and the file's sha256.
     """
-    p = check_file(path)
+    p = check_file(path, directory=False)
     meter = options.pop("meter", None)
     chunk_bytes = options.pop("chunk_bytes", 4 << 20)
     parse_threads = options.pop("parse_threads", 2)
@@ -307,7 +299,7 @@ def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> It
     n = 0
     if not options.get("quoting", True):
         header = options.get("header", True)
-        tables = prefetch(_parse_chunks(p, read, parse, convert, header, chunk_bytes, parse_threads, meter))
+        tables = run_ahead(_parse_chunks(p, read, parse, convert, header, chunk_bytes, parse_threads, meter))
         batches = (b for t in tables for b in t.to_batches())
         for b in rebatch(batches, batch_rows):
             n += b.num_rows
@@ -315,13 +307,17 @@ def stream_delimited(path: str | Path, batch_rows: int = 65536, **options) -> It
     else:
         try:
             reader = pacsv.open_csv(p, read_options=read, parse_options=parse, convert_options=convert)
+            _check_read(reader.schema.empty_table(), p, options.get("header", True) and not read.column_names)
             for b in rebatch(reader, batch_rows):
                 n += b.num_rows
                 yield b
         except pa.ArrowInvalid as exc:
             raise translate_error(exc, p, read, parse, convert) from None
+        except OSError as exc:  # a compressed file that is damaged
+            raise InputFileError(f"{p}: could not be read ({' '.join(str(exc).split())[:200]}); check the file") from None
     if n == 0:
-        raise InputFileError(f"{p}: the file has a header but no rows; give at least one row")
+        raise InputFileError(f"{p}: the file has " + ("a header but no rows" if options.get("header", True) else "no rows")
+                             + "; give at least one row")
 
 
 def _delim_for(path: Path, delimiter: str | None) -> str:

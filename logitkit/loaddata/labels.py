@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logitkit._util.collective import LOCAL, Collective
-from logitkit._util.errors import DataError
+from logitkit._util.errors import DataError, shown, shown_list
 
 STRAY_ROWS = 5
 STRAY_SHARE = 0.05
@@ -60,6 +60,7 @@ def kind_of(col) -> str:
 
 def _counts(table, coll: Collective) -> tuple[dict, dict]:
     """({value: rows}, {value: (source row, where)}) over every rank."""
+    table.check_label_values()  # (not a class at all: before a fixed-width copy of every label below)
     text = label_text(table.data.column(table.label))
     rows = table.source_rows if table.source_rows is not None else np.arange(table.n_rows)
     mine = {}
@@ -94,9 +95,9 @@ def check_labels(table, data, coll: Collective = LOCAL) -> list[str]:
         for v in sorted(values, key=lambda v: where[v][0]):
             if not any(same_value(d, v, kind) for d in declared):
                 what = "data.classes" if data.classes is not None else f"data.positive_class {data.positive_class!r}"
-                raise DataError(f"{table.name}: label {table.label!r} has the value {v!r} at {where[v][1]}, which "
-                                f"{what} does not allow (the label's values: {values[:10]}); a binary label has "
-                                "two values: fix or drop that row" + (", or declare every class with data.classes"
+                raise DataError(f"{table.name}: label {shown(table.label)} has the value {shown(v)} at {where[v][1]}, "
+                                f"which {what} does not allow (the label's values: {shown_list(values)}); a binary "
+                                "label has two values: fix or drop that row" + (", or declare every class with data.classes"
                                                                      if data.classes is None else ""))
         return values
     if len(values) >= 3:
@@ -106,10 +107,12 @@ def check_labels(table, data, coll: Collective = LOCAL) -> list[str]:
         few = sum(count[v] for v in rest)
         if few <= STRAY_ROWS and few <= STRAY_SHARE * n:
             v = min(rest, key=lambda v: (count[v], where[v][0]))
-            raise DataError(f"{table.name}: label {table.label!r} has {len(values)} values {values[:10]}, but {v!r} "
+            raise DataError(f"{table.name}: label {shown(table.label)} has {len(values)} values {shown_list(values)}, "
+                            f"but {shown(v)} "
                             f"appears in {count[v]} row{'s' if count[v] > 1 else ''} ({where[v][1]}{', the first' if count[v] > 1 else ''}): a "
-                            f"typo in a binary label of {main}? Fix or drop that row, or declare the classes with "
-                            f"data.classes: [{', '.join(values[:10])}] to fit a multiclass model")
+                            f"typo in a binary label of {shown_list(main)}? Fix or drop that row, or declare the "
+                            f"classes with data.classes: [{', '.join(x if len(x) <= 40 else x[:37] + '...' for x in values[:10])}"
+                            f"{', ...' if len(values) > 10 else ''}] to fit a multiclass model")
     return values
 
 
@@ -119,8 +122,8 @@ def check_test_labels(test, classes: list[str], coll: Collective = LOCAL) -> Non
     kind = kind_of(test.data.column(test.label))
     for v in sorted(count, key=lambda v: where[v][0]):
         if not any(same_value(c, v, kind) for c in classes):
-            raise DataError(f"{test.name}: label {test.label!r} has the value {v!r} at {where[v][1]}, which is not a "
-                            f"class of the training data ({classes[:10]}); fix or drop that row")
+            raise DataError(f"{test.name}: label {shown(test.label)} has the value {shown(v)} at {where[v][1]}, which "
+                            f"is not a class of the training data ({shown_list(classes)}); fix or drop that row")
 
 
 __all__ = ["check_labels", "check_test_labels", "label_text", "same_value", "STRAY_ROWS", "STRAY_SHARE"]

@@ -26,8 +26,8 @@ import pyarrow as pa
 from logitkit._util.collective import Collective, current
 from logitkit._util.dist import shard_range
 from logitkit._util.errors import InputFileError
-from logitkit.loaddata import svmlight
-from logitkit.loaddata.criteo import CRITEO_COLUMNS
+from logitkit.loaddata import parquet, svmlight
+from logitkit.loaddata.criteo import CRITEO_COLUMNS, check_values
 from logitkit.loaddata.delimited import check_file, file_sha256
 from logitkit.loaddata.files import check_fixed_label, guess_format, load_file
 from logitkit.loaddata.shard import (Part, byte_range, file_rows, header_names, is_compressed, parquet_files,
@@ -71,6 +71,8 @@ def _read_text(p: Path, fmt: str, data, coll: Collective) -> tuple[pa.Table, np.
     buf, start, end, n_lines, line0 = _my_bytes(p, header, coll)
     first = (2 if header else 1) + line0
     t = parse_range(buf, p, names, first, delim, fixed, **opts)
+    if fmt == "criteo":  # (a label other than 0/1, a count beyond 2^53: the line, as load_criteo says)
+        check_values(t, p, first)
     if fixed is None:  # one type per column on every rank: re-parse the columns inferred otherwise
         common = {n: unify_types(ts) for n, ts in zip(names, zip(*coll.all_gather([c.type for c in t.columns])))}
         if any(common[n] != t.column(n).type and not pa.types.is_null(t.column(n).type) for n in names):
@@ -93,12 +95,16 @@ def _read_svmlight(p: Path, data, coll: Collective) -> tuple[pa.Table, np.ndarra
     buf, start, end, n_lines, line0 = _my_bytes(p, False, coll)
     lines = parse_range(buf, p, ["line"], 1 + line0, "\x1f", {"line": pa.string()}, quoting=False,
                         ignore_empty_lines=False).column("line").combine_chunks()
-    y, off, idx, val, qid = svmlight._parse(lines, 1 + line0, p)
-    seen = coll.all_gather((int(idx.min()) if len(idx) else None, int(idx.max()) if len(idx) else None,
-                            qid is not None))
+    y, off, idx, val, qid, line_of = svmlight._parse_lines(lines, 1 + line0, p)
+    seen = coll.all_gather((int(idx.min()) if len(idx) else None,
+                            svmlight.largest_index(idx, off, line_of) if len(idx) else None, qid is not None, len(y)))
     lows, highs = [s[0] for s in seen if s[0] is not None], [s[1] for s in seen if s[1] is not None]
     lo = 0 if lows and min(lows) == 0 else 1
-    d = data.n_features if data.n_features is not None else (max(highs) + 1 - lo if highs else 0)
+    top = max(highs, key=lambda h: (h[0], -h[1])) if highs else None  # (the largest index, its first line)
+    d = data.n_features if data.n_features is not None else (top[0] + 1 - lo if top else 0)
+    if data.n_features is None and d > svmlight.MAX_INFERRED_WIDTH:  # (every rank: the same error)
+        index, line = top
+        raise svmlight.too_wide(p, line, index, d, sum(s[3] for s in seen))
     batch = svmlight._dense_batch(y, off, idx, val, lo, d, p)
     if any(s[2] for s in seen):
         batch = batch.append_column("qid", pa.array(qid if qid is not None else np.zeros(len(y), dtype=np.int64)))
@@ -114,16 +120,25 @@ def _read_parquet(p: Path, coll: Collective) -> tuple[pa.Table, np.ndarray, Part
     """Files r, r + W, ... of a Parquet directory, or row groups r, r + W, ... of one file;
     every row's index comes from the footers alone (no communication)."""
     r, w = coll.rank, coll.world_size
-    if p.is_dir():
-        files, schema = parquet_files(p)
-        starts = np.concatenate([[0], np.cumsum(file_rows(files))]).astype(np.int64)
-        mine = list(range(len(files)))[r::w]
-        t = read_files([files[i] for i in mine], schema)
-        part = Part(str(p), "files", t.num_rows, files=[os.path.relpath(files[i], p) for i in mine])
-    else:
-        mine, starts = parquet_row_groups(p, r, w)
-        t = read_row_groups(p, mine)
-        part = Part(str(p), "row_groups", t.num_rows, row_groups=mine)
+    try:  # (a damaged file, a nested column: one line naming it, as load_parquet says)
+        if p.is_dir():
+            files, schema = parquet_files(p)
+            parquet.check_schema(schema, p)
+            starts = np.concatenate([[0], np.cumsum(file_rows(files))]).astype(np.int64)
+            mine = list(range(len(files)))[r::w]
+            t = read_files([files[i] for i in mine], schema)
+            part = Part(str(p), "files", t.num_rows, files=[os.path.relpath(files[i], p) for i in mine])
+        else:
+            check_file(p)
+            mine, starts = parquet_row_groups(p, r, w)
+            t = read_row_groups(p, mine)
+            parquet.check_schema(t.schema, p)
+            part = Part(str(p), "row_groups", t.num_rows, row_groups=mine)
+    except parquet.DECODE_ERRORS as exc:
+        if isinstance(exc, InputFileError):
+            raise
+        raise parquet.damaged(p, exc) from None
+    t = parquet.as_text(t, p)
     if int(starts[-1]) == 0:
         raise InputFileError(f"{p}: the Parquet data has no rows")
     rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in mine] or [np.zeros(0)]).astype(np.int64)

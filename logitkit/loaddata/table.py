@@ -5,8 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from logitkit._util.errors import DataError, did_you_mean
+from logitkit._util.errors import DataError, did_you_mean, shown, shown_list
+
+
+#: longest text a class label may be
+MAX_LABEL_CHARS = 1000
 
 
 @dataclass
@@ -44,14 +49,52 @@ class Table:
         """One column as a NumPy array; a clear error when it does not exist."""
         if name not in self.data.column_names:
             raise DataError(
-                f"{self.name}: no column {name!r}; columns are {self.data.column_names}."
+                f"{self.name}: no column {shown(name)}; columns are {shown_list(self.data.column_names)}."
                 + did_you_mean(name, self.data.column_names)
             )
         return self.data.column(name).to_numpy(zero_copy_only=False)
 
+    def check_label_values(self) -> None:
+        """Every label present is a class: text of at most ``MAX_LABEL_CHARS`` characters,
+        or a whole number below 2^53 in size (not a fraction, not infinite, not NaN: a
+        float beyond 2^53 stops being a whole number exactly). An error names the first
+        row that is not; missing labels are left to the caller. Text is checked on the
+        Arrow column, before NumPy makes a fixed-width copy of every label that wide."""
+        col = self.data.column(self.label)
+        text = col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
+        if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+            long = pc.greater(pc.utf8_length(text), MAX_LABEL_CHARS).fill_null(False).to_numpy(zero_copy_only=False)
+            if long.any():
+                i = int(np.flatnonzero(long)[0])
+                raise DataError(
+                    f"{self.name}: label column {shown(self.label)} holds a value of {len(text[i].as_py()):,} "
+                    f"characters at {self.where(i)}, which is not a class label (at most {MAX_LABEL_CHARS:,}); fix "
+                    "the value, or choose the label column with data.label"
+                )
+        elif pa.types.is_floating(text.type):
+            y = text.to_numpy(zero_copy_only=False).astype(np.float64)
+            bad = ~np.isfinite(y) | (y != np.round(y)) | (np.abs(y) > 2.0**53)
+            if text.null_count:
+                bad &= text.is_valid().to_numpy(zero_copy_only=False)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"{self.name}: label column {shown(self.label)} holds {float(y[i])!r} at {self.where(i)}, which is "
+                    "not a class label; labels are whole numbers (below 2^53) or text: fix the value, or choose the "
+                    "label column with data.label"
+                )
+
     def labels(self) -> np.ndarray:
+        """The label column as class labels (n,): a missing label, or a value that is not a
+        class (``check_label_values``) is an error naming the row."""
         if self.label is None:
             raise DataError(f"{self.name}: no label column is set")
+        col = self.data.column(self.label)
+        if col.null_count:
+            i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise DataError(f"{self.name}: label column {shown(self.label)} is missing at {self.where(i)}; every row "
+                            "needs a label")
+        self.check_label_values()
         return self.column(self.label)
 
     def take(self, rows: np.ndarray) -> "Table":

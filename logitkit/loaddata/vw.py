@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logitkit._util.errors import InputFileError
+from logitkit._util.errors import InputFileError, shown
 from logitkit.loaddata.delimited import file_sha256, read_delimited, stream_delimited
 from logitkit.loaddata.table import Table
 from logitkit.loaddata.tokens import N_CODES, code_of_id, log_bucket_ids
@@ -41,7 +41,7 @@ def _float_or_error(arr: pa.Array, what: str, lines: np.ndarray, path: Path) -> 
     if len(bad):
         i = int(bad[0])
         raise InputFileError(
-            f"{path}: line {int(lines[i])}: {what} {arr[i].as_py()!r} is not a number; "
+            f"{path}: line {int(lines[i])}: {what} {shown(arr[i].as_py())} is not a number; "
             "VW lines read 'label [importance] [\\'tag] |namespace feature[:value] ...'"
         )
     return arr.cast(pa.float64())

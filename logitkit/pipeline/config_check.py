@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from logitkit._util.errors import ConfigError, DataError, did_you_mean
+from logitkit._util.errors import ConfigError, DataError, did_you_mean, shown, shown_list
 
 _SE_ASKED = "asks for standard errors"
 
@@ -169,14 +169,15 @@ def check_loaded(cfg, table) -> None:
             col = table.data.column(column)
             values = set(col.cast("string").drop_null().unique().to_pylist()) if col.num_chunks else set()
             if level not in values and not _numeric_level(level, values):
-                shown = sorted(values)[:20]
-                raise DataError(f"prep.reference: {level!r} is not a level of column {column!r} in {table.name}; its "
-                                f"levels are {shown}{' ...' if len(values) > 20 else ''}." + did_you_mean(level, shown))
+                levels = sorted(values)
+                raise DataError(f"prep.reference: {shown(level)} is not a level of column {shown(column)} in "
+                                f"{table.name}; its levels are {shown_list(levels, 20)}."
+                                + did_you_mean(level, levels[:20]))
     if cfg.model.kind == "firth" and table.label is not None:
         values = table.data.column(table.label).drop_null().unique()
         if len(values) > 2:
             raise DataError(f"model.kind 'firth' is a binary model, but label {table.label!r} of {table.name} has "
-                            f"{len(values)} values {sorted(map(str, values.to_pylist()))[:10]}; use model.kind "
+                            f"{len(values)} values {shown_list(sorted(map(str, values.to_pylist())))}; use model.kind "
                             "'logistic' for several classes")
     prof = cfg.interpret.profile
     if prof is not None and cfg.model.formula is None and table.feature_names != [prof.feature]:

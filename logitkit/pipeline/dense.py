@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from logitkit._util.collective import Collective
+from logitkit._util.errors import prefixed
 from logitkit.pipeline import outputs, stages, toolkit
 from logitkit.pipeline.config import Config
 from logitkit.pipeline.modelio import local_estimator
@@ -78,7 +79,10 @@ def run(cfg: Config, coll: Collective, loaded, device, timer: Timer, work: Path 
             return summary
         model = local_estimator(model)
         stages.add_hosmer_lemeshow(cfg, model, preds["train"][0], preds["train"][1][:, -1], summary)
-        record["metrics"] = {name: stages.metrics(cfg, model, y, P) for name, (y, P) in preds.items()}
+        record["metrics"] = {}
+        for name, (y, P) in preds.items():  # (a metric not defined on these rows names their file)
+            with prefixed(f"{(test if name == 'test' else train).name} ({name} rows)"):
+                record["metrics"][name] = stages.metrics(cfg, model, y, P)
         if summary is not None:
             record["model_stats"] = summary.stats
             outputs.write_coefficients(work / "coefficients.csv", summary.rows, summary.cov_type)

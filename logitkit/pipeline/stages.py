@@ -21,7 +21,7 @@ import pyarrow as pa
 from sklearn.base import clone
 
 from logitkit._util.collective import Collective
-from logitkit._util.errors import ConfigError, did_you_mean
+from logitkit._util.errors import ConfigError, did_you_mean, prefixed
 from logitkit.embed.basis import basis_to_json, make_basis
 from logitkit.evaluate.inference import COLUMNS, Summary, hosmer_lemeshow, summary
 from logitkit.evaluate.metrics import compute_metrics
@@ -35,7 +35,7 @@ from logitkit.predict import LogisticRegression
 from logitkit.predict.distributed import DistributedLogisticRegression
 from logitkit.predict.firth import FirthLogisticRegression
 from logitkit.predict.mlp import MLPClassifier
-from logitkit.prepdata import Preprocessor, input_rows, split_table
+from logitkit.prepdata import Preprocessor, check_split_labels, input_rows, split_table
 
 
 def named_features(Z: np.ndarray, names: list[str]) -> pa.Table:
@@ -66,10 +66,15 @@ def load(cfg: Config, coll: Collective):
 
 
 def split(cfg: Config, table, test_table, coll: Collective):
-    """(train, test): the test file when there is one, else ``data.split`` of the input."""
+    """(train, test): the test file when there is one, else ``data.split`` of the input;
+    the training rows must hold two classes and the test rows none that they lack
+    (``prepdata.check_split_labels``, over every rank's rows)."""
     if test_table is not None:
-        return table, test_table
-    return split_table(table, cfg.data.split, cfg.run.seed, coll)
+        train, test = table, test_table
+    else:
+        train, test = split_table(table, cfg.data.split, cfg.run.seed, coll)
+    check_split_labels(train, test, coll)
+    return train, test
 
 
 def prepare(cfg: Config, train, coll: Collective):
@@ -205,8 +210,9 @@ def inference(cfg: Config, model, X, y, train):
         return toolkit.firth_summary(model, ev.level)
     if ev.inference and _inference_applies(model):
         groups = train.column(ev.cluster_column) if ev.cov_type == "cluster" and ev.cluster_column else None
-        s = summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,
-                    hl_groups=ev.hosmer_lemeshow_groups)
+        with prefixed(train.name):  # (a statistic not defined on these rows names their file)
+            s = summary(model, X, y, cov_type=ev.cov_type, groups=groups, level=ev.level,
+                        hl_groups=ev.hosmer_lemeshow_groups)
         if groups is not None:
             s.stats.update(cluster_column=ev.cluster_column, n_clusters=int(len(np.unique(groups))))
         return s

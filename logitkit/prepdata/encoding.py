@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from logitkit._util.collective import LOCAL, Collective
-from logitkit._util.errors import ConfigError, DataError, did_you_mean
+from logitkit._util.errors import ConfigError, DataError, did_you_mean, shown, shown_list
 from logitkit.loaddata.tokens import code_of_id, log_bucket_ids
 
 Where = Callable[[int], str]
@@ -69,8 +69,8 @@ class _Indicators:
         elif _same_number(str(reference), levels) is not None:  # '1' names the level '1.0' of a number column
             self.drop_ = _same_number(str(reference), levels)
         else:
-            raise ConfigError(f"prep.reference: {reference!r} is not a level of column {column!r}; its levels are "
-                              f"{levels[:20]}{' ...' if len(levels) > 20 else ''}." + did_you_mean(str(reference), levels))
+            raise ConfigError(f"prep.reference: {shown(reference)} is not a level of column {shown(column)}; its levels "
+                              f"are {shown_list(levels, 20)}." + did_you_mean(str(reference), levels))
 
     def _coded(self, X: np.ndarray) -> np.ndarray:
         return X if self.drop_ is None else np.delete(X, self.drop_, axis=1)
@@ -116,7 +116,7 @@ class OneHotEncoder(_Indicators):
         if self.unknown == "error" and (codes < 0).any():
             i = int(np.nonzero(codes < 0)[0][0])
             raise DataError(
-                f"column {column!r}: category {str(values[i])!r} at {where(i)} was not seen in training; "
+                f"column {shown(column)}: category {shown(str(values[i]))} at {where(i)} was not seen in training; "
                 "set prep.unknown: ignore to encode unseen categories as all zeros"
             )
         return self._coded(_one_hot(codes, len(self.categories_)))

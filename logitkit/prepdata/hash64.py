@@ -16,7 +16,9 @@ a and b is ``mix(mix(a ^ 0x632be59bd9b4e019) ^ b)`` (``cross_hash``).
 
 ``hash_strings`` hashes a whole string column at once: one vectorised pass per 8-byte
 word (aligned uint64 reads when every value starts at a multiple of 8 bytes, as hex ids
-do). No Python loop runs per row.
+do). No Python loop runs per row, except for a few values far longer than the rest (at
+most 4 left with more than 64 words to go): their last words are hashed one by one, so a
+megabyte-long value costs one pass over its bytes, not one pass over the batch per word.
 """
 from __future__ import annotations
 
@@ -109,9 +111,16 @@ def hash_strings(strings: pa.Array, key) -> np.ndarray:
         tmp = np.empty_like(h)
         _mix_(h, tmp)
         nwords = (lens + 7) // 8
+        byte_starts = offsets[:-1].astype(np.int64)
+        live = np.arange(n)
         for j in range(int(nwords.max()) if n else 0):
             everyone = j == 0 and bool(nwords.min() >= 1)
-            live = slice(None) if everyone else np.nonzero(nwords > j)[0]
+            if not everyone:
+                live = live[nwords[live] > j]  # (the strings still this long: fewer at each word)
+                if len(live) <= _TAIL and int(nwords[live].max()) - j > _TAIL_WORDS:
+                    for i in live:  # a few very long strings: their last words one by one, not one pass each
+                        h[i] = _hash_words(int(h[i]), data, int(byte_starts[i]) + 8 * j, int(lens[i]) - 8 * j)
+                    break
             w = words.take(starts[live] + step * j)
             rem = lens[live] - 8 * j
             short = np.nonzero(rem < 8)[0]
@@ -125,6 +134,26 @@ def hash_strings(strings: pa.Array, key) -> np.ndarray:
                 hl = h[live] ^ w
                 h[live] = _mix_(hl, np.empty_like(hl))
     return h
+
+
+_TAIL, _TAIL_WORDS = 4, 64  # at most this many strings left with more than this many words: one by one
+_MASK64 = (1 << 64) - 1
+
+
+def _hash_words(h: int, data: np.ndarray, start: int, length: int) -> np.uint64:
+    """``h_{j+1} = mix(h_j ^ w_j)`` over the words of ``data[start : start + length]`` (the
+    last zero-padded), in Python integers: for the few strings far longer than the rest."""
+    tail = np.zeros((length + 7) // 8 * 8, np.uint8)
+    tail[:length] = data[start : start + length]
+    m1, m2 = int(_M1), int(_M2)
+    for w in tail.view("<u8").tolist():
+        z = h ^ w
+        z ^= z >> 30
+        z = (z * m1) & _MASK64
+        z ^= z >> 27
+        z = (z * m2) & _MASK64
+        h = z ^ (z >> 31)
+    return np.uint64(h)
 
 
 def string_array(texts: list[str]) -> pa.Array:

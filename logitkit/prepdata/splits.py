@@ -104,7 +104,7 @@ def split_column(table: Table, name: str, what: str) -> np.ndarray:
     col = table.data.column(name)
     if col.null_count:
         first = int(np.nonzero(col.is_null().to_numpy(zero_copy_only=False))[0][0])
-        raise DataError(f"split.{what} {name!r} is missing at {table.where(first)}; every row needs a value")
+        raise DataError(f"{table.name}: split.{what} {name!r} is missing at {table.where(first)}; every row needs a value")
     return col.to_numpy(zero_copy_only=False)
 
 

@@ -57,3 +57,18 @@ def test_a_test_label_the_training_data_lacks_is_named(tmp_path):
     with pytest.raises(DataError, match=r"t.csv: label 'y' has the value 'B' at row 3 \(line 4 of t.csv\), which is "
                                         r"not a class of the training data \(\['a', 'b'\]\)"):
         load_from_config(DataSection(path="d.csv", test_path="t.csv", label="y"), tmp_path)
+
+
+def test_a_value_that_is_no_class_is_named_before_the_labels_are_counted(tmp_path):
+    """A megabyte-long label (NumPy would copy every label that wide to count them) and a
+    number that is not a whole one (not a stray typo to declare as a class)."""
+    labels = ["a", "b"] * 1500
+    labels[2500] = "z" * 1_000_001
+    with pytest.raises(DataError, match=r"^d.csv: label column 'y' holds a value of 1,000,001 characters at row 2501 "
+                                        r"\(line 2502 of d.csv\), which is not a class label \(at most 1,000\)"):
+        _load(tmp_path, labels)
+    labels = [0, 1] * 40
+    labels[7] = "99999999999999999999999"
+    with pytest.raises(DataError, match=r"^d.csv: label column 'y' holds 1e\+23 at row 8 \(line 9 of d.csv\), which "
+                                        r"is not a class label; labels are whole numbers \(below 2\^53\) or text"):
+        _load(tmp_path, labels)

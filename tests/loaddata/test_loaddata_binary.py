@@ -43,7 +43,7 @@ def test_parquet_directory_against_pyarrow(tmp_path, dense):
 
 def test_parquet_empty_directory(tmp_path):
     (tmp_path / "none").mkdir()
-    with pytest.raises(InputFileError, match=r"none: the directory holds no Parquet files"):
+    with pytest.raises(InputFileError, match=r"none: is a directory that holds no Parquet files; data.path must name a file, or a directory of Parquet files"):
         load_parquet(tmp_path / "none")
 
 

@@ -77,6 +77,15 @@ def test_long_and_unicode_values_and_categorical_numbers():
     assert X[:, 1].tolist() == [ref_bucket("n", "" if v is None else str(v), 0, 30) for v in n]
 
 
+def test_megabyte_values_among_short_ones_hash_as_documented():
+    """A few very long values (a 2 MB category from a damaged file) are hashed word by word at
+    the end instead of one vectorised pass per word over the batch: same hashes, bounded time."""
+    vals = ["9" * 2_000_003, "ab", None, "é" * 50_001, "x" * 600, "12345678"] + ["c"] * 50
+    b = pa.record_batch({"s": pa.array(vals)})
+    X = FeatureHasher(n_bits=30, label=None).transform(b)
+    assert X[:, 0].tolist() == [ref_bucket("s", v or "", 0, 30) for v in vals]
+
+
 def test_missing_is_its_own_token(ctr):
     h = FeatureHasher(n_bits=22)
     X = h.transform(ctr)
