@@ -341,15 +341,7 @@ def load_csv(
     columns are ``column_names`` or ``c0, c1, ...``.
     """
     p = Path(path)
-    t = read_delimited(
-        p,
-        delimiter=_delim_for(p, delimiter),
-        header=header,
-        column_names=column_names,
-        column_types=column_types,
-    )
-    if not header and column_names is None:
-        t = t.rename_columns([f"c{j}" for j in range(t.num_columns)])
+    t = _named(read_delimited(p, **_options(p, delimiter, header, column_names, column_types)), header, column_names)
     lab = label if label is not None else t.column_names[-1]
     fp = {"path": str(p), "sha256": file_sha256(p), "format": "csv"}
     return Table(t, lab, name=p.name, fingerprint=fp, first_line=2 if header else 1)
@@ -365,17 +357,19 @@ def stream_csv(
 ) -> Iterator[pa.RecordBatch]:
     """The same rows as ``load_csv``, as record batches of ``batch_rows`` rows."""
     p = Path(path)
-    for b in stream_delimited(
-        p,
-        batch_rows,
-        delimiter=_delim_for(p, delimiter),
-        header=header,
-        column_names=column_names,
-        column_types=column_types,
-    ):
-        if not header and column_names is None:
-            b = b.rename_columns([f"c{j}" for j in range(b.num_columns)])
-        yield b
+    for b in stream_delimited(p, batch_rows, **_options(p, delimiter, header, column_names, column_types)):
+        yield _named(b, header, column_names)
+
+
+def _options(p: Path, delimiter, header: bool, column_names, column_types) -> dict:
+    """The reader's keyword arguments of ``load_csv``/``stream_csv``'s."""
+    return dict(delimiter=_delim_for(p, delimiter), header=header, column_names=column_names,
+                column_types=column_types)
+
+
+def _named(t, header: bool, column_names):
+    """A table or batch of a file without header or given names: columns ``c0, c1, ...``."""
+    return t.rename_columns([f"c{j}" for j in range(t.num_columns)]) if not header and column_names is None else t
 
 
 def write_csv(table: Table | pa.Table, path: str | Path, delimiter: str = ",", header: bool = True,

@@ -27,8 +27,7 @@ def load_file(
     """Read a whole file with the reader its format calls for."""
     fmt = guess_format(path, format)
     if fmt in ("csv", "tsv"):
-        d = delimiter if delimiter is not None else ("\t" if fmt == "tsv" else ",")
-        return load_csv(path, label, d, header, column_names)
+        return load_csv(path, label, _delimiter(fmt, delimiter), header, column_names)
     if fmt == "parquet":
         return load_parquet(path, label)
     if fmt == "svmlight":
@@ -39,6 +38,11 @@ def load_file(
         t = load_vw(path)
     check_fixed_label(label, fmt)
     return t
+
+
+def _delimiter(fmt: str, delimiter: str | None) -> str:
+    """The delimiter given, else the format's: tab for tsv, ',' for csv."""
+    return delimiter if delimiter is not None else ("\t" if fmt == "tsv" else ",")
 
 
 def check_fixed_label(label: str | None, fmt: str) -> None:
@@ -59,8 +63,7 @@ def stream_file(
     """Stream a file as record batches of ``batch_rows`` rows, whatever its format."""
     fmt = guess_format(path, format)
     if fmt in ("csv", "tsv"):
-        d = delimiter if delimiter is not None else ("\t" if fmt == "tsv" else ",")
-        return stream_csv(path, batch_rows, d, header, column_names)
+        return stream_csv(path, batch_rows, _delimiter(fmt, delimiter), header, column_names)
     if fmt == "parquet":
         return stream_parquet(path, batch_rows)
     if fmt == "svmlight":
