@@ -30,14 +30,8 @@ def load_file(
         return load_csv(path, label, _delimiter(fmt, delimiter), header, column_names)
     if fmt == "parquet":
         return load_parquet(path, label)
-    if fmt == "svmlight":
-        t = load_svmlight(path, n_features)
-    elif fmt == "criteo":
-        t = load_criteo(path)
-    else:
-        t = load_vw(path)
-    check_fixed_label(label, fmt)
-    return t
+    check_fixed_label(label, fmt)  # (before reading)
+    return load_svmlight(path, n_features) if fmt == "svmlight" else load_criteo(path) if fmt == "criteo" else load_vw(path)
 
 
 def _delimiter(fmt: str, delimiter: str | None) -> str:

@@ -65,3 +65,13 @@ def log_progress(verbose: int, solver: str, it: int, value: float, gnorm: float)
         logging.getLogger("logitkit.predict").info(
             "%s iter %d  objective %.10g  |grad|inf %.3g", solver, it, value, gnorm
         )
+
+
+def stop_test(solver: str, it: int, theta: torch.Tensor, g: torch.Tensor, obj, F: float, tol: float, verbose: int,
+              curve: list[float]):
+    """The check at the top of iteration ``it + 1``: (pseudo-gradient, its ∞-norm, the
+    converged result when that norm is ≤ tol, else None); the iteration is logged."""
+    pg = pseudo_gradient(theta, g, obj.l1, obj.penalty_mask)
+    gnorm = float(pg.abs().max())
+    log_progress(verbose, solver, it, F, gnorm)
+    return pg, gnorm, (SolverResult(theta, it, True, curve) if gnorm <= tol else None)

@@ -13,14 +13,15 @@ import math
 import torch
 
 from logitkit.predict.objective import LogisticObjective
-from logitkit.predict.solvers.common import SolverResult, log_progress, pseudo_gradient, soft_threshold
+from logitkit.predict.solvers.common import SolverResult, pseudo_gradient, soft_threshold, stop_test
 from logitkit.predict.solvers import subsampled
 
 
 def _null_directions(obj: LogisticObjective) -> torch.Tensor:
     """For softmax: (K·p, K·p) matrix N Nᵀ over directions that add a constant to every
-    class's coefficient j, for each unpenalised j (with any penalty, only the intercept). F is flat along them; adding N Nᵀ to H makes
-    it invertible and leaves the Newton step on the gradient's subspace unchanged."""
+    class's coefficient j, for each unpenalised j (with any penalty, only the intercept).
+    F is flat along them; adding N Nᵀ to H makes it invertible and leaves the Newton step
+    on the gradient's subspace unchanged."""
     K, p = obj.m, obj.p
     free = (obj.penalty_mask[0] == 0) if obj.alpha > 0 else torch.ones(p, dtype=torch.bool)
     E = torch.zeros(K, p, K, p, dtype=torch.float64, device=obj.device)
@@ -102,14 +103,8 @@ def _prox_newton_step(H, g, theta, lam_vec, gnorm: float):
     return delta
 
 
-def newton(
-    obj: LogisticObjective,
-    theta0: torch.Tensor,
-    max_iter: int = 100,
-    tol: float = 1e-6,
-    verbose: int = 0,
-    subsample: bool = True,
-) -> SolverResult:
+def newton(obj: LogisticObjective, theta0: torch.Tensor, max_iter: int = 100, tol: float = 1e-6, verbose: int = 0,
+           subsample: bool = True) -> SolverResult:
     """Minimise ``obj`` by (proximal) Newton; stop when ‖pseudo-gradient‖∞ ≤ tol.
 
     Large smooth problems started from zero begin on a subsample and finish with
@@ -125,11 +120,9 @@ def newton(
     curve = [F]
     eps = torch.finfo(obj.dtype).eps
     for it in range(1, max_iter + 1):
-        pg = pseudo_gradient(theta, g, lam, mask)
-        gnorm = float(pg.abs().max())
-        log_progress(verbose, "newton", it - 1, F, gnorm)
-        if gnorm <= tol:
-            return SolverResult(theta, it - 1, True, curve)
+        pg, gnorm, done = stop_test("newton", it - 1, theta, g, obj, F, tol, verbose, curve)
+        if done:
+            return done
         H = _full_hessian(obj, theta)
         g64, th64 = g.reshape(-1).to(torch.float64), theta.reshape(-1).to(torch.float64)
         if lam > 0:

@@ -13,7 +13,7 @@ from collections import deque
 import torch
 
 from logitkit.predict.objective import LogisticObjective
-from logitkit.predict.solvers.common import SolverResult, log_progress, pseudo_gradient, two_loop
+from logitkit.predict.solvers.common import SolverResult, pseudo_gradient, stop_test, two_loop
 
 
 def _scaled(S: deque, Y: deque):
@@ -42,11 +42,9 @@ def lbfgs(
     curve = [F]
     eps = float(torch.finfo(obj.dtype).eps)
     for it in range(1, max_iter + 1):
-        pg = pseudo_gradient(x, g, lam, mask)
-        gnorm = float(pg.abs().max())
-        log_progress(verbose, "lbfgs", it - 1, F, gnorm)
-        if gnorm <= tol:
-            return SolverResult(x, it - 1, True, curve)
+        pg, gnorm, done = stop_test("lbfgs", it - 1, x, g, obj, F, tol, verbose, curve)
+        if done:
+            return done
         d = -two_loop(pg, S, Y, _scaled(S, Y))
         if lam > 0:
             d = torch.where(d * pg < 0, d, torch.zeros_like(d))
