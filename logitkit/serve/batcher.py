@@ -27,7 +27,7 @@ from collections import deque
 import numpy as np
 
 from logitkit._util.errors import UserError
-from logitkit.serve.protocol import merge
+from logitkit.serve.protocol import merge_columns
 
 log = logging.getLogger("logitkit.serve")
 
@@ -132,8 +132,7 @@ class Batcher:
         t0 = time.perf_counter()
         scorer = batch[0].scorer
         try:  # each input decoded once for the batch, then the reader's types, then the model
-            names = list(batch[0].request.columns)
-            columns = {n: merge([j.request.columns[n] for j in batch]) for n in names}
+            columns = merge_columns([j.request.columns for j in batch])
             proba = scorer.proba(scorer.table(columns, where=batch[0].where))
             labels = scorer.labels(proba)
         except UserError as exc:

@@ -73,6 +73,78 @@ def merge(parts: list[Tensor]):
     return np.concatenate([p.array for p in parts])
 
 
+#: at most this many rows in each request: their BYTES inputs walked together (``merge_columns``)
+LOCKSTEP_ROWS = 128
+
+
+def merge_columns(requests: list[dict]) -> dict:
+    """Each input's values over several requests with the same key (``{name: Tensor}``
+    each), decoded once. Binary BYTES inputs of requests of at most ``LOCKSTEP_ROWS``
+    rows are read together: every (request, input) is a run of length-prefixed elements,
+    and all runs are walked in lockstep, one vectorised step per row (a batch of 16
+    requests of 100 rows and 26 text inputs: 100 steps over 416 runs, instead of 26
+    walks over the joined buffers). Any input that does not decode so is decoded by
+    ``merge``, which names it."""
+    names = list(requests[0])
+    text = [n for n in names if requests[0][n].raw is not None and requests[0][n].datatype == "BYTES"]
+    out = {}
+    if len(text) * len(requests) > 1 and max(r[text[0]].n for r in requests) <= LOCKSTEP_ROWS:
+        out = _lockstep([[r[n] for r in requests] for n in text])
+    for n in names:
+        if n not in out:
+            out[n] = merge([r[n] for r in requests])
+    return out
+
+
+def _lockstep(columns: list[list[Tensor]]) -> dict:
+    """{name: string array} of BYTES inputs (each a list of one Tensor per request), or
+    {} when any run is not its elements exactly or any text is not UTF-8."""
+    runs = [t for col in columns for t in col]
+    buf = np.frombuffer(b"".join(t.raw for t in runs), dtype=np.uint8)
+    sizes = np.array([len(t.raw) for t in runs], dtype=np.int64)
+    counts = np.array([t.n for t in runs], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    cur = ends - sizes
+    if len(buf) < 4 or (sizes < 4 * counts).any():
+        return {}
+    u32 = np.ndarray((len(buf) - 3,), dtype="<u4", buffer=buf, strides=(1,))
+    steps = int(counts.max())
+    pos = np.zeros((steps, len(runs)), dtype=np.int64)
+    lens = np.zeros((steps, len(runs)), dtype=np.int64)
+    live = np.arange(steps)[:, None] < counts[None, :]
+    for s in range(steps):
+        on = live[s]
+        c = cur if on.all() else cur[on]
+        end = ends if on.all() else ends[on]
+        if (c + 4 > end).any():
+            return {}
+        k = u32[c].astype(np.int64)
+        nxt = c + 4 + k
+        if (nxt > end).any():
+            return {}
+        pos[s, on], lens[s, on] = c, k
+        cur[on] = nxt
+    if (cur != ends).any():
+        return {}
+    pos, lens = pos.T[live.T], lens.T[live.T]  # run by run, each run's elements in order
+    offsets = np.zeros(len(pos) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        return {}
+    values = buf[np.arange(int(offsets[-1]), dtype=np.int64) + np.repeat(pos + 4 - offsets[:-1], lens)]
+    every = pa.StringArray.from_buffers(len(pos), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(values))
+    try:
+        every.validate(full=True)
+    except pa.ArrowInvalid:
+        return {}
+    out, start = {}, 0
+    for col in columns:
+        n = sum(t.n for t in col)
+        out[col[0].name] = every.slice(start, n)
+        start += n
+    return out
+
+
 @dataclass
 class InferRequest:
     """A checked inference request: its inputs (``Tensor`` by name, in request order), the

@@ -54,3 +54,46 @@ def test_damaged_buffers_are_refused_or_read_exactly():
                 decode_bytes(memoryview(bytes(raw)), n, "c")
         else:
             assert decode_bytes(memoryview(bytes(raw)), n, "c").to_pylist() == want, case
+
+
+def _bytes_tensor(name, words):
+    from logitkit.serve.protocol import Tensor
+
+    raw = b"".join(struct.pack("<I", len(w)) + w for w in words)
+    return Tensor(name, "BYTES", len(words), memoryview(raw))
+
+
+def _request(rng, rows):
+    from logitkit.serve.protocol import Tensor
+
+    cols = {f"c{k}": _bytes_tensor(f"c{k}", [("é" * int(rng.integers(0, 3)) + str(rng.integers(100))).encode()
+                                             if rng.random() > 0.3 else b"" for _ in range(rows)]) for k in range(3)}
+    x = rng.normal(size=rows)
+    cols["x"] = Tensor("x", "FP64", rows, memoryview(x.astype("<f8").tobytes()))
+    return cols
+
+
+@pytest.mark.parametrize("rows", [[1], [1, 1, 1], [100, 100], [3, 0, 7], [200, 5]])
+def test_requests_decoded_together_give_each_inputs_values_in_order(rows):
+    from logitkit.serve.protocol import merge, merge_columns
+
+    rng = np.random.default_rng(len(rows))
+    requests = [_request(rng, n) for n in rows]
+    got = merge_columns(requests)
+    for name in requests[0]:
+        want = merge([r[name] for r in requests])
+        assert (got[name].to_pylist() == want.to_pylist()) if name != "x" else np.array_equal(got[name], want)
+
+
+def test_a_damaged_request_among_others_is_named_by_its_input():
+    from logitkit.serve.protocol import merge_columns
+
+    rng = np.random.default_rng(0)
+    requests = [_request(rng, 4) for _ in range(3)]
+    requests[1]["c2"] = _bytes_tensor("c2", [b"ab", b"c", b"\xff\xfe", b""])  # not UTF-8
+    with pytest.raises(ProtocolError, match=r"^input 'c2': a BYTES element is not UTF-8 text$"):
+        merge_columns(requests)
+    requests[1]["c2"] = _bytes_tensor("c2", [b"ab", b"c", b"d", b""])
+    requests[1]["c2"].raw = memoryview(bytes(requests[1]["c2"].raw)[:-2])  # cut short
+    with pytest.raises(ProtocolError, match=r"^input 'c2': the BYTES binary data is not 12 length-prefixed elements"):
+        merge_columns(requests)
