@@ -81,7 +81,9 @@ class CTRStream:
     cores are all busy, none of them beats inline. A pass over the cache is read ahead in
     a thread with either), ``reader`` (a callable returning record batches, instead of
     ``stream_criteo``), ``cache_extras`` (keep the arrays a consumer asks to keep,
-    ``request_extras``; False: a cache half the size with row plans, passes slower).
+    ``request_extras``; False: a cache half the size with row plans, passes slower),
+    ``digest`` (the pass that parses the file also keeps its sha256 for ``fingerprint``,
+    as a run does for its id; else ``fingerprint`` reads the file when asked).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class CTRStream:
         prefetch: str | bool = "thread",
         reader: Callable[[], Iterator[pa.RecordBatch]] | None = None,
         cache_extras: bool = True,
+        digest: bool = False,
     ) -> None:
         self.path = Path(path)
         self.transform = transform
@@ -109,6 +112,7 @@ class CTRStream:
         self.passes_from_cache = 0
         self.cache_extras = bool(cache_extras)
         self.extras_request: dict | None = None  # set by request_extras
+        self.digest = bool(digest)  # the parsing pass keeps the file's sha256 (fingerprint())
         self.meter: ReadMeter | None = None  # the bytes read by the last pass that parsed the file
         self._spooled: Iterator | None = None  # the next parsed pass, made by a Spool's worker
 
@@ -119,7 +123,7 @@ class CTRStream:
         then the file's sha256. Hand the spool's items back with ``spooled_pass``."""
         def produce():
             self._resolve_fields()
-            self.meter = ReadMeter(self.path) if self.reader is None else None
+            self.meter = ReadMeter(self.path, self.digest) if self.reader is None else None
             return self._parse_and_cache()
 
         def extra():
@@ -220,7 +224,7 @@ class CTRStream:
         if self._spooled is not None:  # (before the cache: the spool's worker may have written it already)
             items, self._spooled = self._spooled, None
             self._resolve_fields()
-            self.meter = ReadMeter(self.path)
+            self.meter = ReadMeter(self.path, self.digest)
             it = self._from_spool(items)
             extras = self._extras_meta()
             return self._collect_extras(it, extras) if extras else it
@@ -230,7 +234,7 @@ class CTRStream:
             it = read_batches(self.cache, meta, len(self.dense), self._stored_extras(meta))
             return run_ahead(it) if self.prefetch else it  # (read ahead in a thread: no parsing to fork for)
         self._resolve_fields()
-        self.meter = ReadMeter(self.path) if self.reader is None else None
+        self.meter = ReadMeter(self.path, self.digest) if self.reader is None else None
         it = self._parse_and_cache()
         if self.prefetch == "process" and self.reader is None:
             it = _process_prefetched(self)

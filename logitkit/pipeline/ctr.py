@@ -117,7 +117,8 @@ class Streams:
         fields = h.fields if h.fields is not None else [c for c in CRITEO_COLUMNS if c != label]
         self.hasher = FeatureHasher(n_bits=h.n_bits, seed=h.seed, fields=fields, crosses=list(h.crosses),
                                     numeric=h.numeric, label=label)
-        common = dict(batch_rows=cfg.data.batch_rows, dense=opts.dense, label=label, prefetch=opts.prefetch)
+        common = dict(batch_rows=cfg.data.batch_rows, dense=opts.dense, label=label, prefetch=opts.prefetch,
+                      digest=True)  # (the run id: each file's sha256 from the pass that parses it)
         self.scratch = Path(tempfile.mkdtemp(prefix="logitkit-ctr-"))
         # (one pass has no later pass to read a cache: none is written)
         cache = self.scratch / "cache" / "train" if opts.cache and opts.n_passes > 1 else None

@@ -328,7 +328,7 @@ def score_criteo_file(scorer: Scorer, path: Path, output: Path, progress=None) -
     tmp = output.with_name(f".{output.name}.partial")
     output.parent.mkdir(parents=True, exist_ok=True)
     done, writer = 0, None
-    meter = ReadMeter(path)
+    meter = ReadMeter(path, digest=False)  # (progress only)
     task = report.current().task("predict", total_bytes=meter.size, source=path.name)
     try:
         for batch in stream_criteo(path, scorer.batch_rows, chunk_bytes=2 << 20, has_label=has_label, meter=meter):
