@@ -59,3 +59,38 @@ def test_unpenalised_fit_leaves_aliased_columns_out_like_r():
     # a penalised fit keeps every column (the penalty makes its solution unique)
     ridge = logitkit.LogisticRegression(penalty="l2", alpha=1e-2).fit(df, y)
     assert not ridge.aliased_.any() and ridge.coef_[0, 3] != 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_the_grams_shortcut_decides_as_the_qr_test_or_leaves_it_to_it(seed, fit_intercept, monkeypatch):
+    """``_clearly_identified`` (one Gram sweep) only ever says "no aliased column" where
+    the QR test says so too; near-collinear, constant and badly centred designs go to QR."""
+    import logitkit.predict.rank as rank
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((500, 6)) * rng.uniform(0.1, 10, 6) + rng.uniform(-3, 3, 6)
+    cases = {
+        "well posed": X,
+        "duplicate": np.column_stack([X, X[:, 2]]),
+        "near (1e-9)": np.column_stack([X, X[:, 0] + X[:, 1] + 1e-9 * rng.standard_normal(500)]),
+        "near (1e-6)": np.column_stack([X, X[:, 0] - X[:, 3] + 1e-6 * rng.standard_normal(500)]),
+        "one-hot": np.column_stack([X, np.eye(3)[rng.integers(0, 3, 500)]]),
+        "large mean": np.column_stack([X, 1e6 + rng.standard_normal(500)]),
+        "constant": np.column_stack([X, np.full(500, 2.5)]),
+    }
+    decided = {}
+    for name, D in cases.items():
+        design = _design(D)
+        decided[name] = rank._clearly_identified(design, fit_intercept, rank.LOCAL, None)
+        fast = aliasing(design, fit_intercept)
+        with monkeypatch.context() as m:
+            m.setattr(rank, "_clearly_identified", lambda *a: False)
+            exact = aliasing(design, fit_intercept)
+        assert fast.aliased.tolist() == exact.aliased.tolist(), name
+        assert fast.involved.tolist() == exact.involved.tolist() and fast.intercept == exact.intercept, name
+        if decided[name]:
+            assert not exact.aliased.any(), name
+    assert decided["well posed"]  # (the shortcut is taken where it can be)
+    assert not decided["near (1e-9)"] and not decided["near (1e-6)"] and not decided["duplicate"]
+    assert not decided["large mean"] or not fit_intercept
