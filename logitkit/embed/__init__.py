@@ -5,22 +5,17 @@ Fixed bases (scikit-learn transformers, torch inside): ``IdentityBasis``,
 ``make_basis``; learned features: ``MLPEncoder`` (a ``torch.nn.Module``). For the hashed
 CTR path: the interaction models ``make_interaction("none" | "fm" | "ffm" | "deep")``
 over the token table laid out by ``RowLayout`` (``sum_by_row`` gives each touched
-row's gradient).
+row's gradient). The names are imported on first use (``_util.lazy``): the CTR path's
+modules load no scikit-learn.
 """
-from logitkit.embed.basis import (
-    BASES,
-    BasisModule,
-    IdentityBasis,
-    PolynomialBasis,
-    RandomFourierFeatures,
-    RBFBasis,
-    make_basis,
-)
-from logitkit.embed.deep import DeepTower
-from logitkit.embed.encoder import ACTIVATIONS, MLPEncoder
-from logitkit.embed.interactions import INTERACTIONS, Interaction, make_interaction
-from logitkit.embed.token_table import RowLayout, sum_by_row
+from logitkit._util.lazy import lazy_names
 
-__all__ = ["make_basis", "BASES", "IdentityBasis", "PolynomialBasis", "RBFBasis", "RandomFourierFeatures",
-           "BasisModule", "MLPEncoder", "ACTIVATIONS", "INTERACTIONS", "Interaction", "make_interaction",
-           "DeepTower", "RowLayout", "sum_by_row"]
+_WHERE = {
+    "make_basis": "basis", "BASES": "basis", "IdentityBasis": "basis", "PolynomialBasis": "basis",
+    "RBFBasis": "basis", "RandomFourierFeatures": "basis", "BasisModule": "basis", "MLPEncoder": "encoder",
+    "ACTIVATIONS": "encoder", "INTERACTIONS": "interactions", "Interaction": "interactions",
+    "make_interaction": "interactions", "DeepTower": "deep", "RowLayout": "token_table", "sum_by_row": "token_table",
+}
+__all__ = list(_WHERE)
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -249,7 +249,8 @@ class CTRStream:
         ycol = batch.column(self.label)
         if ycol.null_count:
             raise DataError(f"{self.path}: a row of batch {b} (rows {b * self.batch_rows + 1}..) has no label; every row needs 0 or 1")
-        y = ycol.to_numpy(zero_copy_only=False).astype(np.float32)
+        y32 = ycol.cast(pa.float32())  # (read from its buffer: Array.to_numpy imports pandas)
+        y = np.frombuffer(y32.buffers()[1], np.float32)[y32.offset : y32.offset + len(y32)].copy()
         dense = None
         if self.dense:
             cols = [batch.column(c).cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False) for c in self.dense]

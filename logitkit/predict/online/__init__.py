@@ -1,7 +1,15 @@
-"""Online learning on hashed sparse features: the learner and its parts (see README.md)."""
-from logitkit.predict.online.interaction_learner import HashedInteractionModel, load_hashed
-from logitkit.predict.online.learner import HashedLogisticRegression
-from logitkit.predict.online.optimizers import FTRL, Adagrad, AdaptiveNormalizedSGD, make_optimizer
-from logitkit.predict.online.sketch import TokenSketch
+"""Online learning on hashed sparse features: the learner and its parts (see README.md).
 
-__all__ = ["HashedLogisticRegression", "HashedInteractionModel", "load_hashed", "FTRL", "Adagrad", "AdaptiveNormalizedSGD", "TokenSketch", "make_optimizer"]
+The names below are imported on first use (``_util.lazy``): a linear CTR run loads
+neither the interaction models nor, through them, the dense bases' scikit-learn.
+"""
+from logitkit._util.lazy import lazy_names
+
+_WHERE = {
+    "HashedLogisticRegression": "learner", "HashedInteractionModel": "interaction_learner",
+    "load_hashed": "interaction_learner", "FTRL": "optimizers", "Adagrad": "optimizers",
+    "AdaptiveNormalizedSGD": "optimizers", "make_optimizer": "optimizers", "TokenSketch": "sketch",
+}
+__all__ = list(_WHERE)
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
