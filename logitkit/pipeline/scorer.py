@@ -242,6 +242,8 @@ def coerce(spec: Input, values, where: str = "the request") -> pa.Array:
     or ``count`` column given as text is read as a file's field would be."""
     if isinstance(values, pa.Array):
         arr = values
+    elif isinstance(values, np.ndarray) and values.dtype.kind == "f" and spec.kind == "count":
+        return _float_counts(spec, values.reshape(-1), where)  # (the common case: no arrow round trip)
     elif isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
         arr = pa.array(values.reshape(-1))
     else:
@@ -284,13 +286,19 @@ def _parse_text(spec: Input, arr: pa.Array, where: str) -> pa.Array:
 def _as_counts(spec: Input, arr: pa.Array, where: str) -> pa.Array:
     if pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type):
         return arr.cast(pa.int64())
-    v = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return _float_counts(spec, arr.cast(pa.float64()).to_numpy(zero_copy_only=False), where)
+
+
+def _float_counts(spec: Input, v: np.ndarray, where: str) -> pa.Array:
+    """Floats (NaN: missing) as int64 counts: whole numbers only."""
     missing = np.isnan(v)
     bad = np.nonzero(~missing & ((v != np.floor(v)) | (np.abs(v) > 2.0 ** 62)))[0]
     if len(bad):
         i = int(bad[0])
         raise InputError(f"{where}: input {spec.name!r} row {i + 1}: {float(v[i])!r} is not a whole number; the run "
                          "reads this Criteo field as an integer count (send NaN or an empty text for a missing one)")
+    if not missing.any():
+        return pa.array(v.astype(np.int64))
     return pa.array(np.where(missing, 0, v).astype(np.int64), pa.int64(), mask=missing)
 
 
