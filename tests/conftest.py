@@ -117,3 +117,18 @@ def ctr_files(tmp_path_factory):
         return made[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def ctr_config():
+    """``ctr_config(folder, batch_rows=, n_bits=, model=)`` writes ``folder/ctr.yaml`` (below)."""
+    return write_ctr_config
+
+
+def write_ctr_config(folder, *, batch_rows: int, n_bits: int, model: str) -> None:
+    """``folder/ctr.yaml``: a hashed run of ``folder``'s train.tsv and test.tsv (no split,
+    log loss and AUC, no inference); ``model`` is the YAML flow mapping of its model section."""
+    (folder / "ctr.yaml").write_text(
+        f"data: {{path: train.tsv, test_path: test.tsv, format: criteo, batch_rows: {batch_rows}, split: {{method: none}}}}\n"
+        f"prep: {{hashing: {{n_bits: {n_bits}}}}}\nmodel: {model}\n"
+        "evaluate: {metrics: [log_loss, roc_auc], inference: false}\n")

@@ -143,14 +143,11 @@ def test_plots_follow_the_story_of_a_run(run_dir):
 
 
 @pytest.fixture(scope="module")
-def ctr_run(ctr_files):
+def ctr_run(ctr_files, ctr_config):
     from logitkit.pipeline.cli import main
 
     folder = ctr_files(8_000, 2_000, seed=6).folder
-    (folder / "ctr.yaml").write_text(
-        "data: {path: train.tsv, test_path: test.tsv, format: criteo, batch_rows: 1024, split: {method: none}}\n"
-        "prep: {hashing: {n_bits: 16}}\nmodel: {kind: hashed, batch_size: 256, options: {n_passes: 2}}\n"
-        "evaluate: {metrics: [log_loss, roc_auc], inference: false}\n")
+    ctr_config(folder, batch_rows=1024, n_bits=16, model="{kind: hashed, batch_size: 256, options: {n_passes: 2}}")
     assert main(["run", str(folder / "ctr.yaml"), "--out", str(folder / "runs"), "-q"]) == 0
     return next((folder / "runs").iterdir())
 

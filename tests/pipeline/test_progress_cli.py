@@ -22,13 +22,10 @@ def logitkit(args, cwd, seconds="0", stderr=subprocess.PIPE):
 
 
 @pytest.fixture(scope="module")
-def ctr(ctr_files):
+def ctr(ctr_files, ctr_config):
     folder = ctr_files(40_000, 6_000, seed=3).folder
-    (folder / "ctr.yaml").write_text(
-        "data: {path: train.tsv, test_path: test.tsv, format: criteo, batch_rows: 2048, split: {method: none}}\n"
-        "prep: {hashing: {n_bits: 18}}\n"
-        "model: {kind: hashed, learning_rate: 0.2, batch_size: 512, options: {l1: 0.1, l2: 1.0}}\n"
-        "evaluate: {metrics: [log_loss, roc_auc], inference: false}\n")
+    ctr_config(folder, batch_rows=2048, n_bits=18,
+                model="{kind: hashed, learning_rate: 0.2, batch_size: 512, options: {l1: 0.1, l2: 1.0}}")
     return folder
 
 
