@@ -20,7 +20,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# The long fuzz run (docs/reliability.md): 1,200 generated cases, about 5 minutes on 2 cores.
+# The long fuzz run (docs/reliability.md): 1,200 generated cases, 3 to 5 minutes on 2 cores.
 fuzz: install
 	$(BIN)/python tests/fuzz/fuzz.py --seed 1 --cases 1200
 
