@@ -154,3 +154,21 @@ def test_hashed_predict_errors_are_one_line(runs, tmp_path, capsys):
     assert main(["predict", str(runs["hashed"]), str(runs["folder"] / "ctr_test.tsv"), "-o", str(tmp_path / "o.csv")]) == 2
     assert "o.csv already exists; pass --force" in capsys.readouterr().err
     assert (tmp_path / "o.csv").read_text() == "keep me\n"
+
+
+def test_counts_sent_as_floats_are_checked_together_and_named_alone(tmp_path):
+    """``scorer._float_count_block``: several count inputs become int64 in one pass, NaN
+    is missing; a count that is not whole is named by its own input."""
+    import numpy as np
+    import pyarrow as pa
+
+    from logitkit.pipeline.scorer import Input, InputError, _float_count_block
+
+    specs = [Input("I1", "FP64", "count"), Input("I2", "FP64", "count"), Input("I3", "FP64", "count")]
+    got = _float_count_block(specs, {"I1": np.array([1.0, 2.0]), "I2": np.array([np.nan, 5.0]),
+                                     "I3": np.array([0.0, -3.0])}, "req")
+    assert got["I1"].equals(pa.array([1, 2], pa.int64())) and got["I2"].to_pylist() == [None, 5]
+    assert got["I3"].to_pylist() == [0, -3]
+    with pytest.raises(InputError, match=r"^req: input 'I2' row 2: 5\.5 is not a whole number"):
+        _float_count_block(specs, {"I1": np.array([1.0, 2.0]), "I2": np.array([np.nan, 5.5]),
+                                   "I3": np.array([0.0, 1.0])}, "req")
