@@ -60,6 +60,18 @@ def int_code_table() -> np.ndarray:
     return _INT_TABLE
 
 
+def int_table_positions(v: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Where integers ``v`` (any shape) sit in a table laid out as ``int_code_table`` with
+    one more entry, the missing value's, at the end: v - SMALL_MIN (clipped to the table),
+    ``len(int_code_table())`` where ``valid`` is False. Counts above INT_HI land on INT_HI's
+    entry: the caller handles them with ``log_bucket_ids``."""
+    pos = np.clip(v, SMALL_MIN, INT_HI)
+    pos -= SMALL_MIN
+    if valid is not None:
+        pos[~valid] = INT_HI - SMALL_MIN + 1
+    return pos
+
+
 def log_bucket_ids_int(v: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
     """``log_bucket_ids`` for int64 values (missing rows flagged by ``missing`` get N_CODES),
     through a lookup table for values in [-1000, 65536]; larger values take the log path."""

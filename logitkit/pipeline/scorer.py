@@ -245,7 +245,7 @@ def coerce(spec: Input, values, where: str = "the request") -> pa.Array:
     if isinstance(values, pa.Array):
         arr = values
     elif isinstance(values, np.ndarray) and values.dtype.kind == "f" and spec.kind == "count":
-        return _float_counts(spec, values.reshape(-1), where)  # (the common case: no arrow round trip)
+        return _float_counts([spec], values.reshape(1, -1), where)[0]  # (the common case: no arrow round trip)
     elif isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
         arr = pa.array(values.reshape(-1))
     else:
@@ -288,40 +288,32 @@ def _parse_text(spec: Input, arr: pa.Array, where: str) -> pa.Array:
 def _as_counts(spec: Input, arr: pa.Array, where: str) -> pa.Array:
     if pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type):
         return arr.cast(pa.int64())
-    return _float_counts(spec, arr.cast(pa.float64()).to_numpy(zero_copy_only=False), where)
+    return _float_counts([spec], arr.cast(pa.float64()).to_numpy(zero_copy_only=False)[None, :], where)[0]
 
 
 def _float_count_block(specs: list[Input], columns: Mapping[str, object], where: str) -> dict:
     """The count inputs sent as float arrays of one length (a CTR request's 13), checked
-    and made int64 together (``_float_counts``, one NumPy pass for all): {name: array}.
-    Any that does not fit is left to ``coerce``; one that is not a count, too."""
-    given = [(i, columns[i.name]) for i in specs if isinstance(columns[i.name], np.ndarray)
-             and columns[i.name].dtype.kind == "f"]
-    sizes = {v.size for _, v in given}
-    if len(given) < 2 or len(sizes) != 1:
+    and made int64 together (``_float_counts`` on their stack): {name: array}. Any that
+    does not fit is left to ``coerce``."""
+    given = [i for i in specs if isinstance(columns[i.name], np.ndarray) and columns[i.name].dtype.kind == "f"]
+    if len(given) < 2 or len({columns[i.name].size for i in given}) != 1:
         return {}
-    V = np.stack([v.reshape(-1) for _, v in given]).astype(np.float64, copy=False)
+    V = np.stack([columns[i.name].reshape(-1) for i in given])
+    return dict(zip([i.name for i in given], _float_counts(given, V, where)))
+
+
+def _float_counts(specs: list[Input], V: np.ndarray, where: str) -> list[pa.Array]:
+    """Floats (k, n), NaN missing, as k int64 count arrays: whole numbers only (an
+    ``InputError`` naming the first input and row that is not)."""
+    V = V.astype(np.float64, copy=False)
     missing = np.isnan(V)
     bad = ~missing & ((V != np.floor(V)) | (np.abs(V) > 2.0 ** 62))
     if bad.any():
-        k = int(np.nonzero(bad.any(1))[0][0])  # the first such input names its value
-        return {given[k][0].name: _float_counts(given[k][0], V[k], where)}  # (raises)
+        k, i = (int(x[0]) for x in np.nonzero(bad))
+        raise InputError(f"{where}: input {specs[k].name!r} row {i + 1}: {float(V[k, i])!r} is not a whole number; the "
+                         "run reads this Criteo field as an integer count (send NaN or an empty text for a missing one)")
     whole = np.where(missing, 0, V).astype(np.int64)
-    return {spec.name: (pa.array(whole[k]) if not missing[k].any() else pa.array(whole[k], pa.int64(), mask=missing[k]))
-            for k, (spec, _) in enumerate(given)}
-
-
-def _float_counts(spec: Input, v: np.ndarray, where: str) -> pa.Array:
-    """Floats (NaN: missing) as int64 counts: whole numbers only."""
-    missing = np.isnan(v)
-    bad = np.nonzero(~missing & ((v != np.floor(v)) | (np.abs(v) > 2.0 ** 62)))[0]
-    if len(bad):
-        i = int(bad[0])
-        raise InputError(f"{where}: input {spec.name!r} row {i + 1}: {float(v[i])!r} is not a whole number; the run "
-                         "reads this Criteo field as an integer count (send NaN or an empty text for a missing one)")
-    if not missing.any():
-        return pa.array(v.astype(np.int64))
-    return pa.array(np.where(missing, 0, v).astype(np.int64), pa.int64(), mask=missing)
+    return [pa.array(w) if not m.any() else pa.array(w, pa.int64(), mask=m) for w, m in zip(whole, missing)]
 
 
 def criteo_has_label(path: Path) -> bool:

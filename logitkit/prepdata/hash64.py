@@ -69,6 +69,16 @@ def valid_mask(arr: pa.Array) -> np.ndarray:
     return bits[arr.offset : arr.offset + n].view(bool)
 
 
+def int64_values(arr) -> np.ndarray:
+    """An integer column (Array or ChunkedArray) as an int64 NumPy view of its values
+    (a cast first where it is narrower); missing entries hold whatever the buffer holds."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    if arr.type != pa.int64():
+        arr = arr.cast(pa.int64())
+    return np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr)]
+
+
 def hash_strings(strings: pa.Array, key) -> np.ndarray:
     """``H(t, key)``: 64-bit hashes (uint64, shape (n,)) of the UTF-8 bytes of each string (null = empty).
 

@@ -26,10 +26,13 @@ import pyarrow.compute as pc
 
 from logitkit._util.errors import ConfigError, DataError, did_you_mean
 from logitkit.loaddata.tokens import (
-    INT_HI, N_CODES, SMALL_MIN, code_of_id, int_code_table, log_bucket_code, log_bucket_ids, log_bucket_ids_int,
+    INT_HI, N_CODES, code_of_id, int_code_table, int_table_positions, log_bucket_code, log_bucket_ids,
+    log_bucket_ids_int,
 )
 from logitkit.prepdata.few_rows import FEW_ROWS, bucket_fields
-from logitkit.prepdata.hash64 import HASH_NAME, cross_hash, field_key, hash_strings, hash_text, string_array, valid_mask
+from logitkit.prepdata.hash64 import (
+    HASH_NAME, cross_hash, field_key, hash_strings, hash_text, int64_values, string_array, valid_mask,
+)
 
 
 def _is_numeric(t: pa.DataType) -> bool:
@@ -260,16 +263,9 @@ class FeatureHasher:
         t = arr.type
         if pa.types.is_integer(t) and self.numeric == "log_bucket":
             arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-            if t != pa.int64():
-                arr = arr.cast(pa.int64())
-            v = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr)]
-            tab = self._int_buckets(f)
-            pos = np.clip(v, SMALL_MIN, INT_HI)
-            pos -= SMALL_MIN
+            v = int64_values(arr)
             valid = valid_mask(arr) if arr.null_count else None
-            if valid is not None:
-                pos[~valid] = len(tab) - 1
-            np.take(tab, pos, out=out)
+            np.take(self._int_buckets(f), int_table_positions(v, valid), out=out)
             big = np.nonzero(v > INT_HI)[0]
             if len(big) and valid is not None:
                 big = big[valid[big]]

@@ -126,13 +126,9 @@ def _lockstep(columns: list[list[Tensor]]) -> dict:
         cur[on] = nxt
     if (cur != ends).any():
         return {}
-    pos, lens = pos.T[live.T], lens.T[live.T]  # run by run, each run's elements in order
-    offsets = np.zeros(len(pos) + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    if offsets[-1] >= 2**31:
+    every = _texts(buf, pos.T[live.T], lens.T[live.T])  # run by run, each run's elements in order
+    if every is None:
         return {}
-    values = buf[np.arange(int(offsets[-1]), dtype=np.int64) + np.repeat(pos + 4 - offsets[:-1], lens)]
-    every = pa.StringArray.from_buffers(len(pos), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(values))
     try:
         every.validate(full=True)
     except pa.ArrowInvalid:
@@ -329,19 +325,25 @@ def decode_bytes(raw: memoryview, n: int, name: str) -> pa.Array:
             pos, lens = _walk(buf, n, bad)
     else:
         pos, lens = _walk(buf, n, bad)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    total = int(offsets[-1])
-    gather = np.arange(total, dtype=np.int64) + np.repeat(pos + 4 - offsets[:-1], lens)
-    values = buf[gather]
-    if total >= 2**31:
+    arr = _texts(buf, pos, lens)
+    if arr is None:
         raise ProtocolError(f"input {name!r}: more than 2 GiB of text in one input", 413)
-    arr = pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(values))
     try:
         arr.validate(full=True)
     except pa.ArrowInvalid:
         raise ProtocolError(f"input {name!r}: a BYTES element is not UTF-8 text") from None
     return arr
+
+
+def _texts(buf: np.ndarray, pos: np.ndarray, lens: np.ndarray) -> pa.StringArray | None:
+    """The elements at ``pos`` (each a 4-byte length ``lens``, then its bytes) as one string
+    array, not yet checked for UTF-8; None beyond 2 GiB of text (an arrow string array's limit)."""
+    offsets = np.zeros(len(pos) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        return None
+    values = buf[np.arange(int(offsets[-1]), dtype=np.int64) + np.repeat(pos + 4 - offsets[:-1], lens)]
+    return pa.StringArray.from_buffers(len(pos), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(values))
 
 
 def _walk(buf: np.ndarray, n: int, bad: ProtocolError, hop: int = 8):
