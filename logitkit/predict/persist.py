@@ -107,14 +107,20 @@ def load_any(path: str | Path):
     if (p / "model").is_dir() and not (p / META).is_file():
         p = p / "model"
     if (p / "checkpoint.json").is_file() and not (p / META).is_file():  # (predict.online.checkpoint's manifest)
-        from logitkit.predict.online.checkpoint import read_meta
-
-        name = read_meta(str(p)).get("estimator", "HashedLogisticRegression")  # (the class that wrote it)
-        name = SAVED_AS.get(name, name)
-        if name not in WHERE:
-            raise InputFileError(f"{p}: the checkpoint's 'estimator' is {name!r}; this logitkit knows {sorted(WHERE)}")
-        return estimator_class(name).load(str(p))
+        return load_checkpoint_folder(p)
     return load(p)
+
+
+def load_checkpoint_folder(path: str | Path, device: str = "cpu"):
+    """A hashed model's checkpoint folder, loaded by the class that wrote it (its
+    ``estimator``; a checkpoint older than that key is a ``HashedLogisticRegression``'s)."""
+    from logitkit.predict.online.checkpoint import read_meta
+
+    name = read_meta(str(path)).get("estimator", "HashedLogisticRegression")
+    name = SAVED_AS.get(name, name)
+    if name not in WHERE:
+        raise InputFileError(f"{path}: the checkpoint's 'estimator' is {name!r}; this logitkit knows {sorted(WHERE)}")
+    return estimator_class(name).load(str(path), device=device)
 
 
 def classes_to_json(classes: np.ndarray) -> dict:

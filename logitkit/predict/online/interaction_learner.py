@@ -234,6 +234,6 @@ def _meta(directory: str) -> dict | None:
 def load_hashed(directory: str, device: str = "cpu") -> HashedLogisticRegression:
     """The hashed model of a checkpoint directory, of whichever class wrote it
     (``HashedLogisticRegression`` or ``HashedInteractionModel``), ready to predict or resume."""
-    meta = _meta(directory) or {}
-    cls = HashedInteractionModel if meta.get("format") == HashedInteractionModel._format else HashedLogisticRegression
-    return cls.load(directory, device=device)
+    from logitkit.predict.persist import load_checkpoint_folder
+
+    return load_checkpoint_folder(directory, device)
